@@ -1,0 +1,1 @@
+"""The calibration sandbox: simulated provincial portals with planted defects and ground truth."""

@@ -1,0 +1,1 @@
+"""Pytest fixtures that start the sandbox on loopback once per test session (owned by the sandbox)."""

@@ -1,0 +1,81 @@
+"""Shared fixtures.
+
+Storage tests run against SQLite and PostgreSQL. Each pytest session creates its own PostgreSQL
+database (``zwaudit_test_<pid>``) so concurrent runs never collide; with ``CI=true`` an unreachable
+PostgreSQL is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from zwaudit.db.engine import make_engine, session_factory, upgrade
+
+pytest_plugins = ["sandbox.pytest_plugin"]
+
+PG_ADMIN_URL = os.environ.get("ZWAUDIT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the developer's var/ and out/ from a test."""
+    monkeypatch.setenv("ZWAUDIT_VAR", str(tmp_path / "var"))
+    monkeypatch.setenv("ZWAUDIT_OUT", str(tmp_path / "out"))
+    monkeypatch.delenv("ZWAUDIT_DB", raising=False)
+    monkeypatch.delenv("ZWAUDIT_CONFIG", raising=False)
+    monkeypatch.delenv("ZWAUDIT_EVIDENCE", raising=False)
+    monkeypatch.delenv("ZWAUDIT_SECRETS", raising=False)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session, dropped afterwards."""
+    name = f"zwaudit_test_{os.getpid()}"
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI and is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name}
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database URL of each backend (PostgreSQL: schema wiped per test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite'}"
+        return
+    url: str = request.getfixturevalue("pg_database")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    """A migrated database of each backend."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield session_factory(engine)
+    engine.dispose()

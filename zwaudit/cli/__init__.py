@@ -1,0 +1,89 @@
+"""The ``zwaudit`` command: a thin layer over library functions.
+
+Subcommands live one per module under :mod:`zwaudit.cli` and are listed in :data:`COMMANDS`;
+only commands that work are listed. Errors derived from :class:`~zwaudit.errors.ZwauditError`
+become one line on stderr and the exit code the error carries (2 usage/config, 3 run error).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from zwaudit import __version__
+from zwaudit.cli.context import AppContext
+from zwaudit.errors import EXIT_RUN_ERROR, ZwauditError
+from zwaudit.logs import configure_logging
+
+COMMANDS = [
+    "zwaudit.cli.db",
+    "zwaudit.cli.portals",
+]
+
+
+class ZwauditGroup(click.Group):
+    """A group whose errors are one clean line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZwauditError as exc:
+            click.echo(f"zwaudit: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("zwaudit: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=ZwauditGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="zwaudit")
+@click.option(
+    "--config",
+    "config_dir",
+    envvar="ZWAUDIT_CONFIG",
+    type=click.Path(file_okay=False),
+    help="Config directory (default: the project's config/). Env: ZWAUDIT_CONFIG.",
+)
+@click.option(
+    "--db",
+    "db_url",
+    envvar="ZWAUDIT_DB",
+    help="SQLAlchemy database URL (default: sqlite file under var/). Env: ZWAUDIT_DB.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log line format (default: text on a terminal, json otherwise).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def cli(
+    ctx: click.Context, config_dir: str | None, db_url: str | None, log_format: str | None, verbose: int
+) -> None:
+    """zwaudit — automated auditor of government online-service portals (政务服务网)."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    configure_logging(level=level, fmt=log_format)
+    ctx.obj = AppContext(config_dir=config_dir, db_url=db_url)
+
+
+for _module in COMMANDS:
+    _cmd = importlib.import_module(_module).command
+    cli.add_command(_cmd)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli(standalone_mode=True)
+    except ZwauditError as exc:  # raised before a group invoke (e.g. while parsing)
+        click.echo(f"zwaudit: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # pragma: no cover - last resort, keep one line + exit 3
+        logging.getLogger("zwaudit").exception("unexpected error")
+        click.echo(f"zwaudit: internal error: {exc}", err=True)
+        sys.exit(EXIT_RUN_ERROR)

@@ -1,0 +1,140 @@
+"""Typed schemas of the configuration files.
+
+Every model forbids unknown keys so that a typo is an error, not a silently ignored setting.
+Secrets (passwords, the test account's personal data) are references to an environment variable
+or to a key of the permission-restricted secrets file, never literal values in a profile.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(Strict):
+    """Where a secret comes from: ``{env: VAR}`` or ``{secret: key}`` (the secrets file)."""
+
+    env: str | None = None
+    secret: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal(cls, value: Any) -> Any:
+        if isinstance(value, str | int | float):
+            raise ValueError(
+                "literal secrets are not allowed; use {env: VARIABLE} or {secret: key} "
+                "(a key of the 0600 secrets file)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.secret is None):
+            raise ValueError("give exactly one of 'env' or 'secret'")
+        return self
+
+
+class Account(Strict):
+    """The portal's test account. Personal data is kept so probes can find it unmasked."""
+
+    username: SecretRef
+    password: SecretRef | None = None
+    name: SecretRef | None = None
+    id_number: SecretRef | None = None
+    phone: SecretRef | None = None
+    session_file: Path | None = None  # a saved browser session (``zwaudit login``)
+
+
+class DepartmentSite(Strict):
+    """A department system or site reached from the portal."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    url: AnyHttpUrl
+    catalogue_url: AnyHttpUrl | None = None
+
+
+class MobileChannel(Strict):
+    """The mobile H5 channel (the App's web view)."""
+
+    url: AnyHttpUrl
+    catalogue_url: AnyHttpUrl | None = None
+
+
+class Politeness(Strict):
+    """How gently zwaudit treats a portal: these are public services."""
+
+    concurrency_per_host: int = Field(default=1, ge=1, le=2)
+    delay_seconds: float = Field(default=1.0, ge=0)
+    obey_robots: bool = True
+    autothrottle: bool = True
+
+
+class CrawlProfile(Strict):
+    """Where the catalogue crawler starts and how far it goes (all optional: zero-config first)."""
+
+    start_urls: list[AnyHttpUrl] = Field(default_factory=list)
+    catalogue_url: AnyHttpUrl | None = None
+    api: dict[str, Any] = Field(default_factory=dict)
+    render: bool | None = None  # force (True) or forbid (False) the browser; None = detect
+    max_pages: int = Field(default=5000, ge=1)
+    max_depth: int = Field(default=6, ge=1)
+
+
+class PortalProfile(Strict):
+    """One audited portal. Only ``id``, ``name`` and ``home_url`` are required."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1)
+    home_url: AnyHttpUrl
+    province: str | None = None
+    level: Literal["province", "city", "department", "county"] = "province"
+    ca_bundle: Path | None = None
+    account: Account | None = None
+    departments: list[DepartmentSite] = Field(default_factory=list)
+    mobile: MobileChannel | None = None
+    politeness: Politeness = Field(default_factory=Politeness)
+    crawl: CrawlProfile = Field(default_factory=CrawlProfile)
+    probes: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    source_file: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("departments")
+    @classmethod
+    def _unique_departments(cls, value: list[DepartmentSite]) -> list[DepartmentSite]:
+        ids = [d.id for d in value]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate department ids: {', '.join(dupes)}")
+        return value
+
+
+class BrowserSettings(Strict):
+    executable_path: Path | None = Path("/usr/bin/chromium")
+    headless: bool = True
+    navigation_timeout_s: float = Field(default=30.0, gt=0)
+    block_resources: list[str] = Field(default_factory=lambda: ["image", "media", "font"])
+
+
+class AuditSettings(Strict):
+    portal_concurrency: int = Field(default=4, ge=1, le=64)
+    check_timeout_s: float = Field(default=600.0, gt=0)
+
+
+class Settings(Strict):
+    """Global settings (``settings.yaml``)."""
+
+    user_agent: str = "zwaudit/0.1 (+government service audit; polite crawler)"
+    browser: BrowserSettings = Field(default_factory=BrowserSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    politeness: Politeness = Field(default_factory=Politeness)
+    webhook_url: AnyHttpUrl | None = None
+    checks: list[str] = Field(default_factory=list)  # the checks a plain ``audit`` runs; [] = all

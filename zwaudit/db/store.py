@@ -1,0 +1,221 @@
+"""Query functions over the models: the only place that writes findings and runs.
+
+The unit of work is *one check on one portal in one run*: :func:`replace_findings` deletes what
+that check stored before and inserts the new findings in one transaction, so a crash loses only
+the work in flight and a rerun replaces instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, Table, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from zwaudit.config.schema import PortalProfile
+from zwaudit.db import models
+from zwaudit.errors import UsageError
+from zwaudit.findings import Finding, utcnow
+
+
+def host_id() -> str:
+    """``host:pid``, recorded on runs and locks so several machines can share one database."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def sync_portal(session: Session, profile: PortalProfile) -> None:
+    """Create or update the portal row mirrored from its profile."""
+    row = session.get(models.Portal, profile.id)
+    if row is None:
+        row = models.Portal(id=profile.id)
+        session.add(row)
+    row.name = profile.name
+    row.home_url = str(profile.home_url)
+    row.level = profile.level
+    row.updated_at = utcnow()
+
+
+def start_run(
+    sf: sessionmaker[Session], trigger: str, *, config_dir: str = "", portals: Sequence[PortalProfile] = ()
+) -> int:
+    """Insert a ``running`` run and mirror its portals; returns the run id."""
+    with sf.begin() as session:
+        for profile in portals:
+            sync_portal(session, profile)
+        run = models.Run(
+            trigger=trigger, status="running", started_at=utcnow(), host=host_id(), config_dir=config_dir
+        )
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def finish_run(
+    sf: sessionmaker[Session], run_id: int, status: str, summary: dict[str, Any] | None = None
+) -> None:
+    with sf.begin() as session:
+        run = session.get(models.Run, run_id)
+        if run is None:
+            raise UsageError(f"run {run_id} does not exist")
+        run.status = status
+        run.finished_at = utcnow()
+        if summary is not None:
+            run.summary = {**(run.summary or {}), **summary}
+
+
+def replace_findings(
+    sf: sessionmaker[Session],
+    run_id: int,
+    portal_id: str,
+    probe: str,
+    probe_version: str,
+    findings: Iterable[Finding],
+) -> int:
+    """Atomically replace the findings of ``probe`` on ``portal_id`` in ``run_id``."""
+    with sf.begin() as session:
+        session.execute(
+            delete(models.Finding).where(
+                models.Finding.run_id == run_id,
+                models.Finding.portal_id == portal_id,
+                models.Finding.probe == probe,
+            )
+        )
+        count = 0
+        for finding in findings:
+            if finding.probe != probe:
+                raise ValueError(f"finding of {finding.probe!r} stored as {probe!r}")
+            row = models.Finding(
+                run_id=run_id,
+                portal_id=portal_id,
+                probe=probe,
+                target=finding.target,
+                status=finding.status.value,
+                code=finding.code,
+                detail=finding.detail,
+                probe_version=probe_version,
+                observed_at=finding.observed_at,
+                evidence=[
+                    models.Evidence(
+                        kind=e.kind, path=e.path, url=e.url, sha256=e.sha256, media_type=e.media_type
+                    )
+                    for e in finding.evidence
+                ],
+            )
+            session.add(row)
+            count += 1
+        return count
+
+
+def resolve_run(session: Session, run: str | int | None, *, trigger: str | None = None) -> int:
+    """A run id from ``latest`` (the newest run), an integer, or its string form."""
+    if run is None or run == "latest":
+        stmt = select(func.max(models.Run.id))
+        if trigger:
+            stmt = stmt.where(models.Run.trigger == trigger)
+        latest = session.scalar(stmt)
+        if latest is None:
+            raise UsageError("no runs stored yet; run 'zwaudit audit' or 'zwaudit nightly' first")
+        return int(latest)
+    try:
+        run_id = int(run)
+    except ValueError:
+        raise UsageError(f"--run: expected a run id or 'latest', got {run!r}") from None
+    if session.get(models.Run, run_id) is None:
+        raise UsageError(f"run {run_id} does not exist (see 'zwaudit runs')")
+    return run_id
+
+
+def findings_query(
+    run_id: int,
+    *,
+    portal_ids: Sequence[str] = (),
+    probes: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+) -> Select[tuple[models.Finding]]:
+    stmt = select(models.Finding).where(models.Finding.run_id == run_id)
+    if portal_ids:
+        stmt = stmt.where(models.Finding.portal_id.in_(portal_ids))
+    if probes:
+        stmt = stmt.where(models.Finding.probe.in_(probes))
+    if statuses:
+        stmt = stmt.where(models.Finding.status.in_(statuses))
+    return stmt.order_by(models.Finding.portal_id, models.Finding.probe, models.Finding.id)
+
+
+def iter_findings(
+    session: Session, run_id: int, *, batch: int = 1000, **filters: Sequence[str]
+) -> Iterator[models.Finding]:
+    """Stream a run's findings with their evidence, ``batch`` rows at a time (flat memory)."""
+    stmt = findings_query(run_id, **filters).options(selectinload(models.Finding.evidence))
+    yield from session.scalars(stmt.execution_options(yield_per=batch))
+
+
+def list_runs(session: Session, limit: int = 20) -> list[models.Run]:
+    return list(session.scalars(select(models.Run).order_by(models.Run.id.desc()).limit(limit)))
+
+
+def upsert_service_items(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert item snapshots, replacing one with the same (run, portal, channel, item_key).
+
+    Batched and idempotent, so a resumed crawl that sees an item again does not duplicate it.
+    """
+    if not rows:
+        return
+    table = models.ServiceItem.__table__
+    assert isinstance(table, Table)
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(table).values(list(rows))
+    keys = ["run_id", "portal_id", "channel", "item_key"]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={
+            c: stmt.excluded[c] for c in ("code", "name", "department", "fields", "source_url", "fetched_at")
+        },
+    )
+    session.execute(stmt)
+
+
+def upsert_crawled_pages(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert crawled-page rows, keeping the shallowest depth seen for a URL."""
+    if not rows:
+        return
+    table = models.CrawledPage.__table__
+    assert isinstance(table, Table)
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(table).values(list(rows))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["run_id", "portal_id", "url"],
+        set_={
+            c: stmt.excluded[c]
+            for c in ("status_code", "error", "content_type", "fetched_at", "channel", "depth", "referrer")
+        },
+        where=(table.c.depth.is_(None))
+        | (stmt.excluded.depth < table.c.depth)
+        | (table.c.status_code.is_(None)),
+    )
+    session.execute(stmt)
+
+
+def item_counts(session: Session, run_id: int, portal_id: str) -> dict[str, int]:
+    """Snapshot counts per channel for one portal in one run."""
+    stmt = (
+        select(models.ServiceItem.channel, func.count())
+        .where(models.ServiceItem.run_id == run_id, models.ServiceItem.portal_id == portal_id)
+        .group_by(models.ServiceItem.channel)
+    )
+    return {channel: int(n) for channel, n in session.execute(stmt)}
+
+
+def aware(value: datetime) -> datetime:
+    """Guard for callers that build datetimes by hand."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime")
+    return value

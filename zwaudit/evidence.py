@@ -1,0 +1,83 @@
+"""Writing evidence files under ``<evidence root>/run-<id>/<portal>/<probe>/``.
+
+Every text written goes through the portal's :class:`~zwaudit.redact.Redactor` first, and every
+file is hashed as written, so the sha256 in the evidence row is that of the bytes on disk.
+Screenshots are the probe's job to mask (Playwright's ``mask``) before they reach here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from zwaudit.findings import EvidenceRef
+from zwaudit.paths import evidence_root
+from zwaudit.redact import Redactor
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(text: str, limit: int = 80) -> str:
+    """A file-name fragment from arbitrary text (keywords are Chinese; hash keeps them distinct)."""
+    digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+    stem = _UNSAFE.sub("_", text).strip("_")[:limit]
+    return f"{stem}-{digest}" if stem else digest
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class EvidenceWriter:
+    """Writes one check's evidence for one portal in one run."""
+
+    def __init__(
+        self,
+        run_id: int,
+        portal_id: str,
+        probe: str,
+        redactor: Redactor | None = None,
+        root: Path | None = None,
+    ) -> None:
+        self.root = root or evidence_root()
+        self.relative_dir = Path(f"run-{run_id}") / portal_id / probe
+        self.redact = redactor or Redactor()
+
+    @property
+    def directory(self) -> Path:
+        path = self.root / self.relative_dir
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def path_for(self, name: str) -> Path:
+        """An absolute path for a file the caller writes itself (a screenshot)."""
+        return self.directory / name
+
+    def register(self, kind: str, path: Path, media_type: str) -> EvidenceRef:
+        """An :class:`EvidenceRef` for a file already written under :attr:`directory`."""
+        return EvidenceRef(
+            kind=kind,
+            media_type=media_type,
+            path=str(path.relative_to(self.root)),
+            sha256=sha256_file(path),
+        )
+
+    def text(self, kind: str, name: str, text: str, media_type: str = "text/plain") -> EvidenceRef:
+        """Write redacted text (a DOM excerpt, an HTTP log)."""
+        path = self.path_for(name)
+        path.write_text(self.redact(text), encoding="utf-8")
+        return self.register(kind, path, media_type)
+
+    def json(self, kind: str, name: str, data: Any) -> EvidenceRef:
+        """Write a redacted JSON document."""
+        return self.text(kind, name, json.dumps(data, ensure_ascii=False, indent=2), "application/json")
+
+    def url(self, url: str, kind: str = "url") -> EvidenceRef:
+        return EvidenceRef(kind=kind, media_type="text/uri-list", url=self.redact(url))
