@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.errors import RunError, UsageError
@@ -74,19 +74,28 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return cfg
 
 
+def database_error(engine: Engine, exc: DBAPIError) -> RunError:
+    """A one-line :class:`RunError` for a driver error (psycopg's messages span lines)."""
+    first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    return RunError(f"database {engine.url.render_as_string(hide_password=True)}: {first}")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; a no-op when it is already there."""
     try:
         command.upgrade(alembic_config(engine), revision)
     except OperationalError as exc:
-        raise RunError(f"database {engine.url.render_as_string()}: {exc.orig}") from exc
+        raise database_error(engine, exc) from exc
 
 
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise database_error(engine, exc) from exc
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -94,11 +103,8 @@ def ensure_schema(engine: Engine) -> None:
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-    try:
-        if current_revision(engine) != head:
-            upgrade(engine)
-    except OperationalError as exc:
-        raise RunError(f"database {engine.url.render_as_string()}: {exc.orig}") from exc
+    if current_revision(engine) != head:
+        upgrade(engine)
 
 
 def table_names(engine: Engine) -> list[str]:
