@@ -30,3 +30,13 @@ def test_unreachable_database_is_exit_3() -> None:
     assert result.exit_code == 3
     assert result.stderr.startswith("zwaudit: error: database ")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_every_listed_subcommand_loads_under_its_name() -> None:
+    from zwaudit.cli import COMMANDS
+
+    ctx = cli.make_context("zwaudit", ["--help"], resilient_parsing=True)
+    for module in COMMANDS:
+        name = module.rsplit(".", 1)[1]
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name

@@ -20,13 +20,39 @@ from zwaudit.errors import EXIT_RUN_ERROR, ZwauditError
 from zwaudit.logs import configure_logging
 
 COMMANDS = [
+    "zwaudit.cli.audit",
+    "zwaudit.cli.crawl",
     "zwaudit.cli.db",
+    "zwaudit.cli.diff",
+    "zwaudit.cli.export",
+    "zwaudit.cli.nightly",
     "zwaudit.cli.portals",
+    "zwaudit.cli.report",
+    "zwaudit.cli.runs",
+    "zwaudit.cli.sandbox",
+    "zwaudit.cli.schedule",
+    "zwaudit.cli.score",
 ]
 
 
 class ZwauditGroup(click.Group):
-    """A group whose errors are one clean line, never a traceback."""
+    """A group that imports a subcommand only when it is run, and turns errors into one line.
+
+    Subcommand ``X`` lives in module ``zwaudit.cli.X`` (listed in :data:`COMMANDS`), so
+    ``zwaudit sandbox serve`` does not pay for importing Scrapy, Playwright or the scorer.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(m.rsplit(".", 1)[1] for m in COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = f"zwaudit.cli.{cmd_name}"
+        if module not in COMMANDS:
+            return None
+        command: click.Command = importlib.import_module(module).command
+        if command.name != cmd_name:
+            raise RuntimeError(f"{module}.command is named {command.name!r}, expected {cmd_name!r}")
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -69,11 +95,6 @@ def cli(
     level = logging.WARNING - 10 * min(verbose, 2)
     configure_logging(level=level, fmt=log_format)
     ctx.obj = AppContext(config_dir=config_dir, db_url=db_url)
-
-
-for _module in COMMANDS:
-    _cmd = importlib.import_module(_module).command
-    cli.add_command(_cmd)
 
 
 def main() -> None:

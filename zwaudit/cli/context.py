@@ -1,14 +1,19 @@
-"""State shared by subcommands: the config and the database, both opened lazily."""
+"""State shared by subcommands: the config and the database, both opened lazily.
+
+Imports of the config and database layers happen on first use, so that a subcommand which needs
+neither (``sandbox serve``, ``--help``) starts fast.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
-from zwaudit.config import Config, load_config
-from zwaudit.db.engine import ensure_schema, make_engine, session_factory
+    from zwaudit.config import Config
 
 
 @dataclass
@@ -21,17 +26,23 @@ class AppContext:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from zwaudit.config import load_config
+
             self._config = load_config(self.config_dir)
         return self._config
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from zwaudit.db.engine import make_engine
+
             self._engine = make_engine(self.db_url)
         return self._engine
 
     def sessions(self, *, migrate: bool = True) -> sessionmaker[Session]:
         """A session factory; the schema is brought up to date first (idempotent)."""
+        from zwaudit.db.engine import ensure_schema, session_factory
+
         if migrate:
             ensure_schema(self.engine)
         return session_factory(self.engine)

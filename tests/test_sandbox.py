@@ -1,0 +1,126 @@
+"""The sandbox: startup, generated profiles, ground-truth coverage, pages over plain HTTP."""
+
+from __future__ import annotations
+
+import re
+import ssl
+import stat
+from collections import Counter
+
+import httpx
+import pytest
+
+from sandbox.server import Sandbox
+from zwaudit.config.loader import load_config
+from zwaudit.secrets import Secrets
+
+REQUIRED_CODES = {
+    "search_accuracy": {"not_found", "incomplete", "imprecise"},
+    "auth_https": {
+        "login_page_http",
+        "form_posts_http",
+        "mixed_content",
+        "certificate_invalid",
+        "hsts_missing",
+    },
+    "name_masking": {"name_unmasked", "id_number_unmasked", "phone_unmasked"},
+    "duplicate_login": {"second_login", "re_registration"},
+    "data_same_source": {"item_missing", "field_mismatch", "stale"},
+    "guide_completeness": {"element_missing"},
+    "cancelled_items": {"still_listed"},
+    "click_depth": {"too_deep"},
+    "link_health": {"broken_link"},
+}
+
+
+def _client(sb: Sandbox) -> httpx.Client:
+    return httpx.Client(
+        verify=ssl.create_default_context(cafile=str(sb.ca_bundle)), timeout=10, follow_redirects=False
+    )
+
+
+def test_profiles_validate_and_secrets_are_private(sandbox: Sandbox) -> None:
+    config = load_config(sandbox.config_dir)
+    assert sorted(config.portals) == sorted(sandbox.portal_ids)
+    secrets_file = sandbox.config_dir / "secrets.yaml"
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    secrets = Secrets(secrets_file)
+    for profile in config.portals.values():
+        assert profile.ca_bundle is not None and profile.ca_bundle.exists()
+        assert profile.account is not None
+        personal = secrets.personal_data(profile.account)
+        assert len(personal["id_number"]) == 18 and re.fullmatch(r"1\d{10}", personal["phone"])
+        assert len(profile.departments) >= 3 and profile.mobile is not None
+        assert str(profile.home_url).startswith("http://127.0.0.1:") or str(profile.home_url).startswith(
+            "https://127.0.0.1:"
+        )
+
+
+def test_id_numbers_carry_valid_check_digits(sandbox: Sandbox) -> None:
+    secrets = Secrets(sandbox.config_dir / "secrets.yaml")
+    for pid in sandbox.portal_ids:
+        number = secrets.resolve(load_config(sandbox.config_dir).portal(pid).account.id_number)  # type: ignore[union-attr, arg-type]
+        weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+        total = sum(int(d) * w for d, w in zip(number[:17], weights, strict=True))
+        assert number[17] == "10X98765432"[total % 11]
+
+
+def test_ground_truth_covers_every_reason_code_and_a_pass_per_check(sandbox: Sandbox) -> None:
+    fails: dict[str, set[str]] = {probe: set() for probe in REQUIRED_CODES}
+    passes: Counter[str] = Counter()
+    for pid in sandbox.portal_ids:
+        truth = sandbox.ground_truth(pid)
+        assert truth["portal_id"] == pid
+        targets = Counter((e["probe"], e["target"], e.get("code")) for e in truth["expectations"])
+        assert max(targets.values()) == 1, "an expectation is listed twice"
+        for e in truth["expectations"]:
+            if e["status"] == "fail":
+                fails[e["probe"]].add(e["code"])
+            else:
+                assert e["status"] == "pass" and "code" not in e
+                passes[e["probe"]] += 1
+        assert 40 <= truth["item_counts"]["portal"] <= 80
+        assert sum(1 for e in truth["expectations"] if e["probe"] == "search_accuracy") == 10
+    missing = {probe: codes - fails[probe] for probe, codes in REQUIRED_CODES.items() if codes - fails[probe]}
+    if len(sandbox.portal_ids) >= 4:
+        assert not missing, f"reason codes without a planted case: {missing}"
+    assert set(passes) == set(REQUIRED_CODES), "every check needs a compliant case"
+
+
+def test_shu_portal_is_gbk_with_a_declared_charset(sandbox: Sandbox) -> None:
+    base = sandbox.urls["sbx-shu"]["portal"]
+    with _client(sandbox) as client:
+        home = client.get(base + "/")
+        assert home.status_code == 200
+        assert home.headers["content-type"].lower() == "text/html; charset=gbk"
+        text = home.content.decode("gbk")
+        assert "charset=gbk" in text and "按部门办事" in text and "javascript:void(0)" in text
+        robots = client.get(base + "/robots.txt").text
+        assert "Disallow: /internal/" in robots
+        assert client.get(base + "/internal/stats").status_code == 500
+        result = client.get(base + "/zwdt/search", params={"keyword": "身份证"}).content.decode("gbk")
+        assert "居民身份证办理" in result
+
+
+@pytest.mark.parametrize("pid", ["sbx-shu"])
+def test_sso_ticket_flow_over_http(sandbox: Sandbox, pid: str) -> None:
+    """Portal login entry → auth host → ticket → portal session → user centre."""
+    secrets = Secrets(sandbox.config_dir / "secrets.yaml")
+    profile = load_config(sandbox.config_dir).portal(pid)
+    assert profile.account is not None and profile.account.password is not None
+    user = secrets.resolve(profile.account.username)
+    password = secrets.resolve(profile.account.password)
+    with httpx.Client(
+        verify=ssl.create_default_context(cafile=str(sandbox.ca_bundle)), timeout=10, follow_redirects=True
+    ) as client:
+        login_page = client.get(str(profile.home_url).rstrip("/") + "/zwdt/login")
+        assert login_page.status_code == 200 and 'type="password"' in login_page.text
+        service = re.search(r'name="service" value="([^"]+)"', login_page.text)
+        action = re.search(r'action="([^"]+)"', login_page.text)
+        assert service and action
+        target = httpx.URL(str(login_page.url)).join(action.group(1).replace("&amp;", "&"))
+        centre = client.post(
+            target,
+            data={"service": service.group(1).replace("&amp;", "&"), "username": user, "password": password},
+        )
+        assert centre.status_code == 200 and "个人资料" in centre.content.decode("gbk")

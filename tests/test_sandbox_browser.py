@@ -1,0 +1,124 @@
+"""Representative sandbox pages in real Chromium, plus the WAF's answers to a plain HTTP client."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.server import Sandbox
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _context(browser: object) -> object:
+    # The sandbox CA is not in Chromium's store; certificate checks are the auditor's job (ca_bundle).
+    return browser.new_context(ignore_https_errors=True)  # type: ignore[attr-defined]
+
+
+@pytest.mark.browser
+def test_spa_search_renders_results_from_the_json_api(sandbox: Sandbox, browser: object) -> None:
+    page = _context(browser).new_page()  # type: ignore[attr-defined]
+    page.goto(sandbox.urls["sbx-zhe"]["portal"] + "/zsfw/")
+    page.get_by_role("searchbox").fill("网约车")  # answered through the synonym 网络预约出租汽车
+    page.get_by_role("button", name="搜索").click()
+    hit = page.get_by_text("网络预约出租汽车运输证发放（新增）", exact=True)
+    hit.wait_for(timeout=10_000)
+    assert "#/search" in page.url
+    hit.click()
+    page.get_by_text("材料清单").wait_for(timeout=10_000)
+    assert page.get_by_role("link", name="网上申报").count() == 1
+
+
+@pytest.mark.browser
+def test_signed_search_works_in_the_browser_and_refuses_unsigned_posts(
+    sandbox: Sandbox, browser: object
+) -> None:
+    base = sandbox.urls["sbx-jin"]["portal"]
+    page = _context(browser).new_page()  # type: ignore[attr-defined]
+    page.goto(base + "/bsdt/search.html?kw=" + "身份证")
+    page.get_by_role("link", name="居民身份证办理（包括临时）").wait_for(timeout=10_000)
+    verify = ssl.create_default_context(cafile=str(sandbox.ca_bundle))
+    unsigned = httpx.post(
+        base + "/bsdt/api/search", json={"keyword": "身份证", "pageNo": 1, "pageSize": 10}, verify=verify
+    )
+    assert unsigned.status_code == 403
+
+
+@pytest.mark.browser
+def test_cookie_challenge_passes_in_the_browser(sandbox: Sandbox, browser: object) -> None:
+    page = _context(browser).new_page()  # type: ignore[attr-defined]
+    first = page.goto(sandbox.urls["sbx-yun"]["portal"] + "/portal/index")
+    assert first is not None and first.status == 521
+    page.get_by_text("部门服务").wait_for(timeout=10_000)
+    page.get_by_role("link", name="税务局").click()
+    page.get_by_role("link", name="个人所得税综合所得年度汇算申报").wait_for(timeout=10_000)
+
+
+def test_plain_client_gets_the_challenge_then_429_with_retry_after(sandbox: Sandbox) -> None:
+    verify = ssl.create_default_context(cafile=str(sandbox.ca_bundle))
+    url = sandbox.urls["sbx-yun"]["portal"] + "/portal/index"
+    statuses = []
+    with httpx.Client(verify=verify, headers={"User-Agent": "sandbox-test-plain-client"}) as client:
+        first = client.get(url)
+        assert first.status_code == 521 and "document.cookie" in first.text
+        for _ in range(80):
+            response = client.get(url)
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                assert int(response.headers["Retry-After"]) >= 1
+                break
+    assert set(statuses[:-1]) == {521} and statuses[-1] == 429
+
+
+@pytest.mark.browser
+def test_captcha_login_and_the_leaky_user_centre_api(sandbox: Sandbox, browser: object) -> None:
+    """sbx-jin: log in once as a person would (captcha answer read off DIR/captcha), then the XHR leak."""
+    from zwaudit.secrets import Secrets
+
+    secrets = Secrets(sandbox.config_dir / "secrets.yaml")
+    values = {k: secrets.resolve(secrets_ref(k)) for k in ("username", "password", "name")}
+    page = _context(browser).new_page()  # type: ignore[attr-defined]
+    page.goto(sandbox.urls["sbx-jin"]["portal"] + "/")
+    page.get_by_role("link", name="个人登录").click()
+    page.get_by_label("验证码").wait_for(timeout=10_000)
+    cid = page.locator("input[name=cid]").get_attribute("value")
+    answer = (sandbox.captcha_dir / f"{cid}.txt").read_text().strip()
+    page.get_by_label("用户名/手机号/身份证号").fill(values["username"])
+    page.get_by_label("密码").fill(values["password"])
+    page.get_by_label("验证码").fill(answer)
+    with page.expect_response(lambda r: "/bsdt/api/uc/profile" in r.url) as leak:
+        page.get_by_role("button", name="登录").click()
+    assert leak.value.json()["result"]["xm"] == values["name"]
+    page.locator("#uc-name").filter(has_text="*").wait_for(timeout=10_000)
+    assert values["name"] not in page.locator("body").inner_text()
+
+
+def secrets_ref(key: str) -> object:
+    from zwaudit.config.schema import SecretRef
+
+    return SecretRef(secret=f"sbx-jin.{key}")
