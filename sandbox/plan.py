@@ -100,6 +100,7 @@ class Plan:
     label_aliases: dict[str, str] = field(default_factory=dict)  # element -> the label this portal shows
     user_centre_path: str = "/user/center"
     home_path: str = "/"
+    level: Literal["province", "city"] = "province"  # the profile's ``level``
 
     def item(self, code: str) -> Item:
         for it in self.items:

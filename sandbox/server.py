@@ -123,6 +123,7 @@ def _profile(rt: Runtime, ca_pem: Path) -> dict[str, Any]:
         "name": plan.name,
         "home_url": rt.url("portal", plan.home_path),
         "province": plan.province,
+        "level": plan.level,
         "ca_bundle": str(ca_pem),
         "account": ref,
         "departments": [

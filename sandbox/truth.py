@@ -14,6 +14,14 @@ from sandbox.web.kit import Runtime
 from zwaudit.targets import item_target, normalize_url
 
 Expectation = dict[str, str]
+# What each name style looks like on the page (the evaluators' notation; ``plain`` = the full name).
+NAME_DISPLAY = {
+    "plain": "张三",
+    "keep_first": "张*",
+    "keep_first_last": "张*三",
+    "keep_first_stars": "张**",
+    "hide_first": "*大友",
+}
 
 
 def _exp(probe: str, target: str, code: str | None) -> Expectation:
@@ -126,6 +134,7 @@ def ground_truth(rt: Runtime, home_url: str) -> dict[str, Any]:
             "search_synonyms": {k: list(v) for k, v in plan.synonyms.items()},
             "search_fulltext": plan.fulltext_search,
             "name_mask_style": plan.masking.name,
+            "name_display": NAME_DISPLAY[plan.masking.name],
             "name_leaks_in_api": plan.masking.name_leaks_in_api,
             "robots_disallow": list(plan.robots_disallow),
             "synthetic_items": sorted(it.code for it in plan.items if it.synthetic),

@@ -17,10 +17,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.db.engine import make_engine, session_factory, upgrade
 
-pytest_plugins = ["sandbox.pytest_plugin"]
+pytest_plugins = ["sandbox.pytest_plugin", "probe_fixtures"]
 
 PG_ADMIN_URL = os.environ.get("ZWAUDIT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In CI a missing browser is a failure: the browser tests must run, never skip."""
+    if IN_CI and not Path("/usr/bin/chromium").exists():
+        raise pytest.UsageError("CI=true but /usr/bin/chromium is missing: run scripts/bootstrap.sh")
 
 
 @pytest.fixture(autouse=True)

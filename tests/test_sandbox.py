@@ -6,6 +6,7 @@ import re
 import ssl
 import stat
 from collections import Counter
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -79,12 +80,96 @@ def test_ground_truth_covers_every_reason_code_and_a_pass_per_check(sandbox: San
             else:
                 assert e["status"] == "pass" and "code" not in e
                 passes[e["probe"]] += 1
-        assert 40 <= truth["item_counts"]["portal"] <= 80
+        assert 20 <= truth["item_counts"]["portal"] <= 80
         assert sum(1 for e in truth["expectations"] if e["probe"] == "search_accuracy") == 10
     missing = {probe: codes - fails[probe] for probe, codes in REQUIRED_CODES.items() if codes - fails[probe]}
     if len(sandbox.portal_ids) >= 4:
         assert not missing, f"reason codes without a planted case: {missing}"
     assert set(passes) == set(REQUIRED_CODES), "every check needs a compliant case"
+
+
+def test_every_compliant_name_style_has_a_clean_user_centre(sandbox: Sandbox) -> None:
+    """A false positive on a compliant style is only measurable where no name leak exists at all."""
+    clean: set[str] = set()
+    for pid in sandbox.portal_ids:
+        truth = sandbox.ground_truth(pid)
+        masking = [e for e in truth["expectations"] if e["probe"] == "name_masking"]
+        assert len({e["target"] for e in masking}) == 1, "one user centre per portal"
+        if not any(e.get("code") == "name_unmasked" for e in masking):
+            clean.add(truth["notes"]["name_display"])
+    if len(sandbox.portal_ids) == 6:
+        assert {"张*", "张*三", "张**", "*大友"} <= clean
+
+
+def test_new_portals_profiles(sandbox: Sandbox) -> None:
+    config = load_config(sandbox.config_dir)
+    assert config.portal("sbx-rong").level == "city"
+    assert config.portal("sbx-min").level == "province"
+    secrets = Secrets(sandbox.config_dir / "secrets.yaml")
+    names = {pid: secrets.resolve(config.portal(pid).account.name) for pid in ("sbx-rong", "sbx-min")}  # type: ignore[union-attr, arg-type]
+    assert len(names["sbx-rong"]) == 2 and len(names["sbx-min"]) == 3
+    for pid in ("sbx-rong", "sbx-min"):
+        truth = sandbox.ground_truth(pid)
+        assert 20 <= truth["item_counts"]["portal"] <= 35
+        codes = {(e["probe"], e.get("code")) for e in truth["expectations"]}
+        assert ("name_masking", "name_unmasked") not in codes
+    rong = {
+        (e["probe"], e["target"], e.get("code")) for e in sandbox.ground_truth("sbx-rong")["expectations"]
+    }
+    assert ("search_accuracy", "低保", None) in rong and ("search_accuracy", "身份证", "incomplete") in rong
+    min_codes = [
+        e.get("code") for e in sandbox.ground_truth("sbx-min")["expectations"] if e["status"] == "fail"
+    ]
+    assert sorted(min_codes) == sorted(
+        ["imprecise", "hsts_missing", "phone_unmasked", "field_mismatch", "element_missing", "too_deep"]
+    )
+
+
+def test_rong_is_gb2312_with_an_iframe_and_a_get_search_form(sandbox: Sandbox) -> None:
+    base = sandbox.urls["sbx-rong"]["portal"]
+    assert base.startswith("http://")
+    with _client(sandbox) as client:
+        home = client.get(base + "/")
+        assert home.headers["content-type"].lower() == "text/html; charset=gb2312"
+        text = home.content.decode("gb2312")
+        assert '<iframe name="mainFrame"' in text and 'action="/search.jsp"' in text
+        assert 'type="image"' in text and 'alt="检索"' in text and 'name="keyword"' in text
+        # what a GB2312 page's form sends: the keyword's GB2312 bytes, percent-encoded
+        found = client.get(base + "/search.jsp?keyword=" + quote("身份证".encode("gb2312")))
+        assert "居民身份证办理（包括临时）" in found.content.decode("gb2312")
+        listing = client.get(base + "/web/list.jsp", params={"deptid": "0"}).content.decode("gb2312")
+        assert "window.open(" in listing and 'href="guide.jsp?itemid=' in listing
+        assert client.get(base + "/member/center.jsp").status_code == 302
+        assert client.get(base + "/member/getUserInfo.do").status_code == 401
+
+
+def test_min_is_a_history_mode_app_over_a_paginated_api(sandbox: Sandbox) -> None:
+    base = sandbox.urls["sbx-min"]["portal"]
+    with _client(sandbox) as client:
+        shells = {
+            client.get(base + path).text for path in ("/", "/service/guide/g0", "/theme/1/2", "/search")
+        }
+        assert len(shells) == 1 and '<script src="/static/app.js">' in shells.pop()
+        depts = client.get(base + "/api/v2/depts").json()
+        assert depts["code"] == 0 and len(depts["data"]["records"]) == 5 < depts["data"]["total"]
+        seen: list[str] = []
+        for dept in client.get(base + "/api/v2/depts", params={"size": 50}).json()["data"]["records"]:
+            page, total = 1, None
+            while total is None or len([r for r in seen if r.startswith(dept["id"])]) < total:
+                data = client.get(
+                    base + "/api/v2/items", params={"deptId": dept["id"], "page": page, "size": 3}
+                ).json()["data"]
+                total = data["total"]
+                seen += [f"{dept['id']}:{r['id']}" for r in data["records"]]
+                page += 1
+            assert total == dept["itemCount"]
+        assert (
+            len(seen) == sandbox.ground_truth("sbx-min")["item_counts"]["portal"] - 1
+        )  # one only via themes
+        hit = client.get(base + "/api/v2/search", params={"keyword": "低保", "page": 1, "size": 10}).json()
+        guide = client.get(base + "/api/v2/items/" + hit["data"]["records"][0]["id"]).json()["data"]
+        assert guide["task_name"] == "最低生活保障" and guide["materials"][0]["name"]
+        assert client.get(base + "/api/v2/user/profile").status_code == 401
 
 
 def test_shu_portal_is_gbk_with_a_declared_charset(sandbox: Sandbox) -> None:

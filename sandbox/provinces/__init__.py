@@ -5,6 +5,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from sandbox.provinces import jin, shu, yun, zhe
+from sandbox.provinces import jin, min, rong, shu, yun, zhe
 
-PROVINCES: dict[str, ModuleType] = {m.ID: m for m in (shu, zhe, jin, yun)}
+PROVINCES: dict[str, ModuleType] = {m.ID: m for m in (shu, zhe, jin, yun, rong, min)}

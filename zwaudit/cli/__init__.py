@@ -21,10 +21,12 @@ from zwaudit.logs import configure_logging
 
 COMMANDS = [
     "zwaudit.cli.audit",
+    "zwaudit.cli.calibrate",
     "zwaudit.cli.crawl",
     "zwaudit.cli.db",
     "zwaudit.cli.diff",
     "zwaudit.cli.export",
+    "zwaudit.cli.login",
     "zwaudit.cli.nightly",
     "zwaudit.cli.portals",
     "zwaudit.cli.report",

@@ -56,6 +56,15 @@ def start_run(
         return run.id
 
 
+def sync_portals(sf: sessionmaker[Session], run_id: int, portals: Sequence[PortalProfile]) -> None:
+    """Mirror ``portals`` for an existing run (a rerun into ``run_id``); unknown run → UsageError."""
+    with sf.begin() as session:
+        if session.get(models.Run, run_id) is None:
+            raise UsageError(f"run {run_id} does not exist (see 'zwaudit runs')")
+        for profile in portals:
+            sync_portal(session, profile)
+
+
 def finish_run(
     sf: sessionmaker[Session], run_id: int, status: str, summary: dict[str, Any] | None = None
 ) -> None:

@@ -1,0 +1,1 @@
+"""Checks judged from the crawl's stored snapshots (service_item, crawled_page) of a run."""

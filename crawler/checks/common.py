@@ -1,0 +1,126 @@
+"""What the crawl-based checks share: the stored snapshots of a run, read back as plain values.
+
+Observation = the rows the crawl stored for (run, portal); every judge is a pure function of these
+values, unit-tested with hand-made snapshots.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from zwaudit.checks import CheckContext
+from zwaudit.config import Config, load_config
+from zwaudit.db import models
+from zwaudit.targets import item_target
+
+_PUNCT = re.compile(r"[\s\u3000,，.。;；:：、'\"“”‘’!！?？《》<>〈〉\-—_·/\\]+")
+_BRACKETS = re.compile(r"[(\[（【［]([^()\[\]（）【】［］]*)[)\]）】］]")
+
+
+def fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text or "").strip()
+
+
+def compare_key(text: str) -> str:
+    """Text compared across channels: NFKC (bracket and punctuation width), no punctuation/space."""
+    return _PUNCT.sub("", fold(text)).lower()
+
+
+def qualifiers(name: str) -> tuple[str, ...]:
+    """Bracketed qualifiers of an item name, ``（县级）`` → ``("县级",)``, width-insensitive."""
+    return tuple(compare_key(q) for q in _BRACKETS.findall(fold(name)))
+
+
+@dataclass(frozen=True)
+class ItemSnapshot:
+    """One service item as one channel showed it."""
+
+    channel: str
+    key: str
+    code: str | None
+    name: str
+    department: str | None
+    fields: dict[str, Any] = field(default_factory=dict)
+    source_url: str = ""
+
+    @property
+    def ident(self) -> str:
+        """The item's identity in targets: its code, else the stored key (normalised name)."""
+        return self.code or self.key
+
+    def target(self, channel: str = "portal") -> str:
+        return item_target(self.ident, channel)
+
+    def excerpt(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "code": self.code,
+            "name": self.name,
+            "department": self.department,
+            "source_url": self.source_url,
+            "fields": self.fields,
+        }
+
+
+@dataclass(frozen=True)
+class PageSnapshot:
+    url: str
+    channel: str
+    status_code: int | None
+    error: str | None
+    depth: int | None
+    referrer: str | None
+
+
+def load_items(sf: sessionmaker[Session], run_id: int, portal_id: str) -> dict[str, list[ItemSnapshot]]:
+    """Every stored item of the run and portal, by channel, in key order."""
+    out: dict[str, list[ItemSnapshot]] = {}
+    stmt = (
+        select(models.ServiceItem)
+        .where(models.ServiceItem.run_id == run_id, models.ServiceItem.portal_id == portal_id)
+        .order_by(models.ServiceItem.channel, models.ServiceItem.item_key)
+    )
+    with sf() as session:
+        for row in session.scalars(stmt.execution_options(yield_per=500)):
+            out.setdefault(row.channel, []).append(
+                ItemSnapshot(
+                    row.channel,
+                    row.item_key,
+                    row.code,
+                    row.name,
+                    row.department,
+                    dict(row.fields or {}),
+                    row.source_url,
+                )
+            )
+    return out
+
+
+def iter_pages(sf: sessionmaker[Session], run_id: int, portal_id: str) -> Iterator[PageSnapshot]:
+    stmt = (
+        select(models.CrawledPage)
+        .where(models.CrawledPage.run_id == run_id, models.CrawledPage.portal_id == portal_id)
+        .order_by(models.CrawledPage.id)
+    )
+    with sf() as session:
+        for row in session.scalars(stmt.execution_options(yield_per=1000)):
+            yield PageSnapshot(row.url, row.channel, row.status_code, row.error, row.depth, row.referrer)
+
+
+def context_config(ctx: CheckContext) -> Config:
+    """The run's config (the orchestrator passes it in ``extra``), else the default directory."""
+    config = ctx.extra.get("config")
+    return config if isinstance(config, Config) else load_config(validate_probes=False)
+
+
+def require_sessions(ctx: CheckContext) -> sessionmaker[Session]:
+    if ctx.session_factory is None:
+        raise RuntimeError("a crawl check needs ctx.session_factory")
+    return ctx.session_factory

@@ -1,0 +1,110 @@
+"""link_health: links on the portal's pages that answer 4xx/5xx or cannot be reached at all.
+
+Only what the crawl actually asked for counts: a link robots.txt forbids was never fetched and is
+no finding; a host that kept answering 429/503 with Retry-After, a timeout or a TLS failure is an
+``error`` (the crawler could not tell), never ``broken_link``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from pydantic import Field
+
+from crawler.checks.common import PageSnapshot, iter_pages, require_sessions
+from zwaudit.checks import CheckContext, CheckOptions, Requires
+from zwaudit.findings import Finding, error_finding
+from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.targets import normalize_url
+
+UNREACHABLE = ("dns", "connection")  # the host is not there: a person gets nothing either
+NOT_JUDGED = ("robots_disallowed",)
+
+
+class Options(CheckOptions):
+    ignore_prefixes: list[str] = Field(default_factory=list)  # URLs never judged (a flaky stats host)
+
+
+def _error_kind(error: str) -> ErrorKind:
+    head = error.split(":", 1)[0].strip()
+    if head == "rate_limited":
+        return ErrorKind.BLOCKED
+    try:
+        return ErrorKind(head)
+    except ValueError:
+        return ErrorKind.INTERNAL
+
+
+def judge(
+    pages: Iterable[PageSnapshot], home_url: str, ignore_prefixes: list[str] | None = None
+) -> list[Finding]:
+    """One fail per broken link (with the page linking it); one pass on the home page when none."""
+    fails: dict[str, Finding] = {}
+    errors: dict[str, Finding] = {}
+    home_seen = False
+    home = normalize_url(home_url)
+    for page in pages:
+        target = normalize_url(page.url)
+        if target == home:
+            home_seen = True
+        if any(page.url.startswith(p) for p in ignore_prefixes or ()):
+            continue
+        error = page.error or ""
+        if error.startswith(NOT_JUDGED):
+            continue
+        detail = {"url": page.url, "found_on": page.referrer, "status": page.status_code}
+        if error.startswith(UNREACHABLE) or (
+            not error and page.status_code is not None and page.status_code >= 400
+        ):
+            if page.referrer is None:
+                # a start page itself: nothing links to it from the portal
+                errors.setdefault(
+                    target,
+                    error_finding(
+                        LinkHealth.name,
+                        target,
+                        ErrorKind.HTTP_STATUS,
+                        error or str(page.status_code),
+                        **detail,
+                    ),
+                )
+                continue
+            if error:
+                detail["error"] = error
+            fails.setdefault(target, Finding(LinkHealth.name, target, Status.FAIL, "broken_link", detail))
+        elif error:
+            errors.setdefault(
+                target, error_finding(LinkHealth.name, target, _error_kind(error), error, **detail)
+            )
+    out = list(fails.values()) + [e for t, e in errors.items() if t not in fails]
+    if not fails:
+        if not home_seen:
+            out.append(
+                error_finding(LinkHealth.name, home, ErrorKind.NOT_FOUND, "the home page was not crawled")
+            )
+        else:
+            out.append(Finding(LinkHealth.name, home, Status.PASS, None, {}))
+    return out
+
+
+class LinkHealth:
+    name: ClassVar[str] = "link_health"
+    version: ClassVar[str] = "1.0.0"
+    codes: ClassVar[frozenset[str]] = frozenset({"broken_link"})
+    requires: ClassVar[Requires] = Requires.CRAWL
+    Options: ClassVar[type[CheckOptions]] = Options
+
+    async def run(self, ctx: CheckContext) -> list[Finding]:
+        options = ctx.options
+        assert isinstance(options, Options)
+        pages = iter_pages(require_sessions(ctx), ctx.run_id, ctx.portal.id)
+        findings = judge(pages, str(ctx.portal.home_url), options.ignore_prefixes)
+        for finding in findings:
+            if finding.status is Status.FAIL:
+                finding.evidence.append(ctx.evidence.url(str(finding.detail["url"]), kind="broken_link"))
+                if finding.detail.get("found_on"):
+                    finding.evidence.append(
+                        ctx.evidence.url(str(finding.detail["found_on"]), kind="found_on")
+                    )
+        return findings

@@ -1,0 +1,143 @@
+"""The crawl of one portal, parsed once into a typed value (as scrapy-playwright's ``Config``).
+
+Everything the spider, the middlewares and the pipeline need comes from here: where the channels
+start, how politely to fetch (profile ``politeness`` over settings), which labels mean which guide
+element, and the Scrapy settings derived from all that. Contradictions fail here, before a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from crawler.labels import GuideElements
+from zwaudit.config import Config, PortalProfile
+from zwaudit.errors import ConfigError
+
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+API_KEYS = frozenset({"field_aliases"})  # crawl.api keys this crawler reads
+
+
+@dataclass(frozen=True)
+class ChannelStart:
+    """Where one channel's crawl begins and which origins belong to it."""
+
+    channel: str  # portal, mobile, dept:<id>
+    url: str
+    extra_seeds: tuple[str, ...] = ()
+    department: str | None = None  # the department's name, for dept channels
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+@dataclass(frozen=True)
+class PortalCrawl:
+    """One portal's crawl: channels, limits, politeness and the element vocabulary."""
+
+    portal_id: str
+    home_url: str
+    channels: tuple[ChannelStart, ...]
+    elements: GuideElements
+    user_agent: str
+    concurrency_per_host: int
+    delay_seconds: float
+    obey_robots: bool
+    autothrottle: bool
+    render: bool | None
+    max_pages: int
+    max_depth: int
+    executable_path: str | None
+    navigation_timeout_ms: int
+    department_names: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_profile(cls, profile: PortalProfile, config: Config) -> PortalCrawl:
+        source = profile.source_file or Path(profile.id)
+        unknown = set(profile.crawl.api) - API_KEYS
+        if unknown:
+            raise ConfigError(source, f"crawl.api.{sorted(unknown)[0]}", "unknown key")
+        aliases = profile.crawl.api.get("field_aliases") or {}
+        try:
+            elements = GuideElements.from_data(config.read_data("guide_elements.yaml"), aliases)
+        except ValueError as exc:
+            raise ConfigError(source, "crawl.api.field_aliases", str(exc)) from exc
+        seeds = tuple(str(u) for u in profile.crawl.start_urls)
+        if profile.crawl.catalogue_url:
+            seeds += (str(profile.crawl.catalogue_url),)
+        channels = [ChannelStart("portal", str(profile.home_url), seeds)]
+        for dept in profile.departments:
+            extra = (str(dept.catalogue_url),) if dept.catalogue_url else ()
+            channels.append(ChannelStart(f"dept:{dept.id}", str(dept.url), extra, dept.name))
+        if profile.mobile:
+            extra = (str(profile.mobile.catalogue_url),) if profile.mobile.catalogue_url else ()
+            channels.append(ChannelStart("mobile", str(profile.mobile.url), extra))
+        politeness = profile.politeness if "politeness" in profile.model_fields_set else None
+        politeness = politeness or config.settings.politeness
+        browser = config.settings.browser
+        return cls(
+            portal_id=profile.id,
+            home_url=str(profile.home_url),
+            channels=tuple(channels),
+            elements=elements,
+            user_agent=config.settings.user_agent,
+            concurrency_per_host=politeness.concurrency_per_host,
+            delay_seconds=politeness.delay_seconds,
+            obey_robots=politeness.obey_robots,
+            autothrottle=politeness.autothrottle,
+            render=profile.crawl.render,
+            max_pages=profile.crawl.max_pages,
+            max_depth=profile.crawl.max_depth,
+            executable_path=str(browser.executable_path) if browser.executable_path else None,
+            navigation_timeout_ms=int(browser.navigation_timeout_s * 1000),
+            department_names={d.id: d.name for d in profile.departments},
+        )
+
+    def channel_for(self, url: str) -> ChannelStart | None:
+        """The channel serving ``url``: same origin, the longest start-URL folder prefix wins."""
+        lowered = url.lower()
+        best: ChannelStart | None = None
+        best_len = -1
+        for channel in self.channels:
+            if not lowered.startswith(channel.origin + "/") and lowered != channel.origin:
+                continue
+            folder = channel.url.lower().rsplit("/", 1)[0] + "/"
+            length = len(folder) if lowered.startswith(folder) else 0
+            if length > best_len:
+                best, best_len = channel, length
+        return best
+
+    def scrapy_settings(self, jobdir: Path | None) -> dict[str, Any]:
+        """The Scrapy settings this crawl runs with (on top of :mod:`crawler.settings`)."""
+        settings: dict[str, Any] = {
+            "USER_AGENT": self.user_agent,
+            "ROBOTSTXT_OBEY": self.obey_robots,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": self.concurrency_per_host,
+            "CONCURRENT_REQUESTS": max(2, self.concurrency_per_host * 2),
+            "DOWNLOAD_DELAY": self.delay_seconds,
+            "AUTOTHROTTLE_ENABLED": self.autothrottle,
+            "AUTOTHROTTLE_START_DELAY": max(self.delay_seconds, 0.1),
+            "AUTOTHROTTLE_TARGET_CONCURRENCY": float(self.concurrency_per_host),
+            "CLOSESPIDER_PAGECOUNT": self.max_pages,
+            "PLAYWRIGHT_LAUNCH_OPTIONS": {
+                "headless": True,
+                "args": LAUNCH_ARGS,
+                **({"executable_path": self.executable_path} if self.executable_path else {}),
+            },
+            "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": self.navigation_timeout_ms,
+        }
+        if jobdir is not None:
+            settings["JOBDIR"] = str(jobdir)
+        return settings

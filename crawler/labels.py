@@ -1,0 +1,74 @@
+"""Guide-element labels: the portal's own words mapped onto GB/T 39046 names.
+
+A person recognises a guide page by its labels (事项名称, 申请材料, 办理时间 …), not by class names;
+so does the crawler. The aliases come from ``config/guide_elements.yaml``; a portal profile adds
+its own under ``crawl.api.field_aliases`` (``{normalised name: [alias, …]}``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# characters around a label that carry no meaning: colons, stars of required fields, brackets
+_LABEL_JUNK = re.compile(r"[\s:：*＊·•【】\[\]]+")
+_SPACE = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Full-width → half-width (NFKC), spaces collapsed and trimmed."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def label_key(text: str) -> str:
+    """The comparable form of a label: NFKC, no colons, stars or spaces, lower-case (JSON keys)."""
+    return _LABEL_JUNK.sub("", unicodedata.normalize("NFKC", text)).lower()
+
+
+@dataclass(frozen=True)
+class GuideElements:
+    """The element vocabulary: normalised name → required flag, and alias → normalised name."""
+
+    required: frozenset[str]
+    names: tuple[str, ...]
+    alias_to_name: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_data(cls, data: Any, extra_aliases: Mapping[str, Iterable[str]] | None = None) -> GuideElements:
+        """Build from the parsed ``guide_elements.yaml`` (and a profile's extra aliases)."""
+        elements = data.get("elements", {}) if isinstance(data, dict) else {}
+        if not isinstance(elements, dict) or not elements:
+            raise ValueError("guide_elements.yaml: 'elements' must be a non-empty mapping")
+        alias_to_name: dict[str, str] = {}
+        required: set[str] = set()
+        for name, spec in elements.items():
+            spec = spec or {}
+            if spec.get("required"):
+                required.add(name)
+            for alias in [name, *spec.get("aliases", [])]:
+                alias_to_name[label_key(str(alias))] = name
+        for name, aliases in (extra_aliases or {}).items():
+            if name not in elements:
+                raise ValueError(f"crawl.api.field_aliases: unknown element {name!r}")
+            for alias in aliases:
+                alias_to_name[label_key(str(alias))] = name
+        return cls(frozenset(required), tuple(elements), alias_to_name)
+
+    def element_for(self, label: str) -> str | None:
+        """The normalised element a label or JSON key stands for, if any."""
+        if not label or len(label) > 40:
+            return None
+        return self.alias_to_name.get(label_key(label))
+
+    def split_label(self, text: str) -> tuple[str, str] | None:
+        """``"办理时间：工作日"`` → ``("办理时间", "工作日")`` when the prefix is a known label."""
+        for sep in ("：", ":"):
+            head, found, tail = text.partition(sep)
+            if found and head.strip():
+                name = self.element_for(head)
+                if name is not None:
+                    return name, tail.strip()
+        return None

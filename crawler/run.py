@@ -1,0 +1,146 @@
+"""The crawl subprocess: ``python -m crawler --run-id N --portal ID … --config DIR --db URL``.
+
+One Scrapy process crawls the portals named (one crawler each, all channels of a portal in one
+spider); the launcher (:mod:`zwaudit.crawl`) runs it in a subprocess because Twisted's reactor
+cannot be restarted and must not share the audit's event loop. The last line on stdout is a JSON
+summary; a failure is one line on stderr and exit status 3.
+
+Resuming: each (run, portal) has a ``JOBDIR`` under ``var/crawl-jobs/``. A crawl stopped cleanly
+(SIGINT/SIGTERM) resumes from it; a crawl that was killed (no clean-stop marker) cannot trust its
+on-disk queue, so that portal is crawled again from its home page — the storage upserts make the
+second pass rewrite, never duplicate, the rows already stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.settings import Settings
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from crawler.config import PortalCrawl
+from crawler.spiders.portal import PortalSpider
+from zwaudit.config import load_config
+from zwaudit.db import models
+from zwaudit.db.engine import make_engine, session_factory
+from zwaudit.db.store import item_counts, sync_portal
+from zwaudit.errors import RunError, UsageError, ZwauditError
+from zwaudit.paths import var_dir
+
+CLEAN_MARKER = "zwaudit-clean-stop"
+
+
+def jobdir_for(run_id: int, portal_id: str) -> Path:
+    return var_dir() / "crawl-jobs" / f"run-{run_id}" / portal_id
+
+
+def prepare_jobdir(path: Path) -> str:
+    """``resume`` after a clean stop, ``restart`` after a kill (state discarded), else ``new``."""
+    if not path.exists():
+        return "new"
+    if (path / CLEAN_MARKER).exists():
+        (path / CLEAN_MARKER).unlink()
+        return "resume"
+    shutil.rmtree(path)
+    return "restart"
+
+
+def base_settings() -> Settings:
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    return settings
+
+
+def build_crawler(
+    crawl: PortalCrawl, run_id: int, db_url: str, jobdir: Path | None, *, init_reactor: bool
+) -> Crawler:
+    settings = base_settings()
+    settings.update(crawl.scrapy_settings(jobdir), priority="cmdline")
+    settings.set("ZWAUDIT_DB_URL", db_url, priority="cmdline")
+    crawler = Crawler(PortalSpider, settings, init_reactor=init_reactor)
+    outcome: dict[str, Any] = {}
+
+    def closed(spider: Any, reason: str) -> None:
+        outcome["reason"] = reason
+        if jobdir is not None and jobdir.exists():
+            if reason == "finished":
+                shutil.rmtree(jobdir, ignore_errors=True)
+            else:
+                (jobdir / CLEAN_MARKER).write_text(reason)
+
+    crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
+    crawler.zwaudit_outcome = outcome  # type: ignore[attr-defined]
+    return crawler
+
+
+def _missing_run(session: Session, run_id: int) -> bool:
+    """The caller creates the run (and so the schema); an unmigrated database is one clear error."""
+    try:
+        return session.get(models.Run, run_id) is None
+    except OperationalError as exc:
+        raise RunError(f"database not initialised (run 'zwaudit db upgrade'): {exc.orig}") from exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crawler", description=__doc__.splitlines()[0])
+    parser.add_argument("--run-id", type=int, required=True)
+    parser.add_argument("--portal", action="append", default=[], help="portal id (repeatable; default all)")
+    parser.add_argument("--config", required=True, help="config directory")
+    parser.add_argument("--db", required=True, help="database URL")
+    parser.add_argument("--no-jobdir", action="store_true", help="do not keep resumable state")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config, validate_probes=False)
+        profiles = config.select_portals(args.portal)
+        crawls = [PortalCrawl.from_profile(p, config) for p in profiles]
+        engine = make_engine(args.db)
+        sessions = session_factory(engine)
+        with sessions.begin() as session:
+            if _missing_run(session, args.run_id):
+                raise UsageError(f"run {args.run_id} does not exist (the caller creates the run)")
+            for profile in profiles:
+                sync_portal(session, profile)
+    except ZwauditError as exc:
+        print(f"crawl: {exc}", file=sys.stderr)
+        return exc.exit_code
+    process = CrawlerProcess(base_settings(), install_root_handler=True)
+    crawlers: list[tuple[PortalCrawl, Crawler, str]] = []
+    for index, crawl in enumerate(crawls):
+        jobdir = None if args.no_jobdir else jobdir_for(args.run_id, crawl.portal_id)
+        state = prepare_jobdir(jobdir) if jobdir is not None else "new"
+        crawler = build_crawler(crawl, args.run_id, args.db, jobdir, init_reactor=index == 0)
+        process.crawl(crawler, crawl=crawl, run_id=args.run_id)
+        crawlers.append((crawl, crawler, state))
+    process.start()
+    summary: dict[str, Any] = {"run_id": args.run_id, "portals": {}}
+    failed: list[str] = []
+    with sessions() as session:
+        for crawl, crawler, state in crawlers:
+            reason = crawler.zwaudit_outcome.get("reason", "not started")  # type: ignore[attr-defined]
+            stats = crawler.stats.get_stats() if crawler.stats else {}
+            summary["portals"][crawl.portal_id] = {
+                "finish_reason": reason,
+                "state": state,
+                "item_counts": item_counts(session, args.run_id, crawl.portal_id),
+                "pages": int(stats.get("response_received_count", 0)),
+                "errors": int(stats.get("log_count/ERROR", 0)),
+            }
+            if reason == "closespider_pagecount":
+                # a truncated catalogue would turn unread items into "missing" accusations
+                failed.append(f"{crawl.portal_id}: stopped at crawl.max_pages={crawl.max_pages}; raise it")
+            elif reason != "finished":
+                failed.append(f"{crawl.portal_id}: {reason}")
+    engine.dispose()
+    print(json.dumps(summary, ensure_ascii=False))
+    if failed:
+        print(f"crawl: did not finish: {'; '.join(failed)}", file=sys.stderr)
+        return 3
+    return 0

@@ -1,0 +1,56 @@
+"""Scrapy defaults of the zwaudit crawler: polite first.
+
+Per-portal values (User-Agent, concurrency, delay, robots, AutoThrottle, JOBDIR) are set on top of
+these by :meth:`crawler.config.PortalCrawl.scrapy_settings`; this module holds what never varies.
+"""
+
+BOT_NAME = "zwaudit"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_MAX_DELAY = 60.0
+COOKIES_ENABLED = True
+DOWNLOAD_TIMEOUT = 30
+REDIRECT_ENABLED = True
+
+# breadth-first by *clicks* (the spider sets each request's priority to -clicks), so the first
+# time a page is reached is by the fewest clicks; Scrapy's own depth would also count the second
+# fetch of a page through the browser, so it neither limits nor orders the crawl
+DEPTH_PRIORITY = 0
+DEPTH_LIMIT = 0
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]  # 429/503 go through RetryAfterMiddleware
+RETRY_AFTER_MAX_SECONDS = 120.0
+RETRY_AFTER_TIMES = 4
+RETRY_BACKOFF_BASE_SECONDS = 1.0
+
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.RetryAfterMiddleware": 560,
+    "crawler.middlewares.ChallengeMiddleware": 570,
+}
+ITEM_PIPELINES = {"crawler.pipelines.StoragePipeline": 300}
+PIPELINE_BATCH_SIZE = 200
+
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.browser.RenderingHandler",
+    "https": "crawler.browser.RenderingHandler",
+}
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_ABORT_REQUEST = "crawler.browser.abort_request"
+# no startup contexts: the browser starts only when a request needs it (playwright_context_kwargs)
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 2
+
+LOG_LEVEL = "INFO"
+TELNETCONSOLE_ENABLED = False
+# a development-time lint that parses callback source per request; costly, and our tests cover it
+WARN_ON_GENERATOR_RETURN_VALUE = False
+FEED_EXPORT_ENCODING = "utf-8"

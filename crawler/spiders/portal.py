@@ -1,0 +1,217 @@
+"""The portal spider: every channel of one portal, breadth-first from where a person starts.
+
+Each channel (the portal, each department site, the mobile H5 site) starts at its home page; links
+are followed within the channel's origin in breadth-first order, so the first time a page is
+reached is by the fewest clicks (``crawled_page.depth``). Every link seen on a crawled page is
+fetched once, also off-site, so broken links are found with the page that links to them.
+Pages that are empty shells filled by script are fetched again through the browser, and the
+JSON the page itself requested is read as well as the rendered DOM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import scrapy
+from scrapy.http import Request, Response, TextResponse
+from twisted.python.failure import Failure
+
+from crawler.config import ChannelStart, PortalCrawl
+from crawler.extract import (
+    Guide,
+    frame_sources,
+    guide_from_html,
+    guides_from_json,
+    page_links,
+    parse_html,
+    visible_text_length,
+)
+from crawler.middlewares import BROWSER_CONTEXT
+from crawler.rows import error_kind, item_row, page_row
+
+log = logging.getLogger(__name__)
+SHELL_TEXT_LIMIT = 200  # visible characters below which a scripted page is an SPA shell
+
+
+class PortalSpider(scrapy.Spider):
+    name = "portal"
+
+    def __init__(self, crawl: PortalCrawl, run_id: int, **kwargs: Any) -> None:
+        super().__init__(name=f"portal-{crawl.portal_id}", **kwargs)
+        self.crawl = crawl
+        self.run_id = run_id
+        self.check_external = True
+        self._routes_seen: set[str] = set()
+        self._captured: dict[str, list[Any]] = {}
+        self._closing: set[asyncio.Future[Any]] = set()
+
+    async def start(self) -> AsyncIterator[Request]:
+        for channel in self.crawl.channels:
+            yield self._request(channel.url, channel, clicks=0, found_on=None, follow=True)
+            for seed in channel.extra_seeds:
+                # declared in the profile, not reached by clicking: no click depth of its own
+                yield self._request(seed, channel, clicks=None, found_on=None, follow=True, priority=-100)
+
+    # --- requests -------------------------------------------------------------------------------
+
+    def _request(
+        self,
+        url: str,
+        channel: ChannelStart | None,
+        *,
+        clicks: int | None,
+        found_on: str | None,
+        follow: bool,
+        render: bool = False,
+        priority: int = 0,
+    ) -> Request:
+        meta: dict[str, Any] = {
+            "channel": channel.channel if channel else None,
+            "clicks": clicks,
+            "found_on": found_on,
+            "follow": follow,
+            "handle_httpstatus_all": True,
+        }
+        if render:
+            meta.update(
+                {
+                    "playwright": True,
+                    "playwright_page_methods": _settle(),
+                    "playwright_page_event_handlers": {"response": "capture_json"},
+                    "playwright_context_kwargs": BROWSER_CONTEXT,
+                    "rendered": True,
+                }
+            )
+        if clicks is not None:
+            priority = -clicks  # breadth-first by clicks (settings: DEPTH_PRIORITY = 0)
+        return Request(
+            url,
+            callback=self.parse,
+            errback=self.on_error,
+            meta=meta,
+            priority=priority,
+            dont_filter=render,
+        )
+
+    async def capture_json(self, response: Any) -> None:
+        """Keep the JSON bodies a rendered page asked for (its own API, discovered, not guessed)."""
+        try:
+            if "json" not in (response.headers.get("content-type") or ""):
+                return
+            body = await response.json()
+        except Exception:  # the page may close first; its DOM is still read
+            return
+        page_url = response.frame.page.url
+        if len(self._captured) > 200:  # bodies of pages that never reached parse(): bounded memory
+            self._captured.clear()
+        self._captured.setdefault(page_url, []).append(body)
+
+    # --- responses ------------------------------------------------------------------------------
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        meta = response.meta
+        channel = self.crawl.channel_for(response.url) or self._channel_named(meta.get("channel"))
+        clicks = meta.get("clicks")
+        requested = (
+            meta.get("redirect_urls") or [response.request.url if response.request else response.url]
+        )[0]
+        rendered = bool(meta.get("rendered"))
+        url = response.url if rendered else requested
+        error = None
+        if meta.get("rate_limited"):
+            error = "rate_limited"
+        elif meta.get("challenge_failed"):
+            error = "blocked: the cookie challenge was not passed"
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")[:200]
+        yield page_row(self, url, meta, response.status, error, content_type)
+        if response.url != url:  # redirected: the landing page is reached by the same clicks
+            yield page_row(self, response.url, meta, response.status, error, content_type)
+        if response.status >= 400 or not meta.get("follow") or channel is None:
+            return
+        if not isinstance(response, TextResponse):
+            return
+        if "json" in content_type:
+            yield from self._items_from_json(response.text, channel, response.url)
+            return
+        root = parse_html(response.text)
+        if not rendered and self._needs_browser(root, response.text):
+            yield self._request(
+                response.url, channel, clicks=clicks, found_on=meta.get("found_on"), follow=True, render=True
+            )
+            return
+        guide = guide_from_html(root, self.crawl.elements)
+        captured = self._captured.pop(response.url, [])
+        json_guides = [g for body in captured for g in guides_from_json(body, self.crawl.elements)]
+        if len(json_guides) == 1:
+            guide = _merge(json_guides[0], guide)
+        if guide is not None:
+            row = item_row(self, channel, guide, response.url)
+            if row is not None:
+                yield row
+        for src in frame_sources(root, response.url):
+            target = self.crawl.channel_for(src)
+            if target is not None:  # a frame is shown with its page: the same number of clicks
+                yield self._request(src, target, clicks=clicks, found_on=url, follow=bool(meta.get("follow")))
+        next_clicks = None if clicks is None else clicks + 1
+        for link in page_links(root, response.url, keep_hash_routes=rendered):
+            target = self.crawl.channel_for(link.url)
+            if target is None:
+                if self.check_external:
+                    yield self._request(link.url, None, clicks=None, found_on=url, follow=False)
+                continue
+            follow = next_clicks is None or next_clicks <= self.crawl.max_depth
+            if "#" in link.url:
+                if link.url in self._routes_seen:
+                    continue
+                self._routes_seen.add(link.url)
+                yield self._request(
+                    link.url, target, clicks=next_clicks, found_on=url, follow=follow, render=True
+                )
+            else:
+                yield self._request(link.url, target, clicks=next_clicks, found_on=url, follow=follow)
+
+    def _items_from_json(self, text: str, channel: ChannelStart, url: str) -> Iterator[Any]:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return
+        for guide in guides_from_json(data, self.crawl.elements):
+            row = item_row(self, channel, guide, url)
+            if row is not None:
+                yield row
+
+    def _needs_browser(self, root: Any, text: str) -> bool:
+        if self.crawl.render is not None:
+            return self.crawl.render
+        return "<script" in text.lower() and visible_text_length(root) < SHELL_TEXT_LIMIT
+
+    def _channel_named(self, name: str | None) -> ChannelStart | None:
+        return next((c for c in self.crawl.channels if c.channel == name), None)
+
+    def on_error(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request  # type: ignore[attr-defined]
+        page = request.meta.get("playwright_page")
+        if page is not None:
+            # a page kept for the challenge must be closed on every path, or the crawl freezes
+            self._closing.add(asyncio.ensure_future(page.close()))
+        kind, message = error_kind(failure)
+        yield page_row(self, request.url, request.meta, None, f"{kind}: {message}"[:500], None)
+
+
+def _merge(primary: Guide, secondary: Guide | None) -> Guide:
+    """JSON fields first (exact), the rendered DOM fills what the JSON lacks."""
+    if secondary is None:
+        return primary
+    merged = dict(secondary.fields)
+    merged.update({k: v for k, v in primary.fields.items() if v not in (None, "", [])})
+    return Guide(merged)
+
+
+def _settle() -> list[Any]:
+    from scrapy_playwright.page import PageMethod
+
+    return [PageMethod("wait_for_load_state", "networkidle")]

@@ -1,0 +1,1 @@
+"""The parts of the ``auth_https`` probe: the observation, its judge and the browser observer."""

@@ -1,0 +1,66 @@
+"""auth_https: does the unified login (统一身份认证) protect the password in transit?
+
+Observe (:mod:`probes.auth.observe`): from the home page, click the 登录 entry, follow redirects
+across hosts to the password form, type dummy credentials and intercept (and abort) the
+submission. Judge (:mod:`probes.auth.judge`): ``login_page_http``, ``form_posts_http``,
+``mixed_content``, ``certificate_invalid`` (Python's ``ssl`` against the profile's CA bundle, not
+the browser), ``hsts_missing`` — one finding per (target, code), one ``pass`` when compliant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from pydantic import AnyHttpUrl, Field
+
+from probes.auth.judge import CODES, judge_auth
+from probes.auth.observe import AuthSettings, observe_login
+from zwaudit.checks import CheckContext, CheckOptions, Requires
+from zwaudit.findings import Finding
+
+
+class AuthHttpsOptions(CheckOptions):
+    """Per-portal overrides (profile key ``probes.auth_https``); all optional."""
+
+    login_url: AnyHttpUrl | None = None  # the login page itself: skips finding the entry
+    entry_selector: str | None = None  # the 登录 link/button on the home page
+    submit_selector: str | None = None  # the 登录 button of the password form
+    submit_wait_s: float = Field(default=3.0, gt=0, le=60)
+
+
+def pace_for(ctx: CheckContext) -> Callable[[str], Awaitable[None]] | None:
+    """The orchestrator's polite host pacer as a coroutine function (None outside an audit)."""
+    pacer_factory: Any = ctx.extra.get("pacer")
+    if not callable(pacer_factory):
+        return None
+
+    async def pace(url: str) -> None:
+        await pacer_factory().wait(url)
+
+    return pace
+
+
+class AuthHttps:
+    name: ClassVar[str] = "auth_https"
+    version: ClassVar[str] = "1.0.0"
+    codes: ClassVar[frozenset[str]] = frozenset(CODES)
+    requires: ClassVar[Requires] = Requires.BROWSER
+    Options: ClassVar[type[CheckOptions]] = AuthHttpsOptions
+
+    async def run(self, ctx: CheckContext) -> list[Finding]:
+        options = ctx.options
+        assert isinstance(options, AuthHttpsOptions)
+        if ctx.browser_context is None:
+            raise RuntimeError("auth_https needs a browser context")
+        settings = AuthSettings(
+            home_url=str(ctx.portal.home_url),
+            login_url=str(options.login_url) if options.login_url else None,
+            entry_selector=options.entry_selector,
+            submit_selector=options.submit_selector,
+            ca_bundle=ctx.portal.ca_bundle,
+            submit_wait_s=options.submit_wait_s,
+        )
+        context = await ctx.browser_context()
+        observation = await observe_login(context, settings, ctx.evidence, pace_for(ctx))
+        return judge_auth(observation)

@@ -1,0 +1,148 @@
+"""The one error classifier: exceptions, HTTP statuses and challenge pages → :class:`ErrorKind`.
+
+Every probe funnels what went wrong through here, so a timeout is always ``timeout`` and a WAF
+page is always ``blocked`` — never a ``fail`` against the portal and never a ``pass``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import ssl
+from dataclasses import dataclass
+
+from zwaudit.outcomes import ErrorKind
+
+# Chromium net errors (as they appear in Playwright messages) by kind.
+_NET_ERRORS: tuple[tuple[re.Pattern[str], ErrorKind], ...] = (
+    (re.compile(r"ERR_NAME_NOT_RESOLVED|ERR_NAME_RESOLUTION_FAILED|ERR_DNS_"), ErrorKind.DNS),
+    (re.compile(r"ERR_CERT_|ERR_SSL_|ERR_BAD_SSL_CLIENT_AUTH_CERT|ERR_SSL_PROTOCOL"), ErrorKind.TLS),
+    (re.compile(r"ERR_TIMED_OUT|ERR_CONNECTION_TIMED_OUT"), ErrorKind.TIMEOUT),
+    (re.compile(r"ERR_BLOCKED_BY_RESPONSE|ERR_BLOCKED_BY_ADMINISTRATOR"), ErrorKind.BLOCKED),
+    (
+        re.compile(r"ERR_TOO_MANY_REDIRECTS|ERR_HTTP_RESPONSE_CODE_FAILURE|ERR_INVALID_RESPONSE"),
+        ErrorKind.HTTP_STATUS,
+    ),
+    (
+        re.compile(
+            r"ERR_CONNECTION_|ERR_ADDRESS_UNREACHABLE|ERR_EMPTY_RESPONSE|ERR_NETWORK_|"
+            r"ERR_INTERNET_DISCONNECTED|ERR_SOCKET_|ERR_ABORTED|ERR_PROXY_"
+        ),
+        ErrorKind.CONNECTION,
+    ),
+)
+_DNS_TEXT = re.compile(
+    r"name or service not known|nodename nor servname|temporary failure in name resolution|"
+    r"getaddrinfo failed|no address associated",
+    re.IGNORECASE,
+)
+_TLS_TEXT = re.compile(r"certificate|ssl|tls handshake", re.IGNORECASE)
+
+# What WAF / anti-bot interstitials say; a page saying this is not the portal's content.
+CHALLENGE_TEXT = re.compile(
+    r"访问被拒绝|访问受限|您的访问请求可能对网站造成安全威胁|请求被拦截|拦截了您的访问|网站防火墙|"
+    r"安全验证|人机验证|滑动验证|请完成验证|请输入验证码后继续访问|访问过于频繁|请求过于频繁|IP.{0,6}封|"
+    r"Access Denied|Request (?:was )?blocked|Attention Required|Just a moment|are you a robot|"
+    r"unusual traffic",
+    re.IGNORECASE,
+)
+CHALLENGE_MARKUP = re.compile(r"cf-chl-|__cf_chl|_waf_|yunsuo_session|safedog|jsl_clearance|acw_sc__", re.I)
+
+
+@dataclass(frozen=True)
+class Classified:
+    """An error kind with a one-line message for the finding's detail."""
+
+    kind: ErrorKind
+    message: str
+
+
+class ProbeError(Exception):
+    """Raised by observers for a classified failure to observe; probes turn it into ``error``."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line[:300]
+
+
+def classify_exception(exc: BaseException) -> Classified:
+    """The :class:`ErrorKind` of an exception from Playwright, httpx, ssl or sockets."""
+    if isinstance(exc, ProbeError):
+        return Classified(exc.kind, exc.message)
+    message = _first_line(exc)
+    try:  # Playwright: TimeoutError subclasses Error; net errors are in the message
+        from playwright.async_api import Error as PlaywrightError
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        if isinstance(exc, PlaywrightTimeout):
+            return Classified(ErrorKind.TIMEOUT, message)
+        if isinstance(exc, PlaywrightError):
+            full = str(exc)
+            for pattern, kind in _NET_ERRORS:
+                if pattern.search(full):
+                    return Classified(kind, message)
+            if "Timeout" in full and "exceeded" in full:
+                return Classified(ErrorKind.TIMEOUT, message)
+            return Classified(ErrorKind.INTERNAL, message)
+    except ImportError:  # pragma: no cover - playwright is a dependency
+        pass
+    try:
+        import httpx
+
+        if isinstance(exc, httpx.TimeoutException):
+            return Classified(ErrorKind.TIMEOUT, message)
+        if isinstance(exc, httpx.HTTPStatusError):
+            return Classified(classify_status(exc.response.status_code, exc.response.text), message)
+        if isinstance(exc, httpx.TransportError):
+            cause = exc.__cause__ or exc.__context__
+            if cause is not None and cause is not exc and not isinstance(cause, httpx.HTTPError):
+                inner = classify_exception(cause)
+                if inner.kind is not ErrorKind.INTERNAL:
+                    return Classified(inner.kind, message)
+            if _DNS_TEXT.search(str(exc)):
+                return Classified(ErrorKind.DNS, message)
+            if _TLS_TEXT.search(str(exc)):
+                return Classified(ErrorKind.TLS, message)
+            return Classified(ErrorKind.CONNECTION, message)
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | socket.timeout):
+        return Classified(ErrorKind.TIMEOUT, message)
+    if isinstance(exc, socket.gaierror):
+        return Classified(ErrorKind.DNS, message)
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return Classified(ErrorKind.TLS, message)
+    if isinstance(exc, ConnectionError | OSError):
+        if _DNS_TEXT.search(str(exc)):
+            return Classified(ErrorKind.DNS, message)
+        return Classified(ErrorKind.CONNECTION, message)
+    return Classified(ErrorKind.INTERNAL, f"{type(exc).__name__}: {message}")
+
+
+def looks_like_challenge(text: str) -> bool:
+    """Whether page text or markup is a WAF / anti-bot interstitial rather than content."""
+    return bool(CHALLENGE_TEXT.search(text) or CHALLENGE_MARKUP.search(text))
+
+
+def classify_status(status: int, body: str = "") -> ErrorKind:
+    """The kind for an HTTP error status; 403/429 and challenge pages are ``blocked``."""
+    if status in (403, 429) or (status in (401, 503) and looks_like_challenge(body)):
+        return ErrorKind.BLOCKED
+    return ErrorKind.HTTP_STATUS
+
+
+def check_response(status: int | None, body: str = "", url: str = "") -> None:
+    """Raise :class:`ProbeError` when a loaded page is an error status or a challenge page."""
+    where = f" at {url}" if url else ""
+    if status is not None and status >= 400:
+        raise ProbeError(classify_status(status, body), f"HTTP {status}{where}")
+    if body and len(body) < 20000 and looks_like_challenge(body):
+        raise ProbeError(ErrorKind.BLOCKED, f"an anti-bot or access-denied page{where}")

@@ -1,0 +1,278 @@
+"""duplicate_login: do department systems accept the unified login, or ask to log in / register?
+
+Observe: log in on the portal, find services' online-handling links (在线办理 / 网上申报 …) through
+the portal's own pages (or ``entry_urls`` / the profile's ``departments`` as override and
+fallback), follow a sample — one per department system entry — and record what a person sees on
+arrival. Judge (pure): a registration form → ``re_registration``; a password form, or a login page
+on a host other than the unified authentication → ``second_login``; the user shown as logged in
+(退出 / the user's masked name) with no password field → ``pass``; anything else → ``error``
+(we could not tell), never a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urljoin, urlsplit
+
+from pydantic import Field
+
+from probes.common.discovery import discover_entries
+from probes.common.errors import ProbeError, classify_exception
+from probes.common.evidence import masked_screenshot
+from probes.common.login import LoginOptions, log_in
+from probes.common.masking import find_masked, find_unmasked, load_rules, shown_forms
+from probes.common.navigation import goto
+from probes.common.page import has_visible_text, visible_password_fields, visible_text
+from zwaudit.checks import CheckContext, Requires
+from zwaudit.evidence import safe_name
+from zwaudit.findings import EvidenceRef, Finding, error_finding
+from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.targets import normalize_url
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext
+
+PROBE = "duplicate_login"
+ONLINE_TEXTS = [
+    "在线办理",
+    "网上办理",
+    "网上申报",
+    "在线申报",
+    "在线申请",
+    "网上申请",
+    "立即办理",
+    "去办理",
+    "我要办理",
+]
+LOGIN_URL_HINTS = ("login", "signin", "sign_in", "logon", "/sso", "/cas", "/auth", "denglu")
+
+_REGISTRATION_JS = """
+() => {
+  const vis = (el) => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
+  for (const form of document.querySelectorAll('form')) {
+    const pws = [...form.querySelectorAll('input[type=password]')].filter(vis);
+    const labels = [...form.querySelectorAll('button, input[type=submit], input[type=button], [role=button]')]
+      .filter(vis).map((b) => (b.innerText || b.value || '').replace(/\\s+/g, ''));
+    const text = (form.innerText || '').replace(/\\s+/g, '');
+    const register = labels.some((t) => t.includes('注册')) && !labels.some((t) => t.includes('登录'));
+    if (pws.length >= 2 || (register && (pws.length >= 1 || /确认密码|设置密码|身份证号|手机号/.test(text)))) return true;
+  }
+  return false;
+}
+"""
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What a person saw after following one online-handling link while logged in."""
+
+    entry_url: str
+    found_on: str
+    final_url: str = ""
+    password_form: bool = False
+    registration_form: bool = False
+    logged_in_sign: str | None = None  # 退出 / the user's masked name …
+    title: str = ""
+    error_kind: ErrorKind | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DuplicateLoginObservation:
+    auth_host: str | None
+    arrivals: tuple[Arrival, ...]
+
+
+def _host(url: str) -> str:
+    """``host[:port]`` as normalised: sites on one machine differ by port."""
+    return urlsplit(normalize_url(url)).netloc if url else ""
+
+
+def looks_like_login_url(url: str, title: str) -> bool:
+    path = urlsplit(url).path.lower()
+    return any(h in path for h in LOGIN_URL_HINTS) or "登录" in title
+
+
+def judge_arrival(arrival: Arrival, auth_host: str | None) -> Finding:
+    """The verdict on one department system entry (pure)."""
+    target = normalize_url(arrival.entry_url)
+    detail: dict[str, Any] = {"final_url": arrival.final_url, "found_on": arrival.found_on}
+    if arrival.error_kind is not None:
+        return error_finding(PROBE, target, arrival.error_kind, arrival.error, **detail)
+    final_host = _host(arrival.final_url)
+    detail["login_host"] = final_host
+    detail["unified_auth_host"] = auth_host
+    if arrival.registration_form:
+        return Finding(PROBE, target, Status.FAIL, "re_registration", detail)
+    if arrival.password_form:
+        detail["unified"] = auth_host is not None and final_host == auth_host
+        return Finding(PROBE, target, Status.FAIL, "second_login", detail)
+    if arrival.logged_in_sign:
+        return Finding(PROBE, target, Status.PASS, None, {**detail, "sign": arrival.logged_in_sign})
+    if (
+        auth_host is not None
+        and final_host != auth_host
+        and looks_like_login_url(arrival.final_url, arrival.title)
+    ):
+        return Finding(
+            PROBE,
+            target,
+            Status.FAIL,
+            "second_login",
+            {**detail, "unified": False, "form": "login page without password field"},
+        )
+    return error_finding(
+        PROBE,
+        target,
+        ErrorKind.NOT_FOUND,
+        "arrived neither logged in (no 退出 / user name) nor at a login or registration form",
+        **detail,
+    )
+
+
+def judge(obs: DuplicateLoginObservation) -> list[Finding]:
+    return [judge_arrival(a, obs.auth_host) for a in obs.arrivals]
+
+
+class DuplicateLogin:
+    name: ClassVar[str] = PROBE
+    version: ClassVar[str] = "1.0.0"
+    codes: ClassVar[frozenset[str]] = frozenset({"second_login", "re_registration"})
+    requires: ClassVar[Requires] = Requires.BROWSER
+    logged_in: ClassVar[bool] = True  # gets the portal's logged-in context (saved session)
+
+    class Options(LoginOptions):
+        entry_urls: list[str] = Field(default_factory=list)  # department entry URLs: skip discovery
+        service_urls: list[str] = Field(default_factory=list)  # guide pages holding 在线办理 links
+        online_texts: list[str] = Field(default_factory=lambda: list(ONLINE_TEXTS))
+        sample_size: int = Field(default=12, ge=1, le=200)
+        max_pages: int = Field(default=40, ge=1, le=2000)  # portal pages read to find the links
+
+    async def run(self, ctx: CheckContext) -> list[Finding]:
+        home = normalize_url(str(ctx.portal.home_url))
+        if ctx.portal.account is None:
+            return [
+                Finding(
+                    PROBE, home, Status.NOT_APPLICABLE, None, {"reason": "the profile has no test account"}
+                )
+            ]
+        options = ctx.options
+        assert isinstance(options, DuplicateLogin.Options) and ctx.browser_context is not None
+        context = await ctx.browser_context()
+        page = await context.new_page()
+        try:
+            state = await log_in(page, ctx, options)
+            entries: list[tuple[str, str]] = [
+                (u, "probes.duplicate_login.entry_urls") for u in options.entry_urls
+            ]
+            if not entries:
+                entries = await discover_entries(
+                    page,
+                    ctx,
+                    options.service_urls,
+                    options.online_texts,
+                    options.sample_size,
+                    options.max_pages,
+                )
+            if not entries:
+                entries = [(str(d.url), "profile departments") for d in ctx.portal.departments][
+                    : options.sample_size
+                ]
+            if not entries:
+                return [
+                    error_finding(
+                        PROBE,
+                        home,
+                        ErrorKind.NOT_FOUND,
+                        "no online-handling links (在线办理) found on the portal; set entry_urls",
+                    )
+                ]
+        except Exception as exc:
+            c = classify_exception(exc)
+            return [error_finding(PROBE, home, c.kind, ctx.evidence.redact(c.message))]
+        finally:
+            await page.close()
+        personal = dict(ctx.extra.get("personal", {}))
+        visits = [await visit(context, ctx, options, url, found_on, personal) for url, found_on in entries]
+        findings = judge(DuplicateLoginObservation(state.auth_host, tuple(a for a, _ in visits)))
+        for finding, (arrival, refs) in zip(findings, visits, strict=True):
+            finding.evidence = [ctx.evidence.url(arrival.entry_url), *refs]
+        return findings
+
+
+def name_sign(text: str, personal: dict[str, str], ctx: CheckContext) -> str | None:
+    """The user's name as shown (masked or not) in ``text``, as a safe label."""
+    name = personal.get("name")
+    if not name:
+        return None
+    rules = load_rules(ctx.extra["config"])
+    if find_unmasked("name", name, text) or find_masked("name", name, text, rules):
+        return "user name shown"
+    return None
+
+
+async def visit(
+    context: BrowserContext,
+    ctx: CheckContext,
+    options: DuplicateLogin.Options,
+    url: str,
+    found_on: str,
+    personal: dict[str, str],
+) -> tuple[Arrival, list[EvidenceRef]]:
+    """Open ``url`` in a fresh tab of the logged-in context and record what is shown."""
+    page = await context.new_page()
+    try:
+        try:
+            await goto(page, urljoin(str(ctx.portal.home_url), url), ctx, settle_ms=options.settle_ms)
+        except Exception as exc:
+            c = classify_exception(exc)
+            return Arrival(
+                url, found_on, page.url, error_kind=c.kind, error=ctx.evidence.redact(c.message)
+            ), []
+        text = await visible_text(page)
+        title = await page.title()
+        arrival = Arrival(
+            entry_url=url,
+            found_on=found_on,
+            final_url=page.url,
+            password_form=bool(await visible_password_fields(page)),
+            registration_form=await _registration(page),
+            logged_in_sign=await has_visible_text(page, options.logout_texts)
+            or name_sign(text, personal, ctx),
+            title=title,
+        )
+        return arrival, await _evidence(page, ctx, arrival, personal, text)
+    except ProbeError as exc:
+        return Arrival(url, found_on, page.url, error_kind=exc.kind, error=exc.message), []
+    finally:
+        await page.close()
+
+
+async def _registration(page: Any) -> bool:
+    for frame in page.frames:
+        try:
+            if await frame.evaluate(_REGISTRATION_JS):
+                return True
+        except Exception:
+            continue
+    return False
+
+
+async def _evidence(
+    page: Any, ctx: CheckContext, arrival: Arrival, personal: dict[str, str], text: str
+) -> list[EvidenceRef]:
+    """A masked screenshot and the redacted page text of one arrival."""
+    stem = f"arrival-{normalize_url(arrival.entry_url)}"
+    refs: list[EvidenceRef] = [ctx.evidence.url(arrival.final_url, kind="final_url")]
+    forms = shown_forms(text, personal, load_rules(ctx.extra["config"]))
+    shot = await masked_screenshot(page, ctx.evidence, stem, forms)
+    if shot is not None:
+        refs.append(shot)
+    refs.append(
+        ctx.evidence.text(
+            "dom_excerpt", f"{safe_name(stem)}.txt", f"URL: {arrival.final_url}\n\n{text[:4000]}\n"
+        )
+    )
+    return refs

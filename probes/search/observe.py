@@ -1,0 +1,242 @@
+"""Searching one keyword in the browser the way a person does, and reading what comes back.
+
+Home page → the visible search box → type the keyword → Enter (or the 搜索 button when Enter does
+nothing) → follow a new tab if the portal opens one → wait for the network to settle and for a
+result list (or a "no results" text) to appear and stop changing → read the titles.
+Every step can be overridden per portal (:class:`SearchSettings`) for portals that defeat it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from probes.common.errors import ProbeError, classify_exception, looks_like_challenge
+from probes.search.dom import EMPTY_WORDS, EXTRACT, SCORE_INPUTS, SEARCH_WORDS, SNAPSHOT
+from probes.search.judge import SearchObservation, SearchResult
+from probes.search.navigation import Pace, goto
+from zwaudit.evidence import EvidenceWriter, safe_name
+from zwaudit.outcomes import ErrorKind
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext, Locator, Page
+
+MIN_INPUT_SCORE = 3
+POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How to search one portal: zero-config by default, every step overridable."""
+
+    home_url: str
+    top_n: int = 10
+    search_url: str | None = None  # a template with {q}: skips the box and the submit
+    input_selector: str | None = None
+    submit_selector: str | None = None
+    result_selector: str | None = None
+    settle_timeout_s: float = 10.0
+
+
+async def _quiet(page: Page, timeout_s: float) -> None:
+    """Wait for the network to go quiet, but never fail on a portal that polls forever."""
+    with contextlib.suppress(Exception):
+        await page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
+
+
+async def _goto(page: Page, url: str, pace: Pace | None = None) -> None:
+    await goto(page, url, pace)
+    await _quiet(page, 5)
+
+
+async def snapshot(page: Page) -> dict[str, Any]:
+    """Link blocks and text of the page and its frames (legacy portals show results in an iframe)."""
+    items: set[str] = set()
+    lists: set[str] = set()
+    texts: list[str] = []
+    for frame in page.frames:
+        with contextlib.suppress(Exception):
+            seen = await frame.evaluate(SNAPSHOT)
+            items.update(seen["items"])
+            lists.update(seen["lists"])
+            texts.append(seen["text"])
+    return {
+        "items": sorted(items),
+        "lists": sorted(lists),
+        "text": "\n".join(texts),
+        "frames": [f.url for f in page.frames],
+    }
+
+
+async def extract(page: Page, args: dict[str, Any]) -> dict[str, Any]:
+    """The best result list over the page and its frames, and any "no results" text."""
+    best: dict[str, Any] = {"group": None, "empty": None, "url": page.url}
+    empty: str | None = None
+    for frame in page.frames:
+        with contextlib.suppress(Exception):
+            seen = await frame.evaluate(EXTRACT, args)
+            empty = empty or seen["empty"]
+            if seen["group"] and (best["group"] is None or seen["group"]["score"] > best["group"]["score"]):
+                best = seen
+    if best["group"] is not None and empty and not args["selector"] and best["group"]["count"] < 2:
+        best = {"group": None, "empty": empty, "url": page.url}
+    best["empty"] = None if best["group"] else empty
+    return best
+
+
+async def find_search_box(page: Page, settings: SearchSettings) -> tuple[Locator, str | None, dict[str, Any]]:
+    """The search input (and its button's marker token), or ``element_not_found``."""
+    if settings.input_selector:
+        box = page.locator(settings.input_selector).first
+        if not await box.count():
+            raise ProbeError(
+                ErrorKind.NOT_FOUND, f"input_selector {settings.input_selector!r} matches nothing"
+            )
+        return box, None, {"input": "override"}
+    inputs = page.locator("input, textarea")
+    scored: list[dict[str, Any]] = await inputs.evaluate_all(SCORE_INPUTS, {"words": SEARCH_WORDS})
+    ranked = sorted(
+        (i for i, s in enumerate(scored) if s["score"] >= MIN_INPUT_SCORE),
+        key=lambda i: (-scored[i]["score"], scored[i]["top"], -scored[i]["width"]),
+    )
+    if not ranked:
+        raise ProbeError(ErrorKind.NOT_FOUND, f"no search box recognised on {page.url}")
+    best = scored[ranked[0]]
+    return inputs.nth(ranked[0]), best.get("token"), {"input": "heuristic", "signals": best["why"]}
+
+
+async def _submit(page: Page, box: Locator, token: str | None, settings: SearchSettings) -> tuple[Page, str]:
+    """Press Enter; if nothing happens, click the button. Returns the page showing the results."""
+    popups: list[Page] = []
+
+    def on_popup(popup: Page) -> None:
+        popups.append(popup)
+
+    page.on("popup", on_popup)
+    before_url = page.url
+    before = await snapshot(page)
+    await box.press("Enter")
+    await asyncio.sleep(0.3)
+    await _quiet(page, 3)
+    if popups:
+        return popups[-1], "enter"
+    if page.url != before_url or (await snapshot(page)) != before:
+        return page, "enter"
+    selector = settings.submit_selector or (f"[data-zwaudit-submit='{token}']" if token else None)
+    if selector is None:
+        raise ProbeError(ErrorKind.NOT_FOUND, "Enter did nothing and no search button was recognised")
+    button = page.locator(selector).first
+    await button.click()
+    await asyncio.sleep(0.3)
+    await _quiet(page, 3)
+    return (popups[-1] if popups else page), "button"
+
+
+async def read_results(page: Page, baseline: dict[str, Any], settings: SearchSettings) -> dict[str, Any]:
+    """Poll the page until the result list (or a no-results text) stops changing."""
+    with contextlib.suppress(Exception):
+        await page.wait_for_load_state("domcontentloaded", timeout=settings.settle_timeout_s * 1000)
+    await _quiet(page, settings.settle_timeout_s)
+    args = {
+        "baseline_items": baseline["items"],
+        "baseline_lists": baseline["lists"],
+        "baseline_text": baseline["text"],
+        "empty": EMPTY_WORDS,
+        "selector": settings.result_selector,
+    }
+    deadline = time.monotonic() + settings.settle_timeout_s
+    previous: Any = None
+    while True:
+        seen = await extract(page, args)
+        key = (seen["group"] and [r["title"] for r in seen["group"]["results"]], seen["empty"])
+        settled = (seen["group"] or seen["empty"]) and key == previous
+        if settled or time.monotonic() > deadline:
+            return seen
+        previous = key
+        await asyncio.sleep(POLL_S)
+
+
+def _mask(page: Page, personal: list[str]) -> list[Locator]:
+    return [page.get_by_text(value) for value in personal if value]
+
+
+async def observe_keyword(
+    context: BrowserContext,
+    keyword: str,
+    settings: SearchSettings,
+    evidence: EvidenceWriter | None = None,
+    personal: list[str] | None = None,
+    pace: Pace | None = None,
+) -> SearchObservation:
+    """Search ``keyword`` once and return what a person would have seen (errors classified)."""
+    page = await context.new_page()
+    result_page = page
+    how: dict[str, Any] = {"stage": "home"}
+    try:
+        await _goto(page, settings.home_url, pace)
+        baseline = await snapshot(page)
+        if settings.search_url:
+            how["submit"] = "search_url"
+            await _goto(page, settings.search_url.replace("{q}", quote(keyword)), pace)
+        else:
+            how["stage"] = "search_box"
+            box, token, found = await find_search_box(page, settings)
+            how.update(found)
+            how["stage"] = "submit"
+            await box.click()
+            await box.fill("")
+            await box.press_sequentially(keyword)
+            result_page, how["submit"] = await _submit(page, box, token, settings)
+        how["stage"] = "results"
+        seen = await read_results(result_page, baseline, settings)
+        if not seen["group"] and not seen["empty"]:
+            text = await result_page.evaluate("() => document.body ? document.body.innerText : ''")
+            if looks_like_challenge(text):
+                raise ProbeError(ErrorKind.BLOCKED, f"an anti-bot or access-denied page at {result_page.url}")
+        group = seen["group"] or {"results": [], "container": None, "count": 0}
+        how["container"] = group["container"]
+        results = [SearchResult(r["title"], r["url"]) for r in group["results"]]
+        obs = SearchObservation(keyword, results, seen["empty"], seen["url"], how=how)
+        if evidence is not None:
+            obs.evidence = await _evidence(result_page, obs, settings, evidence, personal or [])
+        return obs
+    except Exception as exc:  # classified: never a fail, never a pass
+        c = classify_exception(exc)
+        return SearchObservation(
+            keyword, page_url=result_page.url, error=c.kind, error_message=c.message, how=how
+        )
+    finally:
+        for p in {page, result_page}:
+            with contextlib.suppress(Exception):
+                await p.close()
+
+
+async def _evidence(
+    page: Page,
+    obs: SearchObservation,
+    settings: SearchSettings,
+    evidence: EvidenceWriter,
+    personal: list[str],
+) -> list[Any]:
+    stem = safe_name(obs.keyword)
+    shot = evidence.path_for(f"{stem}.png")
+    await page.screenshot(path=str(shot), mask=_mask(page, personal))
+    excerpt = {
+        "keyword": obs.keyword,
+        "url": obs.page_url,
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "top_n": settings.top_n,
+        "results": [{"rank": i + 1, "title": r.title, "url": r.url} for i, r in enumerate(obs.results)],
+        "empty_message": obs.empty_message,
+        "how": obs.how,
+    }
+    return [
+        evidence.register("screenshot", shot, "image/png"),
+        evidence.json("json_excerpt", f"{stem}.json", excerpt),
+        evidence.url(obs.page_url or settings.home_url),
+    ]

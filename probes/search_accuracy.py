@@ -1,0 +1,109 @@
+"""search_accuracy: 搜不到、搜不全、搜不准 — the evaluators' ten keywords typed into the portal's search.
+
+Observe (:mod:`probes.search.observe`) each keyword as a person would, judge
+(:mod:`probes.search.judge`) the top N titles against ``config/keywords.yaml``. One finding per
+keyword, target = the keyword; precision@N, recall, the titles and the matched services in the
+detail; a masked screenshot, the titles as JSON and the URL as evidence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field, field_validator
+
+from probes.auth_https import pace_for
+from probes.search.judge import judge_search
+from probes.search.keywords import KeywordRules, load_keywords
+from probes.search.observe import SearchSettings, observe_keyword
+from zwaudit.checks import CheckContext, CheckOptions, Requires
+from zwaudit.config.loader import resolve_config_dir
+from zwaudit.errors import ConfigError
+from zwaudit.findings import Finding, error_finding
+from zwaudit.outcomes import ErrorKind
+from zwaudit.paths import DEFAULT_CONFIG_DIR
+
+# An error at these stages (or a block) would repeat for every keyword: stop asking the portal.
+PORTAL_WIDE_STAGES = frozenset({"home", "search_box"})
+PORTAL_WIDE_KINDS = frozenset({ErrorKind.BLOCKED.value, ErrorKind.CAPTCHA.value})
+
+
+class SearchAccuracyOptions(CheckOptions):
+    """Per-portal overrides (profile key ``probes.search_accuracy``); all optional."""
+
+    search_url: str | None = None  # e.g. https://portal/search?q={q} — skips the search box
+    input_selector: str | None = None
+    submit_selector: str | None = None
+    result_selector: str | None = None  # one match per result item
+    top_n: int | None = Field(default=None, ge=1, le=50)  # default: keywords file's top_n
+    keywords_file: Path | None = None  # relative to the profile's directory
+    settle_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("search_url")
+    @classmethod
+    def _has_placeholder(cls, value: str | None) -> str | None:
+        if value is not None and "{q}" not in value:
+            raise ValueError("must contain {q} where the keyword goes")
+        return value
+
+
+def keywords_path(ctx: CheckContext, options: SearchAccuracyOptions) -> Path:
+    """The keywords file: the option (relative to the profile), else the active config's, else ours."""
+    if options.keywords_file is not None:
+        base = ctx.portal.source_file.parent if ctx.portal.source_file else Path.cwd()
+        path = options.keywords_file if options.keywords_file.is_absolute() else base / options.keywords_file
+        if not path.exists():
+            where = ctx.portal.source_file or ctx.portal.id
+            raise ConfigError(where, "probes.search_accuracy.keywords_file", f"file not found: {path}")
+        return path
+    config = ctx.extra.get("config")
+    finder = getattr(config, "data_file", None)
+    if callable(finder):
+        found = finder("keywords.yaml")
+        if isinstance(found, Path):
+            return found
+    candidate = resolve_config_dir() / "keywords.yaml"
+    return candidate if candidate.exists() else DEFAULT_CONFIG_DIR / "keywords.yaml"
+
+
+class SearchAccuracy:
+    name: ClassVar[str] = "search_accuracy"
+    version: ClassVar[str] = "1.0.0"
+    codes: ClassVar[frozenset[str]] = frozenset({"not_found", "incomplete", "imprecise"})
+    requires: ClassVar[Requires] = Requires.BROWSER
+    Options: ClassVar[type[CheckOptions]] = SearchAccuracyOptions
+
+    async def run(self, ctx: CheckContext) -> list[Finding]:
+        options = ctx.options
+        assert isinstance(options, SearchAccuracyOptions)
+        rules: KeywordRules = load_keywords(keywords_path(ctx, options))
+        top_n = options.top_n or rules.top_n
+        if ctx.browser_context is None:
+            raise RuntimeError("search_accuracy needs a browser context")
+        context = await ctx.browser_context()
+        settings = SearchSettings(
+            home_url=str(ctx.portal.home_url),
+            top_n=top_n,
+            search_url=options.search_url,
+            input_selector=options.input_selector,
+            submit_selector=options.submit_selector,
+            result_selector=options.result_selector,
+            settle_timeout_s=options.settle_timeout_s,
+        )
+        personal = [str(v) for v in (ctx.extra.get("personal") or {}).values() if v]
+        pace = pace_for(ctx)
+        findings: list[Finding] = []
+        for i, rule in enumerate(rules.keywords):
+            obs = await observe_keyword(context, rule.keyword, settings, ctx.evidence, personal, pace)
+            finding = judge_search(obs, rule, top_n, rules.imprecise_threshold)
+            findings.append(finding)
+            portal_wide = obs.error is not None and (
+                obs.how.get("stage") in PORTAL_WIDE_STAGES or obs.error.value in PORTAL_WIDE_KINDS
+            )
+            if portal_wide and obs.error is not None:
+                message = f"not searched: {obs.error_message} (while searching {rule.keyword!r})"
+                for later in rules.keywords[i + 1 :]:
+                    findings.append(error_finding(self.name, later.keyword, obs.error, message))
+                break
+        return findings

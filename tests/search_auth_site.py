@@ -1,0 +1,142 @@
+"""Hand-made portal pages in styles the sandbox does not use, for the search and login observers.
+
+Two search styles (a server-rendered form opening a results page, optionally in a new tab; a
+script-only box whose 检索 button fetches JSON and renders a table) and a login journey
+(header 登录 link → redirect → QR-code tab first → 账号密码登录 tab → form sent by fetch).
+The server counts POSTs so tests can prove no credential attempt ever reached it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+RESULTS = {
+    "低保": ["最低生活保障金给付", "城乡居民最低生活保障对象认定", "特困人员救助供养", "临时救助"],
+    "公积金": ["住房公积金个人账户设立", "住房公积金贷款", "机动车登记", "出生登记"],
+}
+
+NAV = (
+    "<header><nav><ul>"
+    + "".join(f"<li><a href='/c{i}'>栏目导航{i}</a></li>" for i in range(6))
+    + "</ul></nav></header>"
+)
+FOOT = "<footer><ul><li><a href='/about'>关于我们网站</a></li><li><a href='/map'>网站地图导航</a></li></ul></footer>"
+HOT = (
+    "<div><h4>热门服务</h4><ul>"
+    + "".join(f"<li><a href='/h{i}'>热门事项{i}号办理</a></li>" for i in range(5))
+    + "</ul></div>"
+)
+
+
+def _home_form(target: str) -> str:
+    return (
+        f"<html><body>{NAV}<div class='s'><form action='/search' method='get' {target}>"
+        "<input name='q' type='text' placeholder='请输入关键字'><button type='submit'>搜索</button></form></div>"
+        f"{HOT}{FOOT}</body></html>"
+    )
+
+
+def _results_page(q: str) -> str:
+    titles = RESULTS.get(q, [])
+    if titles:
+        items = "".join(
+            f"<div class='r'><h3><a href='/item/{i}'>{escape(t)}</a></h3><p>所属部门：民政厅 <a href='/g/{i}'>办事指南</a></p></div>"
+            for i, t in enumerate(titles)
+        )
+        body = f"<p>为您找到相关结果{len(titles)}个</p><div>{items}</div><div><a href='#'>1</a><a href='#'>下一页</a></div>"
+    else:
+        body = f"<p>抱歉，没有找到与“{escape(q)}”相关的结果。</p>"
+    return f"<html><body>{NAV}<main>{body}</main><aside>{HOT}</aside>{FOOT}</body></html>"
+
+
+SPA_HOME = (
+    "<html><body>" + NAV + "<div><label>事项检索</label><input id='kw' type='text'>"
+    "<span class='btn' onclick='go()'>检索</span></div><div id='out'></div>" + HOT + FOOT + "<script>"
+    "async function go(){const q=document.getElementById('kw').value;"
+    "const r=await fetch('/api/search?q='+encodeURIComponent(q));const d=await r.json();"
+    "await new Promise(ok=>setTimeout(ok,400));const out=document.getElementById('out');"
+    "if(!d.length){out.innerHTML='<p>暂无数据</p>';return;}"
+    "out.innerHTML='<table><tbody>'+d.map((t,i)=>`<tr><td><a href=\"/item/${i}\">${t}</a></td><td>民政厅</td></tr>`).join('')+'</tbody></table>';}"
+    "</script></body></html>"
+)
+
+LOGIN_HOME = f"<html><body><header><a href='/sso/entry'>登录</a> <a href='/reg'>注册</a></header>{HOT}{FOOT}</body></html>"
+LOGIN_PAGE = (
+    "<html><head><script src='http://127.0.0.1:9/stat.js'></script></head><body>"
+    "<div><span id='t1'>扫码登录</span><span id='t2' onclick=\"document.getElementById('pw').style.display='block'\">"
+    "账号密码登录</span></div><div id='qr'>请使用App扫码</div>"
+    "<div id='pw' style='display:none'><form id='f' action='http://{host}/sso/form-action' method='post'>"
+    "<input name='u' type='text' placeholder='用户名'><input name='p' type='password'>"
+    "<input name='v' type='text' placeholder='验证码'><button type='submit'>登 录</button></form></div>"
+    "<script>document.getElementById('f').addEventListener('submit',async e=>{e.preventDefault();"
+    "await fetch('/api/login',{method:'POST',headers:{'Content-Type':'application/json'},"
+    "body:JSON.stringify({u:e.target.u.value,p:e.target.p.value})});});</script></body></html>"
+)
+
+
+@dataclass
+class Site:
+    base: str
+    posts: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def serve() -> Iterator[Site]:
+    """The hand-made portal on an ephemeral loopback port."""
+    site = Site("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, body: str, kind: str = "text/html", status: int = 200, location: str = "") -> None:
+            data = body.encode()
+            self.send_response(status)
+            if location:
+                self.send_header("Location", location)
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            q = parse_qs(parts.query).get("q", [""])[0]
+            host = self.headers.get("Host", "")
+            pages = {
+                "/form": _home_form(""),
+                "/form-newtab": _home_form("target='_blank'"),
+                "/search": _results_page(q),
+                "/spa": SPA_HOME,
+                "/login-home": LOGIN_HOME,
+                "/sso/login": LOGIN_PAGE.replace("{host}", host),
+            }
+            if parts.path == "/api/search":
+                self._send(json.dumps(RESULTS.get(q, []), ensure_ascii=False), "application/json")
+            elif parts.path == "/sso/entry":
+                self._send("", status=302, location="/sso/login?service=/home")
+            elif parts.path in pages:
+                self._send(pages[parts.path])
+            else:
+                self._send("<html><body><p>栏目页</p></body></html>")
+
+        def do_POST(self) -> None:
+            site.posts.append(self.path)
+            self._send("{}", "application/json")
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    site.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()

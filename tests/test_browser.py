@@ -1,0 +1,79 @@
+"""The audit browser: launch, contexts, resource blocking and the harness probes tests share."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from probe_fixtures import BrowserHarness
+
+from zwaudit.browser import AuditBrowser
+from zwaudit.config.schema import BrowserSettings
+from zwaudit.errors import RunError
+
+PAGE = (
+    "<html><body><p id='t'>政务服务</p>"
+    "<img src='/pic.png'><script>window.ua = navigator.userAgent</script></body></html>"
+).encode()
+
+
+@pytest.fixture
+def tiny_site() -> Iterator[tuple[str, list[str]]]:
+    """A loopback HTTP server on an ephemeral port that records the paths it served."""
+    served: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            served.append(self.path)
+            body, kind = (b"\x89PNG", "image/png") if self.path.endswith(".png") else (PAGE, "text/html")
+            self.send_response(200)
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", served
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.browser
+def test_context_blocks_images_until_allowed(
+    browser_harness: BrowserHarness, tiny_site: tuple[str, list[str]]
+) -> None:
+    """Images are aborted by default; a check that needs them gets them; UA is ours."""
+    base, served = tiny_site
+
+    async def go() -> tuple[list[str], str]:
+        browser = browser_harness.browser
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(f"{base}/a")
+        blocked = list(served)
+        browser.allow_resources(context, ["image"])
+        await page.goto(f"{base}/b")
+        await page.wait_for_load_state("load")
+        ua = await page.evaluate("window.ua")
+        await context.close()
+        return blocked, ua
+
+    blocked, ua = browser_harness.run(go())
+    assert blocked == ["/a"]
+    assert served == ["/a", "/b", "/pic.png"]
+    assert ua == browser_harness.settings.user_agent
+
+
+def test_missing_browser_binary_is_a_run_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    settings = BrowserSettings(executable_path=tmp_path / "no-such-chromium")
+    with pytest.raises(RunError, match="executable_path"):
+        asyncio.run(AuditBrowser(settings, "ua").start())

@@ -1,0 +1,175 @@
+"""The crawl-based checks' judges, on hand-made snapshots (no crawl, no database)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crawler.checks import cancelled_items, click_depth, data_same_source, guide_completeness, link_health
+from crawler.checks.common import ItemSnapshot, PageSnapshot, compare_key, qualifiers
+from zwaudit.config import load_config
+from zwaudit.outcomes import Status
+
+FULL = {
+    "事项名称": "居住证办理",
+    "实施编码": "C1",
+    "实施主体": "公安厅",
+    "申请材料": ["居民身份证", "申请表（原件）"],
+    "承诺办结时限": "5个工作日",
+    "是否收费": "否",
+    "收费标准": "不收费",
+    "更新时间": "2025-03-10",
+}
+
+
+def snap(channel: str, code: str | None, name: str, **fields: Any) -> ItemSnapshot:
+    merged = {**FULL, "事项名称": name, **fields}
+    if code:
+        merged["实施编码"] = code
+    else:
+        merged.pop("实施编码", None)
+    return ItemSnapshot(
+        channel,
+        code or compare_key(name),
+        code,
+        name,
+        merged.get("实施主体"),
+        merged,
+        f"http://x/{channel}/{code}",
+    )
+
+
+def fails(findings: list[Any]) -> set[tuple[str, str | None]]:
+    return {(f.target, f.code) for f in findings if f.status is Status.FAIL}
+
+
+RULES = data_same_source.Rules(compared_fields=["申请材料", "承诺办结时限", "是否收费", "收费标准"])
+
+
+def test_same_source_codes_names_and_verdicts() -> None:
+    portal = [
+        snap("portal", "C1", "居住证办理"),
+        snap("portal", "C2", "失业登记"),
+        snap("portal", "C3", "企业实行不定时工作制审批（县级）"),
+        snap("portal", "C4", "旅馆业特种行业许可证核发"),
+        snap("portal", "C5", "临时救助"),
+    ]
+    mobile = [
+        snap("mobile", "C1", "居住证办理", 申请材料=["居民身份证", "其他材料"]),
+        snap("mobile", "C2", "失业登记", 承诺办结时限="20个工作日"),
+        snap("mobile", None, "企业实行不定时工作制审批(县级)"),  # no code, other bracket width
+        snap("mobile", "C4", "旅馆业特种行业许可证核发", 更新时间="2024-08-22"),
+    ]
+    findings, _ = data_same_source.judge(portal, {"mobile": mobile}, {}, RULES)
+    assert fails(findings) == {
+        ("C1@mobile", "field_mismatch"),
+        ("C2@mobile", "field_mismatch"),
+        ("C4@mobile", "stale"),
+        ("C5@mobile", "item_missing"),
+    }
+    assert {f.target for f in findings if f.status is Status.PASS} == {"C3@mobile"}
+    mismatch = next(f for f in findings if f.target == "C2@mobile")
+    assert mismatch.detail["mismatches"] == [
+        {"field": "承诺办结时限", "portal": "5个工作日", "mobile": "20个工作日"}
+    ]
+
+
+def test_same_source_department_channels_only_for_their_items() -> None:
+    portal = [snap("portal", "C1", "居住证办理"), snap("portal", "C9", "最低生活保障", 实施主体="民政厅")]
+    dept = [snap("dept:gongan", "C1", "居住证办理", 收费标准="按件收取手续费80元", 是否收费="是")]
+    findings, _ = data_same_source.judge(portal, {"dept:gongan": dept}, {"gongan": "蜀南省公安厅"}, RULES)
+    assert {f.target for f in findings} == {"C1@dept:gongan"}
+    assert fails(findings) == {("C1@dept:gongan", "field_mismatch")}
+
+
+def test_same_source_never_matches_different_qualifiers_or_codes() -> None:
+    portal = [snap("portal", "C1", "公共场所卫生许可新办审批（县级）")]
+    other_level = [snap("mobile", None, "公共场所卫生许可新办审批（市级）")]
+    findings, _ = data_same_source.judge(portal, {"mobile": other_level}, {}, RULES)
+    assert fails(findings) == {("C1@mobile", "item_missing")}
+    other_code = [snap("mobile", "C2", "公共场所卫生许可新办审批（县级）")]
+    findings, _ = data_same_source.judge(portal, {"mobile": other_code}, {}, RULES)
+    assert fails(findings) == {("C1@mobile", "item_missing")}
+    assert qualifiers("甲（县级）") == qualifiers("甲(县级)") == ("县级",)
+
+
+def test_same_source_absent_elements_and_dates_are_not_mismatches() -> None:
+    portal = [snap("portal", "C1", "居住证办理", 收费标准="")]
+    mobile = [snap("mobile", "C1", "居住证办理", 收费标准="按件收费", 更新时间="2025年3月1日")]
+    findings, _ = data_same_source.judge(portal, {"mobile": mobile}, {}, RULES)
+    assert fails(findings) == set()
+    assert findings[0].detail["days_apart"] == 9
+
+
+def test_guide_completeness_lists_missing_and_placeholder_elements() -> None:
+    required = ["事项名称", "实施编码", "设定依据", "办理地点", "申请材料"]
+    items = [
+        snap("portal", "C1", "甲", 设定依据="《条例》", 办理地点="大厅"),
+        snap("portal", "C2", "乙", 设定依据="暂无", 申请材料=[]),
+    ]
+    findings = guide_completeness.judge(items, required, guide_completeness.PLACEHOLDERS)
+    assert fails(findings) == {("C2@portal", "element_missing")}
+    assert findings[1].detail["missing"] == ["设定依据", "办理地点", "申请材料"]
+    assert findings[0].status is Status.PASS
+    config = load_config(validate_probes=False)
+    assert "监督电话" in guide_completeness.required_elements(config.read_data("guide_elements.yaml"))
+
+
+def test_cancelled_items_strict_name_match() -> None:
+    config = load_config(validate_probes=False)
+    reference = cancelled_items.reference_list(config.read_data("cancelled_items.yaml"))
+    listed = [
+        snap("portal", "C1", "石油天然气(含煤层气)对外合作项目总体开发方案审批"),  # half-width brackets
+        snap("portal", "C2", "石油天然气对外合作项目总体开发方案备案"),  # similar, not the same item
+    ]
+    findings = cancelled_items.judge(listed, reference)
+    assert fails(findings) == {("C1@portal", "still_listed")}
+    assert "国发〔2019〕6号" in findings[0].detail["decision"]
+    clean = cancelled_items.judge(listed[1:], reference)
+    assert [(f.target, f.status) for f in clean] == [("catalogue@portal", Status.PASS)]
+
+
+def test_click_depth_threshold_and_unreachable_guides() -> None:
+    items = [snap("portal", "C1", "甲"), snap("portal", "C2", "乙"), snap("portal", "C3", "丙")]
+    depth = {items[0].source_url: 2, items[1].source_url: 5}
+    findings = click_depth.judge(items, depth, 3)
+    assert [(f.target, f.status, f.code) for f in findings] == [
+        ("C1@portal", Status.PASS, None),
+        ("C2@portal", Status.FAIL, "too_deep"),
+        ("C3@portal", Status.ERROR, "element_not_found"),
+    ]
+
+
+def page(
+    url: str, status: int | None, error: str | None = None, referrer: str | None = "http://h/"
+) -> PageSnapshot:
+    return PageSnapshot(url, "portal", status, error, 1, referrer)
+
+
+def test_link_health_judges_only_what_was_fetched() -> None:
+    pages = [
+        page("http://h/", 200, referrer=None),
+        page("http://h/a.doc?x=1", 404, referrer="http://h/guide"),
+        page("http://h/intro/2", 500),
+        page("http://gone.example/", None, "dns: no such host"),
+        page("http://h/internal/stats", None, "robots_disallowed: Forbidden by robots.txt"),
+        page("http://h/busy", 429, "rate_limited"),
+        page("http://h/slow", None, "timeout: took too long"),
+    ]
+    findings = link_health.judge(pages, "http://h/")
+    assert fails(findings) == {
+        ("http://h/a.doc", "broken_link"),
+        ("http://h/intro/2", "broken_link"),
+        ("http://gone.example/", "broken_link"),
+    }
+    assert next(f for f in findings if f.target == "http://h/a.doc").detail["found_on"] == "http://h/guide"
+    errors = {(f.target, f.code) for f in findings if f.status is Status.ERROR}
+    assert errors == {("http://h/busy", "blocked"), ("http://h/slow", "timeout")}
+    healthy = link_health.judge([page("http://h/", 200, referrer=None), page("http://h/b", 200)], "http://h/")
+    assert [(f.target, f.status) for f in healthy] == [("http://h/", Status.PASS)]
+
+
+@pytest.mark.parametrize("value", ["", "-", " 暂无 ", None, [], ["", "—"]])
+def test_placeholders_are_blank(value: Any) -> None:
+    assert guide_completeness.is_blank(value, frozenset(guide_completeness.PLACEHOLDERS))

@@ -1,0 +1,119 @@
+"""The crawl's typed configuration and its small pure helpers (no network)."""
+
+from __future__ import annotations
+
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from crawl_site import CrawlSite
+from scrapy.http import HtmlResponse
+
+from crawler.config import PortalCrawl
+from crawler.middlewares import looks_like_challenge, parse_retry_after
+from crawler.run import CLEAN_MARKER, prepare_jobdir
+from zwaudit.cli import cli
+from zwaudit.config import load_config
+from zwaudit.errors import ConfigError
+from zwaudit.findings import utcnow
+
+PROFILE = """id: demo
+name: 演示政务服务网
+home_url: https://www.example.gov.cn/
+departments:
+  - {id: gongan, name: 公安厅, url: "https://www.example.gov.cn/dept/gongan/index.html"}
+mobile: {url: "https://m.example.gov.cn/h5/index"}
+crawl:
+  catalogue_url: https://www.example.gov.cn/bsfw/list
+  api: {field_aliases: {办理时间: [窗口时间]}}
+"""
+
+
+def write_profile(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "portals").mkdir(parents=True)
+    (tmp_path / "portals" / "demo.yaml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_profile_becomes_channels_and_polite_scrapy_settings(tmp_path: Path) -> None:
+    config = load_config(write_profile(tmp_path, PROFILE), validate_probes=False)
+    crawl = PortalCrawl.from_profile(config.portal("demo"), config)
+    assert [c.channel for c in crawl.channels] == ["portal", "dept:gongan", "mobile"]
+    assert crawl.channels[0].extra_seeds == ("https://www.example.gov.cn/bsfw/list",)
+    assert crawl.channel_for("https://www.example.gov.cn/dept/gongan/item?id=1").channel == "dept:gongan"
+    assert crawl.channel_for("https://www.example.gov.cn/dept/other.html").channel == "portal"
+    assert crawl.channel_for("https://m.example.gov.cn/h5/detail?idx=2").channel == "mobile"
+    assert crawl.channel_for("https://www.gov.cn/") is None
+    assert crawl.elements.element_for("窗口时间") == "办理时间"
+    settings = crawl.scrapy_settings(tmp_path / "job")
+    # no politeness in the profile: settings.yaml's (1 request at a time, 1 s, robots, AutoThrottle)
+    assert settings["CONCURRENT_REQUESTS_PER_DOMAIN"] == 1
+    assert settings["DOWNLOAD_DELAY"] == 1.0
+    assert settings["ROBOTSTXT_OBEY"] is True
+    assert settings["AUTOTHROTTLE_ENABLED"] is True
+    assert settings["USER_AGENT"].startswith("zwaudit/")
+    assert settings["JOBDIR"] == str(tmp_path / "job")
+
+
+def test_unknown_crawl_api_key_is_a_config_error(tmp_path: Path) -> None:
+    config = load_config(
+        write_profile(tmp_path, PROFILE.replace("field_aliases", "fields")), validate_probes=False
+    )
+    with pytest.raises(ConfigError, match=r"demo.yaml: crawl.api.fields: unknown key"):
+        PortalCrawl.from_profile(config.portal("demo"), config)
+
+
+def test_retry_after_parsing() -> None:
+    assert parse_retry_after(b"7") == 7.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    later = format_datetime(utcnow().replace(microsecond=0), usegmt=True)
+    parsed = parse_retry_after(later)
+    assert parsed is not None and 0.0 <= parsed <= 1.0
+
+
+def test_cookie_challenge_is_recognised_and_content_is_not() -> None:
+    challenge = (
+        "<html><head><script>document.cookie='clr=1.2; path=/';location.reload();</script></head>"
+        "<body>正在进行安全验证，请稍候……</body></html>"
+    )
+    response = HtmlResponse("https://h/", status=521, body=challenge.encode(), encoding="utf-8")
+    assert looks_like_challenge(response)
+    page = (
+        "<html><body><h1>办事指南</h1>"
+        + "<p>内容</p>" * 100
+        + "<script>document.cookie='a=1'</script></body></html>"
+    )
+    assert not looks_like_challenge(HtmlResponse("https://h/", body=page.encode(), encoding="utf-8"))
+
+
+def test_jobdir_after_a_kill_is_discarded_and_after_a_clean_stop_resumed(tmp_path: Path) -> None:
+    job = tmp_path / "job"
+    assert prepare_jobdir(job) == "new"
+    job.mkdir()
+    (job / "requests.seen").write_text("x")
+    assert prepare_jobdir(job) == "restart"
+    assert not job.exists()
+    job.mkdir()
+    (job / CLEAN_MARKER).write_text("shutdown")
+    assert prepare_jobdir(job) == "resume"
+    assert job.exists() and not (job / CLEAN_MARKER).exists()
+
+
+def test_cli_crawl_prints_counts_per_channel(tmp_path: Path) -> None:
+    site = CrawlSite().start()
+    try:
+        config_dir = site.write_config(tmp_path / "config")
+        db = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+        result = CliRunner().invoke(
+            cli, ["--config", str(config_dir), "--db", db, "crawl", "--portal", "site"]
+        )
+    finally:
+        site.stop()
+    assert result.exit_code == 0, result.output
+    assert "site" in result.output
+    assert "dept:gongan=1, mobile=3, portal=4" in result.output
+    bad = CliRunner().invoke(cli, ["--config", str(config_dir), "--db", db, "crawl", "--portal", "nope"])
+    assert bad.exit_code == 2
+    assert "unknown portal 'nope'" in bad.output

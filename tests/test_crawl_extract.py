@@ -1,0 +1,120 @@
+"""Reading guides and links the way a person reads a page (no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.extract import (
+    frame_sources,
+    guide_from_html,
+    guides_from_json,
+    onclick_target,
+    page_links,
+    parse_html,
+)
+from crawler.labels import GuideElements
+from zwaudit.config import load_config
+
+
+@pytest.fixture(scope="module")
+def elements() -> GuideElements:
+    return GuideElements.from_data(load_config(validate_probes=False).read_data("guide_elements.yaml"))
+
+
+EPOINT_TABS = """<html><body><h2>居住证办理</h2>
+<ul class="tabs"><li onclick="showTab(0)">基本信息</li><li onclick="showTab(1)">申报材料</li>
+<li onclick="showTab(2)">办理流程</li></ul>
+<div><table><tr><td class="label">事项编码</td><td>11510000MB1234567X4000</td></tr>
+<tr><td class="label">实施机构</td><td>公安厅</td></tr><tr><td class="label">承诺时限</td><td>5个工作日</td></tr>
+<tr><td class="label">申报材料</td><td><ol><li>居民身份证</li><li>申请表（原件）</li></ol></td></tr>
+<tr><td class="label">监督投诉方式</td><td>12345</td></tr></table></div>
+<p><span>办理时间：</span>工作日 9:00-17:00</p>
+<dl><dt>受理地点</dt><dd>政务服务中心1楼</dd></dl></body></html>"""
+
+
+def test_labels_next_to_values_make_a_guide(elements: GuideElements) -> None:
+    guide = guide_from_html(parse_html(EPOINT_TABS), elements)
+    assert guide is not None
+    assert guide.code == "11510000MB1234567X4000"
+    assert guide.department == "公安厅"
+    assert guide.fields["申请材料"] == ["居民身份证", "申请表(原件)"]
+    assert guide.fields["承诺办结时限"] == "5个工作日"
+    assert guide.fields["监督电话"] == "12345"
+    assert guide.fields["办理时间"] == "工作日 9:00-17:00"
+    assert guide.fields["办理地点"] == "政务服务中心1楼"
+    assert guide.name == "居住证办理"  # no 事项名称 label: the page heading
+
+
+def test_a_catalogue_header_row_is_not_a_guide(elements: GuideElements) -> None:
+    listing = """<table><tr><th>事项名称</th><th>实施编码</th><th>实施主体</th><th>办理地点</th></tr>
+    <tr><td>居住证办理</td><td>115100001</td><td>公安厅</td><td>大厅</td></tr></table>"""
+    assert guide_from_html(parse_html(listing), elements) is None
+
+
+def test_material_table_takes_the_name_column(elements: GuideElements) -> None:
+    html = """<table><tr><th>办理时间</th><td>工作日</td></tr><tr><th>办理地点</th><td>大厅</td></tr></table>
+    <h3>申请材料</h3><table><tr><th>序号</th><th>材料名称</th><th>份数</th></tr>
+    <tr><td>1</td><td>身份证</td><td>1</td></tr><tr><td>2</td><td>户口簿</td><td>1</td></tr></table>"""
+    guide = guide_from_html(parse_html(html), elements)
+    assert guide is not None
+    assert guide.fields["申请材料"] == ["身份证", "户口簿"]
+
+
+def test_json_guides_found_anywhere_in_the_body(elements: GuideElements) -> None:
+    body = {
+        "code": 0,
+        "data": {
+            "taskName": "网约车驾驶员证核发",
+            "taskCode": "ABC1234567",
+            "deptName": "交通运输厅",
+            "promiseDay": "10个工作日",
+            "materials": [{"materialName": "驾驶证", "orderNum": 1}, {"materialName": "身份证"}],
+            "isFee": "否",
+        },
+    }
+    [guide] = list(guides_from_json(body, elements))
+    assert guide.code == "ABC1234567"
+    assert guide.fields["申请材料"] == ["驾驶证", "身份证"]
+    listing = {"data": {"list": [{"taskName": "甲", "taskCode": "X1234567", "deptName": "乙"}]}}
+    assert list(guides_from_json(listing, elements)) == []  # a catalogue row, not a guide
+
+
+def test_profile_aliases_extend_the_labels(elements: GuideElements) -> None:
+    extended = GuideElements.from_data(
+        load_config(validate_probes=False).read_data("guide_elements.yaml"), {"办理时间": ["窗口时间"]}
+    )
+    assert extended.element_for("窗口时间：") == "办理时间"
+    with pytest.raises(ValueError, match="unknown element"):
+        GuideElements.from_data(
+            load_config(validate_probes=False).read_data("guide_elements.yaml"), {"x": ["y"]}
+        )
+
+
+def test_links_include_onclick_navigation_through_page_functions() -> None:
+    root = parse_html(
+        """<a href="javascript:void(0)" onclick="ywblurl('g1')">居住证</a>
+        <a href="#top">top</a><a href="#/guide/1">spa</a><a href="mailto:a@b.c">mail</a>
+        <span onclick="window.open('/help')">help</span><a href="/list?page=2#x">next</a>
+        <script>function ywblurl(g){location.href='/guide/detail?taskguid='+g}</script>"""
+    )
+    plain = [link.url for link in page_links(root, "http://h:1/a/b.html", keep_hash_routes=False)]
+    assert plain == [
+        "http://h:1/guide/detail?taskguid=g1",
+        "http://h:1/a/b.html",
+        "http://h:1/help",
+        "http://h:1/list?page=2",
+    ]
+    rendered = [link.url for link in page_links(root, "http://h:1/a/b.html", keep_hash_routes=True)]
+    assert "http://h:1/a/b.html#/guide/1" in rendered
+    assert onclick_target("doSomething(1)", {}) is None
+
+
+def test_frames_are_part_of_the_page() -> None:
+    root = parse_html(
+        '<frameset><frame src="top.html"><frame src="/main/list.jsp?x=1"></frameset>'
+        '<iframe name="mainFrame" src="/main/list.jsp?x=1"></iframe><iframe src="about:blank"></iframe>'
+    )
+    assert frame_sources(root, "http://h/a/index.html") == [
+        "http://h/a/top.html",
+        "http://h/main/list.jsp?x=1",
+    ]

@@ -1,0 +1,167 @@
+"""The crawl subprocess end to end: politeness (robots.txt, Retry-After), GBK, storage, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from crawl_site import ITEMS, CrawlSite
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sandbox.server import Sandbox
+from zwaudit.checks import CheckContext
+from zwaudit.config import load_config
+from zwaudit.crawl import crawl, crawl_command
+from zwaudit.db import models
+from zwaudit.db.engine import make_engine, session_factory, upgrade
+from zwaudit.db.store import item_counts, start_run
+from zwaudit.errors import RunError
+from zwaudit.evidence import EvidenceWriter
+from zwaudit.findings import Finding
+from zwaudit.outcomes import Status
+
+
+@pytest.fixture
+def site() -> Iterator[CrawlSite]:
+    running = CrawlSite().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> tuple[str, sessionmaker[Session]]:
+    url = f"sqlite:///{tmp_path / 'crawl.sqlite'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    return url, session_factory(engine)
+
+
+def test_crawl_is_polite_and_stores_every_channel(
+    site: CrawlSite, tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]]
+) -> None:
+    url, sf = sqlite_db
+    config_dir = site.write_config(tmp_path / "config")
+    run_id = start_run(sf, "crawl")
+    summary = crawl(run_id, ["site"], config_dir=config_dir, db_url=url)
+
+    assert summary.item_counts["site"] == {"portal": 4, "mobile": 3, "dept:gongan": 1}
+    # robots.txt: the disallowed page was never requested
+    assert site.hits["/robots.txt"]
+    assert "/private/secret.html" not in site.hits
+    # Retry-After: asked again, and not before the server said (a lower bound, not a timing)
+    busy = site.hits["/busy.html"]
+    assert len(busy) == 2
+    assert busy[1] - busy[0] >= site.retry_after * 0.95
+    with sf() as session:
+        names = set(
+            session.scalars(select(models.ServiceItem.name).where(models.ServiceItem.channel == "portal"))
+        )
+        pages = {p.url.removeprefix(site.base): p for p in session.scalars(select(models.CrawledPage))}
+    # GBK pages decoded (full-width brackets are folded to half-width by NFKC)
+    assert "石油天然气(含煤层气)对外合作项目总体开发方案审批" in names
+    assert {n for _, n, _ in ITEMS[:3]} <= names
+    assert pages["/missing.html"].status_code == 404
+    assert pages["/missing.html"].referrer == site.base + "/"
+    assert pages["/private/secret.html"].error is not None
+    assert pages["/private/secret.html"].error.startswith("robots_disallowed")
+    assert pages["/busy.html"].status_code == 200
+    assert pages[f"/guide/{ITEMS[0][0]}.html"].depth == 2  # home → 办事指南 → guide
+
+    # the crawl checks judge what was stored
+    verdicts = {name: _run_check(name, config_dir, sf, run_id, tmp_path) for name in CRAWL_CHECKS}
+    codes = {
+        name: {(f.target, f.code) for f in fs if f.status is Status.FAIL} for name, fs in verdicts.items()
+    }
+    c1, c2, c3, c4 = (code for code, _, _ in ITEMS)
+    assert codes["guide_completeness"] == {(f"{c3}@portal", "element_missing")}
+    assert codes["cancelled_items"] == {(f"{c4}@portal", "still_listed")}
+    assert codes["link_health"] == {(f"{site.base}/missing.html", "broken_link")}
+    assert codes["click_depth"] == set()
+    assert codes["data_same_source"] == {
+        (f"{c1}@mobile", "field_mismatch"),  # the mobile copy lists one material fewer
+        (f"{c2}@mobile", "field_mismatch"),
+        (f"{c3}@mobile", "field_mismatch"),
+        (f"{c4}@mobile", "item_missing"),
+    }
+    dept = [f for f in verdicts["data_same_source"] if f.target.endswith("@dept:gongan")]
+    assert [(f.target, f.status) for f in dept] == [(f"{c2}@dept:gongan", Status.PASS)]
+    assert all(f.status is not Status.ERROR for fs in verdicts.values() for f in fs)
+
+
+CRAWL_CHECKS = ("data_same_source", "guide_completeness", "cancelled_items", "click_depth", "link_health")
+
+
+def _run_check(
+    name: str, config_dir: Path, sf: sessionmaker[Session], run_id: int, tmp_path: Path
+) -> list[Finding]:
+    config = load_config(config_dir)
+    portal = config.portal("site")
+    ctx = CheckContext(
+        run_id=run_id,
+        portal=portal,
+        options=config.check_options(portal, name),
+        settings=config.settings,
+        evidence=EvidenceWriter(run_id, portal.id, name, root=tmp_path / "evidence"),
+        session_factory=sf,
+        extra={"config": config},
+    )
+    return asyncio.run(config.check_class(name)().run(ctx))
+
+
+def test_a_missing_run_is_one_clear_error(
+    site: CrawlSite, tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]]
+) -> None:
+    url, _ = sqlite_db
+    config_dir = site.write_config(tmp_path / "config")
+    with pytest.raises(RunError, match="run 999 does not exist"):
+        crawl(999, ["site"], config_dir=config_dir, db_url=url)
+    with pytest.raises(RunError, match="unknown portal 'nope'"):
+        crawl(999, ["nope"], config_dir=config_dir, db_url=url)
+
+
+def _count(
+    sf: sessionmaker[Session], model: type[models.ServiceItem] | type[models.CrawledPage], run_id: int
+) -> int:
+    with sf() as session:
+        return int(session.scalar(select(func.count()).select_from(model).where(model.run_id == run_id)) or 0)
+
+
+def test_a_killed_crawl_restarts_without_duplicates(
+    sandbox: Sandbox, tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]]
+) -> None:
+    url, sf = sqlite_db
+    portal_id = "sbx-shu"
+    truth = sandbox.ground_truth(portal_id)["item_counts"]
+    run_id = start_run(sf, "crawl")
+    cmd = crawl_command(run_id, [portal_id], config_dir=sandbox.config_dir, db_url=url)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 120
+        while _count(sf, models.ServiceItem, run_id) < 10 and proc.poll() is None:
+            assert time.monotonic() < deadline, "the crawl stored nothing within two minutes"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    partial = _count(sf, models.ServiceItem, run_id)
+    assert 0 < partial < sum(truth.values()), "killed too late to test a restart"
+
+    summary = crawl(run_id, [portal_id], config_dir=sandbox.config_dir, db_url=url)
+    assert summary.portals[portal_id].resumed == "restart"
+    with sf() as session:
+        assert item_counts(session, run_id, portal_id) == truth
+        keys = session.execute(
+            select(models.ServiceItem.channel, models.ServiceItem.item_key, func.count())
+            .where(models.ServiceItem.run_id == run_id)
+            .group_by(models.ServiceItem.channel, models.ServiceItem.item_key)
+            .having(func.count() > 1)
+        ).all()
+        assert keys == []
+    assert _count(sf, models.ServiceItem, run_id) == sum(truth.values())

@@ -1,0 +1,57 @@
+"""The search observer in real Chromium on hand-made portal styles (sandbox styles: see calibration)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from probe_fixtures import BrowserHarness
+from search_auth_site import RESULTS, Site, serve
+
+from probes.search.judge import SearchObservation
+from probes.search.observe import SearchSettings, observe_keyword
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Site]:
+    with serve() as s:
+        yield s
+
+
+def search(harness: BrowserHarness, settings: SearchSettings, keyword: str) -> SearchObservation:
+    async def go() -> SearchObservation:
+        context = await harness.browser.new_context()
+        try:
+            return await observe_keyword(context, keyword, settings)
+        finally:
+            await context.close()
+
+    return harness.run(go())
+
+
+@pytest.mark.parametrize("home", ["/form", "/form-newtab", "/spa"])
+def test_reads_result_titles_not_chrome(browser_harness: BrowserHarness, site: Site, home: str) -> None:
+    obs = search(browser_harness, SearchSettings(home_url=site.base + home), "低保")
+    assert obs.error is None, obs.error_message
+    assert [r.title for r in obs.results] == RESULTS["低保"]
+    assert obs.results[0].url and obs.results[0].url.startswith(site.base)
+
+
+@pytest.mark.parametrize(("home", "message"), [("/form", "没有找到"), ("/spa", "暂无数据")])
+def test_no_results_message(browser_harness: BrowserHarness, site: Site, home: str, message: str) -> None:
+    obs = search(browser_harness, SearchSettings(home_url=site.base + home), "个税")
+    assert obs.error is None, obs.error_message
+    assert obs.results == [] and obs.empty_message is not None and message in obs.empty_message
+
+
+def test_search_url_override(browser_harness: BrowserHarness, site: Site) -> None:
+    settings = SearchSettings(home_url=site.base + "/form", search_url=site.base + "/search?q={q}")
+    obs = search(browser_harness, settings, "公积金")
+    assert [r.title for r in obs.results] == RESULTS["公积金"] and obs.how["submit"] == "search_url"
+
+
+def test_no_search_box_is_element_not_found(browser_harness: BrowserHarness, site: Site) -> None:
+    obs = search(browser_harness, SearchSettings(home_url=site.base + "/login-home"), "低保")
+    assert obs.error is not None and obs.error.value == "element_not_found"

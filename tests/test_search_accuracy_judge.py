@@ -1,0 +1,138 @@
+"""The search_accuracy judge and keyword rules, from hand-made observations (no browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from probes.search.judge import SearchObservation, SearchResult, judge_search, measure
+from probes.search.keywords import KeywordRule, KeywordRules, load_keywords, normalize_title
+from zwaudit.errors import ConfigError
+from zwaudit.outcomes import ErrorKind, Status
+
+PROJECT_KEYWORDS = Path(__file__).resolve().parent.parent / "config" / "keywords.yaml"
+
+
+@pytest.fixture(scope="module")
+def rules() -> KeywordRules:
+    return load_keywords(PROJECT_KEYWORDS)
+
+
+def rule(rules: KeywordRules, word: str) -> KeywordRule:
+    return next(r for r in rules.keywords if r.keyword == word)
+
+
+def obs(word: str, *titles: str, empty: str | None = None) -> SearchObservation:
+    return SearchObservation(
+        word, [SearchResult(t, f"https://x.invalid/{i}") for i, t in enumerate(titles)], empty
+    )
+
+
+def test_project_file_has_the_ten_keywords(rules: KeywordRules) -> None:
+    words = [r.keyword for r in rules.keywords]
+    assert words == [
+        "公积金",
+        "个税",
+        "社保",
+        "结婚",
+        "低保",
+        "网约车",
+        "卫生证",
+        "身份证",
+        "开公司",
+        "工业生产许可",
+    ]
+    assert rules.top_n == 10 and rules.imprecise_threshold == 0.5
+
+
+def test_synonyms_make_a_pass(rules: KeywordRules) -> None:
+    """People's words are not official names: 低保 is answered by 最低生活保障."""
+    f = judge_search(obs("低保", "最低生活保障金给付", "特困人员救助供养"), rule(rules, "低保"), 10, 0.5)
+    assert f.status is Status.PASS and f.code is None
+    assert f.detail["recall"] == 1.0 and f.detail["precision_at_n"] == 1.0
+    assert f.detail["matched"] == {"最低生活保障": [1]}
+
+    ride = obs("网约车", "网络预约出租汽车运输证发放", "网络预约出租汽车驾驶员证核发", "巡游出租汽车经营许可")
+    assert judge_search(ride, rule(rules, "网约车"), 10, 0.5).status is Status.PASS
+    firm = obs("开公司", "有限责任公司设立登记", "营业执照办理指南")
+    assert judge_search(firm, rule(rules, "开公司"), 10, 0.5).status is Status.PASS
+
+
+def test_full_width_and_spaces_are_normalised(rules: KeywordRules) -> None:
+    assert normalize_title("住房 公积金（提取）ＡＢ") == "住房公积金(提取)AB"
+    f = judge_search(obs("公积金", "住房 公积金 提取", "住房公积金 缴存"), rule(rules, "公积金"), 10, 0.5)
+    assert f.status is Status.PASS
+
+
+def test_no_results_message_is_not_found(rules: KeywordRules) -> None:
+    f = judge_search(obs("个税", empty="没有找到相关结果"), rule(rules, "个税"), 10, 0.5)
+    assert (f.status, f.code) == (Status.FAIL, "not_found")
+    assert f.detail["empty_message"] == "没有找到相关结果" and f.detail["recall"] == 0.0
+
+
+def test_unreadable_page_is_an_error_not_a_fail(rules: KeywordRules) -> None:
+    """No list and no 'no results' text: the observer failed, the portal is not blamed."""
+    f = judge_search(obs("个税"), rule(rules, "个税"), 10, 0.5)
+    assert (f.status, f.code) == (Status.ERROR, ErrorKind.NOT_FOUND.value)
+
+
+def test_observer_errors_pass_through(rules: KeywordRules) -> None:
+    o = SearchObservation("社保", error=ErrorKind.TIMEOUT, error_message="results did not load in 30s")
+    f = judge_search(o, rule(rules, "社保"), 10, 0.5)
+    assert (f.status, f.code) == (Status.ERROR, "timeout")
+    assert f.detail["error"] == "results did not load in 30s"
+
+
+def test_missing_expected_service_is_incomplete(rules: KeywordRules) -> None:
+    f = judge_search(obs("公积金", "住房公积金提取", "公积金贷款"), rule(rules, "公积金"), 10, 0.5)
+    assert (f.status, f.code) == (Status.FAIL, "incomplete")
+    assert f.detail["missing"] == ["住房公积金缴存"] and f.detail["recall"] == 0.5
+
+
+def test_irrelevant_share_above_threshold_is_imprecise(rules: KeywordRules) -> None:
+    titles = ["内地居民结婚登记", "补领结婚证", "机动车驾驶证换证", "出生医学证明", "建设工程规划许可"]
+    f = judge_search(obs("结婚", *titles), rule(rules, "结婚"), 10, 0.5)
+    assert (f.status, f.code) == (Status.FAIL, "imprecise")
+    assert f.detail["irrelevant_ranks"] == [3, 4, 5] and f.detail["precision_at_n"] == 0.4
+
+
+def test_threshold_is_strictly_above(rules: KeywordRules) -> None:
+    """Exactly half irrelevant is not 搜不准 (the rule says 'above')."""
+    titles = ["内地居民结婚登记", "补领结婚证", "机动车驾驶证换证", "出生医学证明"]
+    assert judge_search(obs("结婚", *titles), rule(rules, "结婚"), 10, 0.5).status is Status.PASS
+
+
+def test_precedence_incomplete_over_imprecise(rules: KeywordRules) -> None:
+    titles = ["工业产品许可", "道路运输许可", "食品经营许可"]
+    f = judge_search(obs("工业生产许可", *titles), rule(rules, "工业生产许可"), 10, 0.5)
+    assert (f.status, f.code) == (Status.FAIL, "incomplete")
+    assert f.detail["also"] == ["imprecise"]
+    assert measure(rule(rules, "工业生产许可"), titles, 0.5).codes == ("incomplete", "imprecise")
+
+
+def test_only_the_top_n_count(rules: KeywordRules) -> None:
+    """An expected service on rank 11 is not in the top 10: a person does not see it."""
+    titles = ["最低生活保障金停发"] + ["机动车登记"] * 4 + ["低保边缘家庭认定"] * 5 + ["其他"]
+    f = judge_search(obs("低保", *titles), rule(rules, "低保"), 10, 0.5)
+    assert f.status is Status.PASS and f.detail["results_read"] == 10
+    late = ["机动车登记"] * 10 + ["最低生活保障"]
+    g = judge_search(obs("低保", *late), rule(rules, "低保"), 10, 0.5)
+    assert (g.status, g.code) == (Status.FAIL, "incomplete")
+
+
+def test_bad_keywords_file_names_file_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "keywords.yaml"
+    bad.write_text(
+        "keywords:\n  低保:\n    expected:\n      - name: x\n        match: ['(']\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        ConfigError, match=r"keywords\.yaml: keywords\.低保\.expected\.0\.match: invalid regular"
+    ):
+        load_keywords(bad)
+    bad.write_text("keywords:\n  低保:\n    expectd: []\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"keywords\.低保\.expectd: unknown key"):
+        load_keywords(bad)
+    bad.write_text("top_n: 0\nkeywords: {a: {}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="top_n"):
+        load_keywords(bad)

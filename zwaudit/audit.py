@@ -1,0 +1,264 @@
+"""The audit orchestrator: one run, one browser, a bounded pool of portals, checks in sequence.
+
+``run_audit`` is the library entry point used by ``zwaudit audit``, ``zwaudit calibrate`` and the
+nightly job. Portals are probed concurrently (``settings.audit.portal_concurrency``); within a
+portal, checks run one after another so per-host politeness holds. Each (portal, check) is stored
+as soon as it finishes with :func:`~zwaudit.db.store.replace_findings`, so an interrupted run keeps
+what it learnt and a rerun of one check on one portal replaces exactly its rows.
+
+Crawl-based checks read the snapshots of the run, so the crawl (``zwaudit.crawl.crawl``, a
+subprocess) starts once at the beginning when such a check is selected, and those checks wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from zwaudit.browser import AuditBrowser
+from zwaudit.checks import Requires
+from zwaudit.config.loader import Config
+from zwaudit.config.schema import PortalProfile
+from zwaudit.db import store
+from zwaudit.errors import UsageError
+from zwaudit.findings import Finding, error_finding
+from zwaudit.logs import register_redactor
+from zwaudit.outcomes import ErrorKind
+from zwaudit.paths import evidence_root
+from zwaudit.portal_audit import PortalAudit
+from zwaudit.progress import NullProgress, ProgressSink
+from zwaudit.secrets import Secrets
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("zwaudit.audit")
+
+CrawlFn = Callable[..., object]
+_REDACTING: set[tuple[tuple[str, str], ...]] = set()  # personal data already behind a log filter
+
+
+@dataclass
+class AuditResult:
+    """What a run produced: its id, its status and the findings counted by status."""
+
+    run_id: int
+    status: str = "ok"
+    counts: Counter[str] = field(default_factory=Counter)
+    by_check: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def add(self, portal_id: str, check: str, findings: Sequence[Finding]) -> None:
+        per = Counter(f.status.value for f in findings)
+        self.by_check[(portal_id, check)] = per
+        self.counts.update(per)
+
+
+def select_checks(config: Config, probes: Sequence[str] | None) -> list[str]:
+    """The checks to run: those named (validated), else ``settings.checks``, else all registered."""
+    names = list(probes or config.settings.checks or sorted(config.check_registry))
+    unknown = [n for n in names if n not in config.check_registry]
+    if unknown:
+        known = ", ".join(sorted(config.check_registry)) or "none registered"
+        raise UsageError(f"unknown probe {unknown[0]!r} (known: {known})")
+    for name in names:
+        config.check_class(name)  # import errors surface now, as a config error naming the key
+    return list(dict.fromkeys(names))
+
+
+def load_crawl() -> CrawlFn | None:
+    """``zwaudit.crawl.crawl`` when the crawler is installed, else None."""
+    try:
+        module = importlib.import_module("zwaudit.crawl")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("zwaudit.crawl",):
+            return None
+        raise
+    fn = getattr(module, "crawl", None)
+    return fn if callable(fn) else None
+
+
+class _Orchestrator:
+    def __init__(
+        self,
+        config: Config,
+        sf: sessionmaker[Session],
+        portals: list[PortalProfile],
+        checks: list[str],
+        run_id: int,
+        progress: ProgressSink,
+        db_url: str,
+    ) -> None:
+        self.config = config
+        self.sf = sf
+        self.portals = portals
+        self.checks = checks
+        self.run_id = run_id
+        self.progress = progress
+        self.db_url = db_url
+        self.secrets = Secrets.for_config_dir(config.directory)
+        self.result = AuditResult(run_id)
+        self.crawl_task: asyncio.Task[str | None] | None = None
+        kinds = {name: config.check_class(name).requires for name in checks}
+        self.needs_browser = Requires.BROWSER in kinds.values()
+        self.crawl_checks = [n for n, k in kinds.items() if k is Requires.CRAWL]
+
+    def prepare(self) -> dict[str, PortalAudit]:
+        """Resolve secrets and options for every portal before any work (bad config fails fast)."""
+        audits: dict[str, PortalAudit] = {}
+        for portal in self.portals:
+            for name in self.checks:
+                self.config.check_options(portal, name)
+            audit = PortalAudit(
+                self.config,
+                portal,
+                self.run_id,
+                secrets=self.secrets,
+                browser=None,
+                session_factory=self.sf,
+                evidence_root=evidence_root(),
+            )
+            key = tuple(sorted(audit.personal.items()))
+            if audit.personal and key not in _REDACTING:  # a long-lived process audits often
+                _REDACTING.add(key)
+                register_redactor(audit.redactor)
+            audits[portal.id] = audit
+        return audits
+
+    async def _crawl(self) -> str | None:
+        """Run the crawl once; returns an error message, or None when it succeeded."""
+        crawl = load_crawl()
+        if crawl is None:
+            return "skip"
+        try:
+            await asyncio.to_thread(
+                crawl,
+                self.run_id,
+                [p.id for p in self.portals],
+                config_dir=self.config.directory,
+                db_url=self.db_url,
+                progress=self.progress,
+            )
+        except Exception as exc:
+            log.error("crawl of run %s failed: %s", self.run_id, exc)
+            return f"crawl failed: {type(exc).__name__}: {exc}"[:500]
+        return None
+
+    async def _run_one(self, audit: PortalAudit, name: str) -> None:
+        portal_id = audit.portal.id
+        cls = self.config.check_class(name)
+        if cls.requires is Requires.CRAWL:
+            assert self.crawl_task is not None
+            outcome = await self.crawl_task
+            if outcome == "skip":
+                return
+            if outcome is not None:
+                findings = [error_finding(name, audit.fallback_target, ErrorKind.INTERNAL, outcome)]
+                self._store(audit, name, cls.version, findings)
+                return
+        self.progress.start(portal_id, name)
+        started = time.monotonic()
+        findings = await audit.run_check(name)
+        self._store(audit, name, cls.version, findings)
+        self.progress.finish(
+            portal_id, name, dict(Counter(f.status.value for f in findings)), time.monotonic() - started
+        )
+
+    def _store(self, audit: PortalAudit, name: str, version: str, findings: list[Finding]) -> None:
+        store.replace_findings(self.sf, self.run_id, audit.portal.id, name, version, findings)
+        self.result.add(audit.portal.id, name, findings)
+
+    async def _portal(self, audit: PortalAudit, pool: asyncio.Semaphore) -> None:
+        async with pool:
+            try:
+                for name in self.checks:
+                    await self._run_one(audit, name)
+            finally:
+                await audit.close()
+
+    async def run(self, audits: dict[str, PortalAudit]) -> None:
+        if self.crawl_checks:
+            if load_crawl() is None:
+                log.warning(
+                    "crawl-based checks skipped (%s): the crawler (zwaudit.crawl) is not installed",
+                    ", ".join(self.crawl_checks),
+                )
+                self.result.skipped.extend(self.crawl_checks)
+            self.crawl_task = asyncio.create_task(self._crawl())
+        pool = asyncio.Semaphore(self.config.settings.audit.portal_concurrency)
+        browser = (
+            AuditBrowser(self.config.settings.browser, self.config.settings.user_agent)
+            if self.needs_browser
+            else None
+        )
+        try:
+            if browser is not None:
+                await browser.start()
+            for audit in audits.values():
+                audit.browser = browser
+            results = await asyncio.gather(
+                *(self._portal(a, pool) for a in audits.values()), return_exceptions=True
+            )
+            for outcome in results:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            if self.crawl_task is not None:
+                await self.crawl_task
+        finally:
+            if self.crawl_task is not None and not self.crawl_task.done():
+                self.crawl_task.cancel()
+            if browser is not None:
+                await browser.close()
+
+
+def run_audit(
+    config: Config,
+    sf: sessionmaker[Session],
+    *,
+    portal_ids: list[str] | None,
+    probes: list[str] | None,
+    trigger: str = "audit",
+    run_id: int | None = None,
+    progress: ProgressSink | None = None,
+    db_url: str,
+) -> AuditResult:
+    """Run ``probes`` (default: all) on ``portal_ids`` (default: all) and store one run.
+
+    Bad input (unknown portal or probe, missing secret) raises before a run row is created.
+    A run that breaks half-way is finished as ``failed`` with the error and the exception
+    re-raised; findings already stored stay stored.
+    """
+    portals = config.select_portals(portal_ids)
+    checks = select_checks(config, probes)
+    sink = progress or NullProgress()
+    orchestrator = _Orchestrator(config, sf, portals, checks, run_id or 0, sink, db_url)
+    audits = orchestrator.prepare()
+    if run_id is None:
+        run_id = store.start_run(sf, trigger, config_dir=str(config.directory), portals=portals)
+    else:
+        store.sync_portals(sf, run_id, portals)
+    orchestrator.run_id = orchestrator.result.run_id = run_id
+    for audit in audits.values():
+        audit.run_id = run_id
+    try:
+        asyncio.run(orchestrator.run(audits))
+    except BaseException as exc:
+        message = f"{type(exc).__name__}: {exc}"[:500]
+        store.finish_run(sf, run_id, "failed", {"error": message})
+        orchestrator.result.status, orchestrator.result.error = "failed", message
+        raise
+    summary = {
+        "portals": [p.id for p in portals],
+        "checks": checks,
+        "counts": dict(orchestrator.result.counts),
+        "skipped": orchestrator.result.skipped,
+    }
+    store.finish_run(sf, run_id, "ok", summary)
+    return orchestrator.result

@@ -1,0 +1,232 @@
+"""Calibration: audit the sandbox and compare the findings with its ground truth.
+
+Per check and reason code: TP = an expected fail reported with the same (target, code); FP = a
+reported fail not expected; FN = an expected fail not reported. ``error`` findings are never TP;
+they are listed apart so that "could not look" is never mistaken for "looked and found nothing".
+The comparison (:func:`compare`) is a pure function of ground truth and findings.
+
+The sandbox province with an image-captcha login stands in for "a person logs in once": before
+the audit, a stand-in person (``probes.common.person:sandbox_person``, loaded by name like a check)
+logs in reading the captcha answer file, and :func:`zwaudit.sessions.capture_session` saves the
+session — the probes then take the same saved-session path as after ``zwaudit login``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from zwaudit.audit import AuditResult, run_audit, select_checks
+from zwaudit.browser import AuditBrowser
+from zwaudit.config.loader import Config
+from zwaudit.db import models
+from zwaudit.errors import ConfigError, RunError
+from zwaudit.progress import ProgressSink
+from zwaudit.secrets import Secrets
+from zwaudit.sessions import capture_session, name_signs
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("zwaudit.calibration")
+
+STAND_IN = "probes.common.person:sandbox_person"
+LOGGED_IN_CHECKS = frozenset({"name_masking", "duplicate_login"})
+
+
+@dataclass(frozen=True)
+class Reported:
+    """One stored finding, as calibration sees it."""
+
+    portal_id: str
+    probe: str
+    target: str
+    status: str
+    code: str | None
+    message: str = ""
+
+
+@dataclass
+class Score:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+
+@dataclass
+class CalibrationReport:
+    run_id: int
+    per_code: dict[tuple[str, str], Score] = field(default_factory=dict)
+    per_probe: dict[str, Score] = field(default_factory=dict)
+    false_positives: list[Reported] = field(default_factory=list)
+    false_negatives: list[tuple[str, str, str, str]] = field(
+        default_factory=list
+    )  # portal, probe, target, code
+    errors: list[Reported] = field(default_factory=list)
+
+    def below(self, threshold: float) -> list[str]:
+        """The checks whose precision or recall is under ``threshold``."""
+        return sorted(p for p, s in self.per_probe.items() if s.precision < threshold or s.recall < threshold)
+
+
+def compare(
+    expectations: dict[str, list[dict[str, Any]]],
+    reported: Iterable[Reported],
+    probes: Sequence[str],
+    run_id: int = 0,
+) -> CalibrationReport:
+    """Score ``reported`` findings against the ground truth of each portal (pure)."""
+    wanted = set(probes)
+    expected = {
+        (pid, e["probe"], e["target"], e["code"])
+        for pid, exps in expectations.items()
+        for e in exps
+        if e.get("status") == "fail" and e["probe"] in wanted
+    }
+    report = CalibrationReport(run_id)
+    found: set[tuple[str, str, str, str]] = set()
+    fail_rows: dict[tuple[str, str, str, str], Reported] = {}
+    for r in reported:
+        if r.probe not in wanted or r.portal_id not in expectations:
+            continue
+        if r.status == "error":
+            report.errors.append(r)
+        elif r.status == "fail" and r.code:
+            key = (r.portal_id, r.probe, r.target, r.code)
+            found.add(key)
+            fail_rows[key] = r
+    for probe in sorted(wanted):
+        report.per_probe[probe] = Score()
+    for key in sorted(expected | found):
+        _, probe, _, code = key
+        score = report.per_code.setdefault((probe, code), Score())
+        total = report.per_probe[probe]
+        if key in expected and key in found:
+            score.tp += 1
+            total.tp += 1
+        elif key in found:
+            score.fp += 1
+            total.fp += 1
+            report.false_positives.append(fail_rows[key])
+        else:
+            score.fn += 1
+            total.fn += 1
+            report.false_negatives.append(key)
+    return report
+
+
+def load_ground_truth(directory: Path, portal_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each portal's expectations; a missing or malformed file is a :class:`ConfigError`."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for pid in portal_ids:
+        path = directory / f"{pid}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            out[pid] = list(data["expectations"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(path, "expectations", f"cannot read the ground truth: {exc}") from exc
+    return out
+
+
+def notes(directory: Path, portal_id: str) -> dict[str, Any]:
+    data = json.loads((directory / f"{portal_id}.json").read_text(encoding="utf-8"))
+    return dict(data.get("notes") or {})
+
+
+def reported_findings(sf: sessionmaker[Session], run_id: int) -> list[Reported]:
+    with sf() as session:
+        rows = session.scalars(select(models.Finding).where(models.Finding.run_id == run_id))
+        return [
+            Reported(r.portal_id, r.probe, r.target, r.status, r.code, str((r.detail or {}).get("error", "")))
+            for r in rows
+        ]
+
+
+def stand_in_logins(
+    config: Config, portal_ids: Sequence[str], ground_truth_dir: Path, captcha_dir: Path
+) -> list[str]:
+    """Log in as "the person" on every captcha portal and save its session; returns their ids."""
+    module_name, _, attr = STAND_IN.partition(":")
+    make_person = getattr(importlib.import_module(module_name), attr)
+    secrets = Secrets.for_config_dir(config.directory)
+    chosen = [p for p in portal_ids if notes(ground_truth_dir, p).get("captcha_login")]
+    if not chosen:
+        return []
+
+    async def go() -> None:
+        async with AuditBrowser(config.settings.browser, config.settings.user_agent) as browser:
+            for pid in chosen:
+                portal = config.portal(pid)
+                if portal.account is None or portal.account.password is None:
+                    raise RunError(f"{pid}: the sandbox profile has no account to log in with")
+                person = make_person(
+                    portal,
+                    secrets.resolve(portal.account.username),
+                    secrets.resolve(portal.account.password),
+                    captcha_dir,
+                )
+                personal = secrets.personal_data(portal.account)
+                path = await capture_session(
+                    browser,
+                    portal,
+                    str(portal.home_url),
+                    timeout_s=60,
+                    person=person,
+                    signs=name_signs(personal.get("name")),
+                )
+                log.info("stand-in person logged in on %s; session saved at %s", pid, path)
+
+    asyncio.run(go())
+    return chosen
+
+
+def calibrate(
+    config: Config,
+    sf: sessionmaker[Session],
+    *,
+    ground_truth_dir: Path,
+    captcha_dir: Path,
+    probes: list[str] | None,
+    db_url: str,
+    progress: ProgressSink | None = None,
+    portal_ids: list[str] | None = None,
+) -> tuple[AuditResult, CalibrationReport]:
+    """Audit the sandbox portals (default: all configured) with ``probes`` (default: all
+    registered) and score the run against the ground truth."""
+    portal_ids = sorted(portal_ids or config.portals)
+    checks = select_checks(config, probes or sorted(config.check_registry))
+    truth = load_ground_truth(ground_truth_dir, portal_ids)
+    if LOGGED_IN_CHECKS & set(checks):
+        stand_in_logins(config, portal_ids, ground_truth_dir, captcha_dir)
+    result = run_audit(
+        config,
+        sf,
+        portal_ids=portal_ids,
+        probes=checks,
+        trigger="calibrate",
+        progress=progress,
+        db_url=db_url,
+    )
+    report = compare(
+        truth,
+        reported_findings(sf, result.run_id),
+        [c for c in checks if c not in result.skipped],
+        result.run_id,
+    )
+    return result, report

@@ -1,0 +1,110 @@
+"""``zwaudit calibrate``: audit the sandbox and print precision and recall against its ground truth."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from zwaudit.calibration import CalibrationReport, calibrate
+from zwaudit.cli.context import AppContext
+from zwaudit.config.loader import load_config
+from zwaudit.db.engine import default_url
+from zwaudit.errors import EXIT_REGRESSION
+from zwaudit.progress import LogProgress
+
+
+def report_tables(report: CalibrationReport) -> list[Table]:
+    """Scores per check and reason code, then errors apart from TP/FP/FN."""
+    scores = Table(title=f"calibration run {report.run_id}")
+    for col in ("check", "code", "TP", "FP", "FN", "precision", "recall"):
+        scores.add_column(
+            col, justify="right" if col in ("TP", "FP", "FN", "precision", "recall") else "left"
+        )
+    for probe, total in sorted(report.per_probe.items()):
+        for (p, code), s in sorted(report.per_code.items()):
+            if p == probe:
+                scores.add_row(
+                    probe, code, str(s.tp), str(s.fp), str(s.fn), f"{s.precision:.2f}", f"{s.recall:.2f}"
+                )
+        scores.add_row(
+            probe,
+            "all",
+            str(total.tp),
+            str(total.fp),
+            str(total.fn),
+            f"{total.precision:.2f}",
+            f"{total.recall:.2f}",
+            style="bold",
+        )
+    tables = [scores]
+    if report.false_positives or report.false_negatives:
+        misses = Table(title="false positives and false negatives")
+        for col in ("kind", "portal", "check", "code", "target"):
+            misses.add_column(col)
+        for r in report.false_positives:
+            misses.add_row("FP", r.portal_id, r.probe, r.code or "", r.target)
+        for pid, probe, target, code in report.false_negatives:
+            misses.add_row("FN", pid, probe, code, target)
+        tables.append(misses)
+    if report.errors:
+        errors = Table(title=f"errors ({len(report.errors)}; never counted as TP)")
+        for col in ("portal", "check", "kind", "target", "message"):
+            errors.add_column(col)
+        for r in report.errors:
+            errors.add_row(r.portal_id, r.probe, r.code or "", r.target, r.message[:120])
+        tables.append(errors)
+    return tables
+
+
+@click.command("calibrate")
+@click.option(
+    "--province",
+    "provinces",
+    multiple=True,
+    metavar="ID",
+    help="Calibrate on this province only (repeatable).",
+)
+@click.option(
+    "--probe", "probes", multiple=True, metavar="NAME", help="Calibrate this check only (repeatable)."
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="Exit 1 when a check's precision or recall is below this.",
+)
+@click.pass_obj
+def command(app: AppContext, provinces: tuple[str, ...], probes: tuple[str, ...], threshold: float) -> None:
+    """Start the sandbox, audit it, and score every check against the ground truth."""
+    from sandbox import server
+
+    sf = app.sessions()
+    with tempfile.TemporaryDirectory(prefix="zwaudit-calibrate-") as tmp:
+        sb = server.start(list(provinces) or None, base_port=0, directory=Path(tmp))
+        try:
+            config = load_config(sb.config_dir)
+            _, report = calibrate(
+                config,
+                sf,
+                ground_truth_dir=sb.ground_truth_dir,
+                captcha_dir=sb.captcha_dir,
+                probes=list(probes) or None,
+                db_url=app.db_url or default_url(),
+                progress=LogProgress(),
+            )
+        finally:
+            sb.stop()
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    for table in report_tables(report):
+        console.print(table)
+    failing = report.below(threshold)
+    if failing:
+        click.echo(f"below the threshold {threshold:.2f}: {', '.join(failing)}", err=True)
+        sys.exit(EXIT_REGRESSION)
+    click.echo(f"calibration run {report.run_id}: every check at or above {threshold:.2f}")

@@ -1,0 +1,71 @@
+"""``zwaudit nightly``: the whole nightly job as one run, with exit codes for schedulers."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+
+import click
+
+from zwaudit.cli.context import AppContext
+from zwaudit.lock import DEFAULT_STALE_AFTER_S
+from zwaudit.nightly import NightlyOptions, run_nightly
+from zwaudit.paths import out_dir
+from zwaudit.progress import RichProgress, progress_for_terminal
+
+
+@click.command("nightly")
+@click.option("--portal", "portals", multiple=True, help="Only this portal (repeatable; default: all).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the CSV, the bundle and report/ (default: out/).",
+)
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit 1 when the run has new fails or indicator drops compared with the previous nightly run.",
+)
+@click.option(
+    "--lock-timeout",
+    default=DEFAULT_STALE_AFTER_S,
+    show_default=True,
+    type=click.FloatRange(min=10),
+    help="Seconds without a heartbeat after which another run's lock counts as stale.",
+)
+@click.pass_obj
+def command(
+    app: AppContext, portals: tuple[str, ...], out: Path | None, fail_on_regression: bool, lock_timeout: float
+) -> None:
+    """Crawl, probe, score, export and report every configured portal as one run.
+
+    Exit codes: 0 ok, 1 regressions (with --fail-on-regression), 2 usage/config error,
+    3 run error (another run holds the lock, or a stage failed).
+    """
+    config = app.config
+    sf = app.sessions()
+    options = NightlyOptions(
+        portal_ids=list(portals) or None,
+        out=(out or out_dir()).resolve(),
+        fail_on_regression=fail_on_regression,
+        stale_after_s=lock_timeout,
+    )
+    progress = progress_for_terminal()
+    db_url = app.engine.url.render_as_string(hide_password=False)
+    with progress if isinstance(progress, RichProgress) else nullcontext():
+        result = run_nightly(config, sf, db_url=db_url, options=options, progress=progress)
+    click.echo(f"nightly run {result.run_id}:")
+    for stage, state in result.stages.items():
+        click.echo(f"  {stage:<8} {state}")
+    for label, path in (("report", result.report), ("csv", result.csv), ("bundle", result.bundle)):
+        if path is not None:
+            click.echo(f"  {label:<8} {path}")
+    if result.diff is not None:
+        new, drops = result.diff.regressions
+        click.echo(
+            f"  compared with run {result.previous_run}: {len(new)} new fails, "
+            f"{len(result.diff.of_kind('fixed'))} fixed, {len(drops)} indicator drops"
+        )
+    if result.webhook_delivered is not None:
+        click.echo(f"  webhook  {'delivered' if result.webhook_delivered else 'FAILED (see log)'}")
+    click.get_current_context().exit(result.exit_code)

@@ -1,0 +1,194 @@
+"""Running checks on one portal: the :class:`CheckContext` every check gets, built in one place.
+
+The orchestrator (:mod:`zwaudit.audit`) and the probe tests use the same :class:`PortalAudit`, so
+a probe tested in isolation sees exactly what it sees in a run: the portal's redactor and personal
+data, its browser context (with a saved login session when one exists), a polite host pacer and an
+HTTP client trusting the profile's CA bundle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import ssl
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from zwaudit.browser import AuditBrowser, HostPacer
+from zwaudit.checks import Check, CheckContext, Requires
+from zwaudit.config.loader import Config
+from zwaudit.config.schema import PortalProfile
+from zwaudit.evidence import EvidenceWriter
+from zwaudit.findings import Finding, error_finding
+from zwaudit.outcomes import ErrorKind
+from zwaudit.redact import Redactor
+from zwaudit.secrets import Secrets
+from zwaudit.sessions import SESSION_META_KEY, load_session
+from zwaudit.targets import normalize_url
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext
+    from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("zwaudit.audit")
+
+
+def personal_data(portal: PortalProfile, secrets: Secrets) -> dict[str, str]:
+    """The account's personal values (a :class:`ConfigError` when a referenced secret is missing)."""
+    if portal.account is None:
+        return {}
+    where = str(portal.source_file or portal.id)
+    return secrets.personal_data(portal.account, where=where)
+
+
+def http_client_factory(
+    portal: PortalProfile, user_agent: str, timeout_s: float
+) -> Callable[[], httpx.AsyncClient]:
+    """Clients that trust the profile's CA bundle (else the system store) and send our User-Agent."""
+
+    def make() -> httpx.AsyncClient:
+        verify: ssl.SSLContext | bool = True
+        if portal.ca_bundle is not None:
+            verify = ssl.create_default_context(cafile=str(portal.ca_bundle))
+        return httpx.AsyncClient(
+            verify=verify,
+            headers={"User-Agent": user_agent},
+            timeout=timeout_s,
+            follow_redirects=True,
+        )
+
+    return make
+
+
+def wants_login(cls: type[Check]) -> bool:
+    """Whether a check works logged in (class attribute ``logged_in``; default False)."""
+    return bool(getattr(cls, "logged_in", False))
+
+
+class PortalAudit:
+    """One portal's share of an audit: its context, redactor and the checks run on it."""
+
+    def __init__(
+        self,
+        config: Config,
+        portal: PortalProfile,
+        run_id: int,
+        *,
+        secrets: Secrets,
+        browser: AuditBrowser | None,
+        session_factory: sessionmaker[Session] | None = None,
+        evidence_root: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.portal = portal
+        self.run_id = run_id
+        self.secrets = secrets
+        self.browser = browser
+        self.session_factory = session_factory
+        self.evidence_root = evidence_root
+        self.personal = personal_data(portal, secrets)
+        self.redactor = Redactor(self.personal)
+        self.login_state: dict[str, Any] = {}  # shared by the logged-in checks of this portal
+        self.session_meta: dict[str, Any] | None = None
+        self._contexts: dict[bool, BrowserContext] = {}  # logged_in → context
+        self._context_lock = asyncio.Lock()
+        self._pacer = HostPacer(portal.politeness.delay_seconds)  # one per portal, both contexts
+
+    @property
+    def fallback_target(self) -> str:
+        """The target of an error that happened before a check found its own targets."""
+        return normalize_url(str(self.portal.home_url))
+
+    async def browser_context(self, logged_in: bool = False) -> BrowserContext:
+        """The portal's context, created on first use.
+
+        Anonymous checks (``auth_https`` must see the 登录 entry a visitor sees) and logged-in
+        checks (``logged_in = True`` on the class; they get the saved session, if any) use two
+        separate contexts, so a login never changes what an anonymous check observes.
+        """
+        async with self._context_lock:
+            context = self._contexts.get(logged_in)
+            if context is None:
+                if self.browser is None:
+                    raise RuntimeError("this audit has no browser (no browser check was selected)")
+                state = load_session(self.portal) if logged_in else None
+                if state is not None:
+                    self.session_meta = state.pop(SESSION_META_KEY, None) or {}
+                context = await self.browser.new_context(storage_state=state)
+                self._contexts[logged_in] = context
+            return context
+
+    def pacer(self) -> HostPacer:
+        return self._pacer
+
+    def check_context(self, cls: type[Check]) -> CheckContext:
+        settings = self.config.settings
+        extra: dict[str, Any] = {
+            "secrets": self.secrets,
+            "personal": dict(self.personal),
+            "redactor": self.redactor,
+            "http_client": http_client_factory(
+                self.portal, settings.user_agent, settings.browser.navigation_timeout_s
+            ),
+            "pacer": self.pacer,
+            "config": self.config,
+            "login_state": self.login_state,
+        }
+        if self.session_meta is not None:
+            extra["session_meta"] = self.session_meta
+        return CheckContext(
+            run_id=self.run_id,
+            portal=self.portal,
+            options=self.config.check_options(self.portal, cls.name),
+            settings=settings,
+            evidence=EvidenceWriter(
+                self.run_id, self.portal.id, cls.name, self.redactor, root=self.evidence_root
+            ),
+            session_factory=self.session_factory,
+            browser_context=(
+                functools.partial(self.browser_context, wants_login(cls))
+                if cls.requires is Requires.BROWSER
+                else None
+            ),
+            extra=extra,
+        )
+
+    async def run_check(self, name: str) -> list[Finding]:
+        """Run check ``name``; a crash or overrun becomes one ``error`` finding, never a raise."""
+        cls = self.config.check_class(name)
+        needs = getattr(cls, "needs_resources", ())
+        if self.browser is not None and cls.requires is Requires.BROWSER:
+            context = await self.browser_context(wants_login(cls))  # first: it loads the session notes
+            self.browser.allow_resources(context, needs)
+        ctx = self.check_context(cls)
+        timeout = self.config.settings.audit.check_timeout_s
+        try:
+            findings = await asyncio.wait_for(cls().run(ctx), timeout)
+        except TimeoutError:
+            return [
+                error_finding(name, self.fallback_target, ErrorKind.TIMEOUT, f"check exceeded {timeout:.0f}s")
+            ]
+        except Exception as exc:
+            log.error(
+                "%s on %s crashed: %s",
+                name,
+                self.portal.id,
+                "".join(traceback.format_exception_only(exc)).strip(),
+                extra={"portal": self.portal.id, "probe": name},
+            )
+            message = self.redactor(f"{type(exc).__name__}: {exc}")[:500]
+            return [error_finding(name, self.fallback_target, ErrorKind.INTERNAL, message)]
+        return findings
+
+    async def close(self) -> None:
+        contexts, self._contexts = list(self._contexts.values()), {}
+        for context in contexts:
+            try:
+                await context.close()
+            except Exception as exc:  # a browser that died already: nothing left to close
+                log.debug("closing a context of %s: %s", self.portal.id, exc)
