@@ -200,6 +200,9 @@ def _listeners(pid: str, index: int, base_port: int) -> dict[str, Listener]:
 
 
 async def _open(provinces: list[str], base_port: int, directory: Path) -> _Running:
+    # absolute, so that the profiles point at the CA wherever they are read from (a relative
+    # --dir would otherwise be resolved against the profile's own folder)
+    directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     certs = ca.load_or_create(directory / "ca")
     running = _Running()

@@ -6,6 +6,7 @@ import re
 import ssl
 import stat
 from collections import Counter
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -209,3 +210,18 @@ def test_sso_ticket_flow_over_http(sandbox: Sandbox, pid: str) -> None:
             data={"service": service.group(1).replace("&amp;", "&"), "username": user, "password": password},
         )
         assert centre.status_code == 200 and "个人资料" in centre.content.decode("gbk")
+
+
+def test_relative_directory_gives_profiles_that_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--dir var/sandbox`` (relative, as the demo passes it) must give loadable profiles."""
+    from sandbox import server
+    from zwaudit.config import load_config
+
+    monkeypatch.chdir(tmp_path)
+    sb = server.start(["sbx-shu"], base_port=0, directory="rel/sandbox")
+    try:
+        config = load_config(sb.config_dir)
+        ca = config.portals["sbx-shu"].ca_bundle
+        assert ca is not None and ca.is_absolute() and ca.exists()
+    finally:
+        sb.stop()
