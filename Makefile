@@ -10,7 +10,7 @@ bootstrap:
 lint: bootstrap
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
-	$(VENV)/mypy zwaudit probes scoring
+	$(VENV)/mypy zwaudit probes scoring crawler sandbox bench
 
 test: bootstrap lint
 	$(VENV)/python -m pytest -q -p no:cacheprovider

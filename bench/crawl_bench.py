@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
@@ -52,8 +52,11 @@ def bare_crawl(config_dir: str, portal_id: str) -> None:
 
     class BareSpider(CrawlSpider):
         name = "bare"
-        start_urls: ClassVar[list[str]] = [c.url for c in crawl.channels]
         rules = (Rule(LinkExtractor(allow=[o + "/" for o in origins], deny_extensions=[]), follow=True),)
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.start_urls = [c.url for c in crawl.channels]
 
     settings: dict[str, Any] = {
         k: v

@@ -9,7 +9,7 @@ with no usable target is missing, never zero.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from scoring.framework import Node
@@ -42,45 +42,174 @@ def manual_leaf(node: Node, entry: ManualValue | None) -> NodeValue:
     return _value(node.id, None, inputs)
 
 
-def automatic_leaf(node: Node, by_probe: Mapping[str, Sequence[FindingRow]]) -> tuple[NodeValue, bool]:
-    """An automatic leaf from the portal's findings, and whether it raises its veto."""
+def manual_leaves(node: Node, entries: Sequence[ManualValue | None]) -> list[NodeValue]:
+    """:func:`manual_leaf` for every portal of a run (the node is looked up once, not per portal)."""
     spec = node.spec
-    used: list[int] = []
-    ignored: list[int] = []
-    concluded: set[tuple[str, str]] = set()
-    failures: dict[tuple[str, str], list[str]] = {}  # (probe, target) → relevant fail codes
-    codes = node.codes
-    target_re = node.target_re
-    veto_codes = frozenset(spec.veto.codes) if spec.veto else frozenset()
-    veto = False
-    passes = fails = errors = not_applicable = 0
-    for probe in spec.probes:
-        for row in by_probe.get(probe, ()):  # the hot loop of scoring: keep it plain
-            if target_re is not None and not target_re.match(row.target):
-                continue
+    if spec.method != "score":
+        return [manual_leaf(node, entry) for entry in entries]
+    node_id = node.id
+    out: list[NodeValue] = []
+    for entry in entries:
+        if entry is None:
+            out.append(NodeValue(node_id, None, MISSING, None, {"method": "score", "manual": []}))
+        else:
+            value = entry.value
+            inputs = {"method": "score", "manual": [entry.id], "entered": value}
+            out.append(NodeValue(node_id, round(value, DIGITS), OK, None, inputs))
+    return out
+
+
+class ProbeFindings:
+    """One portal's findings of one probe, digested once for every leaf the probe feeds.
+
+    Targets are keyed by name alone: within one probe the probe is fixed, so no (probe, target)
+    tuple is built per row. Ids keep the findings' order, as ``inputs`` shows them.
+    """
+
+    __slots__ = ("concluded", "counts", "fail_codes", "fail_seq", "failures", "ignored", "rows", "used")
+
+    def __init__(self, rows: Sequence[FindingRow]) -> None:
+        used: list[int] = []
+        ignored: list[int] = []
+        concluded: set[str] = set()
+        fail_seq: list[tuple[str, str]] = []  # (target, code) of every fail, in row order
+        failures: dict[str, list[str]] = {}  # target → every fail code, keyed in first-fail order
+        passes = fails = errors = not_applicable = 0
+        for row in rows:  # the hot loop of scoring: keep it plain
             status = row.status
             if status == "pass":
                 passes += 1
                 used.append(row.id)
-                concluded.add((probe, row.target))
+                concluded.add(row.target)
             elif status == "fail":
                 fails += 1
                 used.append(row.id)
-                key = (probe, row.target)
-                concluded.add(key)
+                target = row.target
+                concluded.add(target)
                 code = row.code or ""
-                if codes is None or code in codes:
-                    failures.setdefault(key, []).append(code)
-                if code in veto_codes:
-                    veto = True
+                fail_seq.append((target, code))
+                codes = failures.get(target)
+                if codes is None:
+                    failures[target] = [code]
+                else:
+                    codes.append(code)
             else:
                 if status == "error":
                     errors += 1
                 else:
                     not_applicable += 1
                 ignored.append(row.id)
+        self.rows = rows
+        self.used = used
+        self.ignored = ignored
+        self.counts = (passes, fails, errors, not_applicable)
+        self.concluded = concluded
+        self.fail_seq = fail_seq
+        self.fail_codes = frozenset(code for _, code in fail_seq)
+        self.failures = failures
+
+    def failures_for(self, codes: frozenset[str] | None) -> dict[str, list[str]]:
+        """Target → the fail codes among ``codes`` (None: all), keyed in first-relevant-fail order."""
+        if codes is None:
+            return self.failures
+        out: dict[str, list[str]] = {}
+        for target, code in self.fail_seq:
+            if code in codes:
+                out.setdefault(target, []).append(code)
+        return out
+
+
+NO_FINDINGS = ProbeFindings(())
+
+
+def digest(findings: Iterable[FindingRow], probes: Collection[str]) -> dict[str, ProbeFindings]:
+    """A portal's findings grouped per probe and digested, for the probes some leaf reads."""
+    groups: dict[str, list[FindingRow]] = {}
+    for row in findings:
+        group = groups.get(row.probe)
+        if group is None:
+            groups[row.probe] = [row]
+        else:
+            group.append(row)
+    return {probe: ProbeFindings(rows) for probe, rows in groups.items() if probe in probes}
+
+
+class LeafPlan:
+    """What an automatic leaf needs from the framework, looked up once per scoring of a run."""
+
+    __slots__ = ("codes", "matches", "node", "probes", "target_re", "veto_codes")
+
+    def __init__(self, node: Node) -> None:
+        spec = node.spec
+        self.node = node
+        self.probes = tuple(spec.probes)
+        self.codes = node.codes
+        self.target_re = node.target_re
+        self.veto_codes = frozenset(spec.veto.codes) if spec.veto else frozenset()
+        self.matches: dict[str, bool] = {}  # target → matches ``targets`` (targets recur across portals)
+
+    def select(self, found: ProbeFindings) -> ProbeFindings:
+        """The findings on the targets this leaf looks at."""
+        target_re = self.target_re
+        if target_re is None or not found.rows:
+            return found
+        matches = self.matches
+        kept: list[FindingRow] = []
+        for row in found.rows:
+            target = row.target
+            hit = matches.get(target)
+            if hit is None:
+                hit = matches[target] = target_re.match(target) is not None
+            if hit:
+                kept.append(row)
+        return ProbeFindings(kept)
+
+
+def automatic_leaf(plan: LeafPlan, found: Mapping[str, ProbeFindings]) -> tuple[NodeValue, bool]:
+    """An automatic leaf from the portal's digested findings, and whether it raises its veto.
+
+    A target is keyed by (probe, target): the same target name under two probes counts twice.
+    """
+    node = plan.node
+    spec = node.spec
+    codes = plan.codes
+    veto_codes = plan.veto_codes
+    probes = plan.probes
+    parts = [plan.select(found.get(probe, NO_FINDINGS)) for probe in probes]
+    failures: Mapping[Any, list[str]]
+    if len(parts) == 1:
+        part = parts[0]
+        used = list(part.used)
+        ignored = list(part.ignored)
+        passes, fails, errors, not_applicable = part.counts
+        targets = len(part.concluded)
+        failures = part.failures_for(codes)
+        veto = not veto_codes.isdisjoint(part.fail_codes)
+    else:
+        used = []
+        ignored = []
+        passes = fails = errors = not_applicable = 0
+        targets = 0
+        merged: dict[tuple[str, str], list[str]] = {}
+        veto = False
+        seen: set[str] = set()
+        for probe, part in zip(probes, parts):  # noqa: B905 - equal by construction
+            used.extend(part.used)
+            ignored.extend(part.ignored)
+            p, f, e, n = part.counts
+            passes += p
+            fails += f
+            errors += e
+            not_applicable += n
+            if probe not in seen:  # a probe listed twice reads the same targets twice
+                seen.add(probe)
+                targets += len(part.concluded)
+            for target, found_codes in part.failures_for(codes).items():
+                merged.setdefault((probe, target), []).extend(found_codes)
+            if not veto_codes.isdisjoint(part.fail_codes):
+                veto = True
+        failures = merged
     counts = {"pass": passes, "fail": fails, "error": errors, "not_applicable": not_applicable}
-    targets = len(concluded)
     failed = len(failures)
     inputs: dict[str, Any] = {
         "method": spec.method,

@@ -29,6 +29,24 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError("CI=true but /usr/bin/chromium is missing: run scripts/bootstrap.sh")
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how the storage tests fared on each backend, so the CI log shows both ran."""
+    counts: dict[str, dict[str, int]] = {"sqlite": {}, "postgresql": {}}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if getattr(report, "when", "call") != "call" and outcome == "passed":
+                continue
+            for backend, tally in counts.items():
+                if f"[{backend}" in nodeid or f"-{backend}]" in nodeid or f"-{backend}-" in nodeid:
+                    tally[outcome] = tally.get(outcome, 0) + 1
+    parts = []
+    for backend, tally in counts.items():
+        shown = ", ".join(f"{n} {outcome}" for outcome, n in sorted(tally.items())) or "none ran"
+        parts.append(f"{backend}: {shown}")
+    terminalreporter.write_line("storage tests by backend -- " + "; ".join(parts))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Never touch the developer's var/ and out/ from a test."""
