@@ -13,18 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.labels import GuideElements
+from zwaudit.browser import LAUNCH_ARGS
 from zwaudit.config import Config, PortalProfile
 from zwaudit.errors import ConfigError
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 API_KEYS = frozenset({"field_aliases"})  # crawl.api keys this crawler reads
 
 
@@ -133,7 +125,7 @@ class PortalCrawl:
             "CLOSESPIDER_PAGECOUNT": self.max_pages,
             "PLAYWRIGHT_LAUNCH_OPTIONS": {
                 "headless": True,
-                "args": LAUNCH_ARGS,
+                "args": list(LAUNCH_ARGS),
                 **({"executable_path": self.executable_path} if self.executable_path else {}),
             },
             "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": self.navigation_timeout_ms,
