@@ -6,6 +6,7 @@ the test account's name, ID number or phone in unmasked form.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,18 @@ def unmasked_values(config: Config, portal_id: str) -> dict[str, str]:
     return {k: v for k, v in personal.items() if k in ("name", "id_number", "phone")}
 
 
-def assert_nothing_leaked(values: dict[str, str], evidence: Path, db_url: str) -> int:
-    """Grep every evidence file (text and PNG bytes) and every stored text for the values."""
+def assert_nothing_leaked(
+    values: dict[str, str], evidence: Path, db_url: str, texts: dict[str, str] | None = None
+) -> int:
+    """Grep every evidence file, every stored text and ``texts`` (logs, CSVs) for the values.
+
+    Screenshots are images: their pixels are checked by ``test_name_masking_screenshot``; here
+    their bytes are grepped too, for text chunks (PNG metadata) that could carry the values.
+    """
     loose = {k: re.compile(r"[\s\-]?".join(map(re.escape, v)), re.I) for k, v in values.items()}
+    for where, content in (texts or {}).items():
+        for kind, pattern in loose.items():
+            assert not pattern.search(content), f"{kind} unmasked in {where}"
     files = [p for p in evidence.rglob("*") if p.is_file()]
     for path in files:
         content = path.read_bytes().decode("utf-8", errors="ignore")
@@ -50,13 +60,19 @@ def assert_nothing_leaked(values: dict[str, str], evidence: Path, db_url: str) -
 
 @pytest.mark.browser
 def test_audit_cli_on_one_province_matches_ground_truth_and_leaks_nothing(
-    sandbox: Any, sandbox_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: Any,
+    sandbox_config: Config,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     evidence = tmp_path / "evidence"
     monkeypatch.setenv("ZWAUDIT_EVIDENCE", str(evidence))
     db_url = f"sqlite:///{tmp_path / 'audit.sqlite'}"
-    args = ["--config", str(sandbox.config_dir), "--db", db_url, "audit", "--portal", "sbx-shu"]
-    result = CliRunner().invoke(cli, [*args, "--probe", "name_masking", "--probe", "duplicate_login"])
+    common = ["--config", str(sandbox.config_dir), "--db", db_url]
+    args = [*common, "-v", "--log-format", "json", "audit", "--portal", "sbx-shu"]
+    with caplog.at_level(logging.DEBUG):
+        result = CliRunner().invoke(cli, [*args, "--probe", "name_masking", "--probe", "duplicate_login"])
     assert result.exit_code == 0, result.output
     run_id = int(result.output.strip().splitlines()[-1].split()[-1])
 
@@ -79,10 +95,17 @@ def test_audit_cli_on_one_province_matches_ground_truth_and_leaks_nothing(
     }
     assert expected_fails and {f for f in found if f[2] == "fail"} == expected_fails
     assert not [f for f in found if f[2] == "error"]
-    assert assert_nothing_leaked(unmasked_values(sandbox_config, "sbx-shu"), evidence, db_url) >= 4
+    csv_path = tmp_path / "findings.csv"
+    exported = CliRunner().invoke(cli, [*common, "export", "--run", "latest", "--out", str(csv_path)])
+    assert exported.exit_code == 0, exported.output
+    csv_text = csv_path.read_text(encoding="utf-8-sig")
+    assert "name_masking" in csv_text and "duplicate_login" in csv_text
+    texts = {"CLI output and log lines": result.output, "captured log records": caplog.text, "CSV": csv_text}
+    personal = unmasked_values(sandbox_config, "sbx-shu")
+    assert assert_nothing_leaked(personal, evidence, db_url, texts) >= 4
 
     # "we fixed it": rerun exactly one check on one portal
-    again = CliRunner().invoke(cli, [*args, "--probe", "name_masking"])
+    again = CliRunner().invoke(cli, [*common, "audit", "--portal", "sbx-shu", "--probe", "name_masking"])
     assert again.exit_code == 0, again.output
     assert "name_masking" in again.output and "duplicate_login" not in again.output
 

@@ -22,13 +22,25 @@ def register_redactor(redactor: Redactor) -> None:
     _redactors.append(redactor)
 
 
+def _redact(text: str) -> str:
+    for redactor in _redactors:
+        text = redactor(text)
+    return text
+
+
 class RedactingFilter(logging.Filter):
+    """Redact the message and the traceback (an exception's text can quote a page, too)."""
+
+    _formatter = logging.Formatter()
+
     def filter(self, record: logging.LogRecord) -> bool:
         if _redactors:
-            message = record.getMessage()
-            for redactor in _redactors:
-                message = redactor(message)
-            record.msg, record.args = message, None
+            record.msg, record.args = _redact(record.getMessage()), None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = self._formatter.formatException(record.exc_info)
+            if record.exc_text:
+                # formatters print exc_text when it is set, so the raw exception is never shown
+                record.exc_text = _redact(record.exc_text)
         return True
 
 
@@ -43,8 +55,9 @@ class JsonFormatter(logging.Formatter):
         for key in ("run_id", "portal", "probe", "count", "elapsed_s"):
             if hasattr(record, key):
                 payload[key] = getattr(record, key)
-        if record.exc_info:
-            payload["exc"] = self.formatException(record.exc_info).splitlines()[-1]
+        if record.exc_info or record.exc_text:
+            text = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+            payload["exc"] = text.splitlines()[-1]
         return json.dumps(payload, ensure_ascii=False)
 
 
