@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up a fresh Debian machine for zwaudit: Debian's chromium + CJK fonts, and the venv.
+# Set up a fresh Debian machine for zwaudit: Debian's chromium + CJK fonts (+ Xvfb), and the venv.
 # Idempotent: each step is skipped when already done. Used by `make demo` and `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
+# a virtual display: the test of `zwaudit login` opens its headed browser window on Xvfb
+command -v Xvfb >/dev/null 2>&1 || need_apt+=(xvfb)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
