@@ -25,7 +25,7 @@ from zwaudit.db.store import item_counts, start_run
 from zwaudit.errors import RunError
 from zwaudit.evidence import EvidenceWriter
 from zwaudit.findings import Finding
-from zwaudit.outcomes import Status
+from zwaudit.outcomes import ErrorKind, Status
 
 
 @pytest.fixture
@@ -113,6 +113,20 @@ def _run_check(
         extra={"config": config},
     )
     return asyncio.run(config.check_class(name)().run(ctx))
+
+
+def test_a_crawl_that_stored_nothing_is_an_error_never_a_verdict(
+    site: CrawlSite, tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]]
+) -> None:
+    """An empty catalogue is a crawl that read nothing, not a clean (or a failing) portal."""
+    _, sf = sqlite_db
+    config_dir = site.write_config(tmp_path / "config")
+    run_id = start_run(sf, "audit")
+    for name in CRAWL_CHECKS:
+        findings = _run_check(name, config_dir, sf, run_id, tmp_path)
+        assert findings, name
+        assert {f.status for f in findings} == {Status.ERROR}, (name, findings)
+        assert all(f.code == ErrorKind.NOT_FOUND.value for f in findings), (name, findings)
 
 
 def test_a_missing_run_is_one_clear_error(

@@ -12,11 +12,11 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from crawler.checks.common import ItemSnapshot, compare_key, context_config, load_items, require_sessions
+from crawler.checks.common import ItemSnapshot, compare_key, context_config, link_source_pages, portal_items
 from zwaudit.checks import CheckContext, CheckOptions, Requires
 from zwaudit.config.yamlfile import validation_error
-from zwaudit.findings import Finding, error_finding
-from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.findings import Finding
+from zwaudit.outcomes import Status
 from zwaudit.targets import item_target
 
 
@@ -96,18 +96,7 @@ class CancelledItems:
             cancelled = reference_list(config.read_data("cancelled_items.yaml"), options.extra_names)
         except ValidationError as exc:
             raise validation_error(config.data_file("cancelled_items.yaml"), exc) from exc
-        items = load_items(require_sessions(ctx), ctx.run_id, ctx.portal.id).get("portal", [])
-        if not items:
-            return [
-                error_finding(
-                    self.name,
-                    item_target("catalogue", "portal"),
-                    ErrorKind.NOT_FOUND,
-                    "no portal items stored",
-                )
-            ]
-        findings = judge(items, cancelled)
-        for finding in findings:
-            if finding.status is Status.FAIL:
-                finding.evidence.append(ctx.evidence.url(str(finding.detail["source_url"])))
-        return findings
+        items, no_items = portal_items(ctx, self.name)
+        if no_items:
+            return no_items
+        return link_source_pages(ctx, judge(items, cancelled))

@@ -12,11 +12,10 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from crawler.checks.common import ItemSnapshot, iter_pages, load_items, require_sessions
+from crawler.checks.common import ItemSnapshot, iter_pages, link_source_pages, portal_items, require_sessions
 from zwaudit.checks import CheckContext, CheckOptions, Requires
 from zwaudit.findings import Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
-from zwaudit.targets import item_target
 
 
 class Options(CheckOptions):
@@ -58,21 +57,10 @@ class ClickDepth:
     async def run(self, ctx: CheckContext) -> list[Finding]:
         options = ctx.options
         assert isinstance(options, Options)
-        sf = require_sessions(ctx)
-        items = load_items(sf, ctx.run_id, ctx.portal.id).get("portal", [])
-        if not items:
-            return [
-                error_finding(
-                    self.name,
-                    item_target("catalogue", "portal"),
-                    ErrorKind.NOT_FOUND,
-                    "no portal items stored",
-                )
-            ]
+        items, no_items = portal_items(ctx, self.name)
+        if no_items:
+            return no_items
         wanted = {i.source_url for i in items}
-        depth_of = {p.url: p.depth for p in iter_pages(sf, ctx.run_id, ctx.portal.id) if p.url in wanted}
-        findings = judge(items, depth_of, options.max_clicks)
-        for finding in findings:
-            if finding.status is Status.FAIL:
-                finding.evidence.append(ctx.evidence.url(str(finding.detail["source_url"])))
-        return findings
+        pages = iter_pages(require_sessions(ctx), ctx.run_id, ctx.portal.id)
+        depth_of = {p.url: p.depth for p in pages if p.url in wanted}
+        return link_source_pages(ctx, judge(items, depth_of, options.max_clicks))

@@ -18,7 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from zwaudit.checks import CheckContext
 from zwaudit.config import Config, load_config
 from zwaudit.db import models
+from zwaudit.findings import Finding, error_finding
+from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.targets import item_target
+
+NO_PORTAL_ITEMS = "the crawl stored no portal items for this run"
 
 _PUNCT = re.compile(r"[\s\u3000,，.。;；:：、'\"“”‘’!！?？《》<>〈〉\-—_·/\\]+")
 _BRACKETS = re.compile(r"[(\[（【［]([^()\[\]（）【】［］]*)[)\]）】］]")
@@ -124,3 +128,23 @@ def require_sessions(ctx: CheckContext) -> sessionmaker[Session]:
     if ctx.session_factory is None:
         raise RuntimeError("a crawl check needs ctx.session_factory")
     return ctx.session_factory
+
+
+def portal_items(ctx: CheckContext, check: str) -> tuple[list[ItemSnapshot], list[Finding]]:
+    """The run's portal items and, when there are none, the one ``error`` finding to report.
+
+    No items is not a clean portal: it is a crawl that read nothing, so the check cannot judge.
+    """
+    items = load_items(require_sessions(ctx), ctx.run_id, ctx.portal.id).get("portal", [])
+    if items:
+        return items, []
+    target = item_target("catalogue", "portal")
+    return [], [error_finding(check, target, ErrorKind.NOT_FOUND, NO_PORTAL_ITEMS)]
+
+
+def link_source_pages(ctx: CheckContext, findings: list[Finding]) -> list[Finding]:
+    """Every ``fail`` gets the page it was read from as evidence (``detail["source_url"]``)."""
+    for finding in findings:
+        if finding.status is Status.FAIL:
+            finding.evidence.append(ctx.evidence.url(str(finding.detail["source_url"])))
+    return findings

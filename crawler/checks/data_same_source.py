@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rapidfuzz import fuzz
 
 from crawler.checks.common import (
+    NO_PORTAL_ITEMS,
     ItemSnapshot,
     compare_key,
     context_config,
@@ -233,9 +234,8 @@ class DataSameSource:
         if options.channels is not None:
             configured = [c for c in configured if c in options.channels]
         if not portal:
-            return [
-                error_finding(self.name, "catalogue@portal", ErrorKind.NOT_FOUND, "no portal items stored")
-            ]
+            target = item_target("catalogue", "portal")
+            return [error_finding(self.name, target, ErrorKind.NOT_FOUND, NO_PORTAL_ITEMS)]
         findings: list[Finding] = []
         channels: dict[str, list[ItemSnapshot]] = {}
         for channel in configured:

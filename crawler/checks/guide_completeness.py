@@ -10,11 +10,10 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from crawler.checks.common import ItemSnapshot, context_config, fold, load_items, require_sessions
+from crawler.checks.common import ItemSnapshot, context_config, fold, link_source_pages, portal_items
 from zwaudit.checks import CheckContext, CheckOptions, Requires
-from zwaudit.findings import Finding, error_finding
-from zwaudit.outcomes import ErrorKind, Status
-from zwaudit.targets import item_target
+from zwaudit.findings import Finding
+from zwaudit.outcomes import Status
 
 PLACEHOLDERS = ["", "-", "--", "—", "/", "暂无", "null", "none", "undefined", "n/a", "待定"]
 
@@ -63,18 +62,7 @@ class GuideCompleteness:
         options = ctx.options
         assert isinstance(options, Options)
         required = options.required or required_elements(context_config(ctx).read_data("guide_elements.yaml"))
-        items = load_items(require_sessions(ctx), ctx.run_id, ctx.portal.id).get("portal", [])
-        if not items:
-            return [
-                error_finding(
-                    self.name,
-                    item_target("catalogue", "portal"),
-                    ErrorKind.NOT_FOUND,
-                    "the crawl stored no portal guides for this run",
-                )
-            ]
-        findings = judge(items, required, options.placeholders)
-        for finding, item in zip(findings, items, strict=True):
-            if finding.status is Status.FAIL:
-                finding.evidence.append(ctx.evidence.url(item.source_url))
-        return findings
+        items, no_items = portal_items(ctx, self.name)
+        if no_items:
+            return no_items
+        return link_source_pages(ctx, judge(items, required, options.placeholders))
