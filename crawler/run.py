@@ -5,7 +5,8 @@ spider); the launcher (:mod:`zwaudit.crawl`) runs it in a subprocess because Twi
 cannot be restarted and must not share the audit's event loop. The last line on stdout is a JSON
 summary; a failure is one line on stderr and exit status 3.
 
-Resuming: each (run, portal) has a ``JOBDIR`` under ``var/crawl-jobs/``. A crawl stopped cleanly
+Resuming: each (run, portal) has a ``JOBDIR`` under ``var/crawl-jobs/`` (named by the run's id
+and a digest of its database and start time, so a new database's run 1 never resumes another's). A crawl stopped cleanly
 (SIGINT/SIGTERM) resumes from it; a crawl that was killed (no clean-stop marker) cannot trust its
 on-disk queue, so that portal is crawled again from its home page — the storage upserts make the
 second pass rewrite, never duplicate, the rows already stored.
@@ -14,10 +15,16 @@ second pass rewrite, never duplicate, the rows already stored.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import gc
+import hashlib
 import json
+import os
 import shutil
+import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +44,24 @@ from zwaudit.errors import RunError, UsageError, ZwauditError
 from zwaudit.paths import var_dir
 
 CLEAN_MARKER = "zwaudit-clean-stop"
+PARENT_ENV = "ZWAUDIT_CRAWL_PARENT"  # the launcher's pid (set by zwaudit.crawl)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def jobdir_for(run_id: int, portal_id: str) -> Path:
-    return var_dir() / "crawl-jobs" / f"run-{run_id}" / portal_id
+def jobdir_for(run_id: int, run_key: str, portal_id: str) -> Path:
+    """The resumable state of one portal's crawl in one run.
+
+    ``run_key`` tells runs apart beyond their id: run ids restart at 1 in every new database (a
+    calibration, a test, a user's second database), and resuming another database's frontier
+    would crawl URLs of a sandbox or portal that is gone.
+    """
+    return var_dir() / "crawl-jobs" / f"run-{run_id}-{run_key}" / portal_id
+
+
+def run_key(db_url: str, run_id: int, started_at: datetime) -> str:
+    """A short digest naming one run of one database (the URL is hashed, never written)."""
+    text = f"{db_url}|{run_id}|{started_at.isoformat()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def prepare_jobdir(path: Path) -> str:
@@ -52,6 +73,21 @@ def prepare_jobdir(path: Path) -> str:
         return "resume"
     shutil.rmtree(path)
     return "restart"
+
+
+def stop_with_parent() -> None:
+    """Ask Linux to send SIGTERM when the launching process dies, so a killed ``nightly`` or
+    ``audit`` leaves no orphan crawl writing into a run that is over (SIGTERM is Scrapy's clean
+    stop, so the JOBDIR stays resumable). Elsewhere, or without a launcher pid, nothing changes.
+    """
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(parent):  # the launcher died before the request above took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def base_settings() -> Settings:
@@ -82,10 +118,12 @@ def build_crawler(
     return crawler
 
 
-def _missing_run(session: Session, run_id: int) -> bool:
-    """The caller creates the run (and so the schema); an unmigrated database is one clear error."""
+def _run_started(session: Session, run_id: int) -> datetime | None:
+    """When the run started, or None when it does not exist (the caller creates the run, and so
+    the schema); an unmigrated database is one clear error."""
     try:
-        return session.get(models.Run, run_id) is None
+        run = session.get(models.Run, run_id)
+        return None if run is None else run.started_at
     except OperationalError as exc:
         raise RunError(f"database not initialised (run 'zwaudit db upgrade'): {exc.orig}") from exc
 
@@ -98,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True, help="database URL")
     parser.add_argument("--no-jobdir", action="store_true", help="do not keep resumable state")
     args = parser.parse_args(argv)
+    stop_with_parent()
     try:
         config = load_config(args.config, validate_probes=False)
         profiles = config.select_portals(args.portal)
@@ -105,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine(args.db)
         sessions = session_factory(engine)
         with sessions.begin() as session:
-            if _missing_run(session, args.run_id):
+            started = _run_started(session, args.run_id)
+            if started is None:
                 raise UsageError(f"run {args.run_id} does not exist (the caller creates the run)")
             for profile in profiles:
                 sync_portal(session, profile)
@@ -115,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     process = CrawlerProcess(base_settings(), install_root_handler=True)
     crawlers: list[tuple[PortalCrawl, Crawler, str]] = []
     for index, crawl in enumerate(crawls):
-        jobdir = None if args.no_jobdir else jobdir_for(args.run_id, crawl.portal_id)
+        key = run_key(args.db, args.run_id, started)
+        jobdir = None if args.no_jobdir else jobdir_for(args.run_id, key, crawl.portal_id)
         state = prepare_jobdir(jobdir) if jobdir is not None else "new"
         crawler = build_crawler(crawl, args.run_id, args.db, jobdir, init_reactor=index == 0)
         process.crawl(crawler, crawl=crawl, run_id=args.run_id)

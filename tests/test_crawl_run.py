@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from crawl_site import ITEMS, CrawlSite
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.run import CLEAN_MARKER, jobdir_for, run_key
 from sandbox.server import Sandbox
 from zwaudit.checks import CheckContext
 from zwaudit.config import load_config
@@ -179,3 +183,86 @@ def test_a_killed_crawl_restarts_without_duplicates(
         ).all()
         assert keys == []
     assert _count(sf, models.ServiceItem, run_id) == sum(truth.values())
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (an exited orphan may linger as a zombie: not live)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+LAUNCHER = """
+import os, subprocess, sys, time
+env = dict(os.environ, ZWAUDIT_CRAWL_PARENT=str(os.getpid()))
+child = subprocess.Popen(sys.argv[1:], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="Linux only (prctl)")
+def test_a_crawl_stops_when_its_launcher_is_killed(
+    sandbox: Sandbox, tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]]
+) -> None:
+    """A killed nightly must not leave an orphan crawl writing into a run that is over."""
+    url, sf = sqlite_db
+    # the sandbox profile without its zero delay: a crawl long enough to be killed midway
+    config_dir = tmp_path / "config"
+    shutil.copytree(sandbox.config_dir, config_dir)
+    profile_path = config_dir / "portals" / "sbx-shu.yaml"
+    profile = yaml.safe_load(profile_path.read_text(encoding="utf-8"))
+    profile["politeness"] = {**profile.get("politeness", {}), "delay_seconds": 0.2}
+    profile_path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
+    run_id = start_run(sf, "crawl")
+    cmd = crawl_command(run_id, ["sbx-shu"], config_dir=config_dir, db_url=url)
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER, *cmd], stdout=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    assert launcher.stdout is not None
+    crawl_pid = int(launcher.stdout.readline())
+    try:
+        deadline = time.monotonic() + 120
+        while _count(sf, models.ServiceItem, run_id) < 1:
+            assert _running(crawl_pid) and time.monotonic() < deadline, "the crawl stored nothing"
+            time.sleep(0.2)
+        launcher.kill()  # SIGKILL: the launcher gets no chance to clean up
+        launcher.wait()
+        deadline = time.monotonic() + 60
+        while _running(crawl_pid):
+            assert time.monotonic() < deadline, "the crawl outlived its launcher by a minute"
+            time.sleep(0.2)
+        # it stopped midway (SIGTERM, a clean Scrapy stop), not after crawling to the end
+        stored = _count(sf, models.ServiceItem, run_id)
+        assert stored < sum(sandbox.ground_truth("sbx-shu")["item_counts"].values())
+    finally:
+        if _running(crawl_pid):
+            os.kill(crawl_pid, signal.SIGKILL)
+
+
+def test_a_new_database_never_resumes_another_databases_crawl(site: CrawlSite, tmp_path: Path) -> None:
+    """Run ids restart at 1 in every database: run 1 of a second database must not pick up the
+    frontier a clean stop left for run 1 of the first (its URLs may point at a sandbox that is gone)."""
+    config_dir = site.write_config(tmp_path / "config")
+    runs = {}
+    for name in ("a", "b"):
+        url = f"sqlite:///{tmp_path / name}.sqlite"
+        engine = make_engine(url)
+        upgrade(engine)
+        sf = session_factory(engine)
+        run_id = start_run(sf, "crawl")
+        with sf() as session:
+            started = session.get(models.Run, run_id).started_at  # type: ignore[union-attr]
+        runs[name] = (url, run_id, started)
+    assert runs["a"][1] == runs["b"][1] == 1
+    # database a's run 1 was stopped cleanly midway: its JOBDIR holds a resumable frontier
+    url_a, run_a, started_a = runs["a"]
+    stale = jobdir_for(run_a, run_key(url_a, run_a, started_a), "site")
+    stale.mkdir(parents=True)
+    (stale / CLEAN_MARKER).write_text("shutdown")
+
+    url_b, run_b, _ = runs["b"]
+    assert crawl(run_b, ["site"], config_dir=config_dir, db_url=url_b).portals["site"].resumed == "new"
+    assert crawl(run_a, ["site"], config_dir=config_dir, db_url=url_a).portals["site"].resumed == "resume"

@@ -92,6 +92,7 @@ def crawl(
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+        "ZWAUDIT_CRAWL_PARENT": str(os.getpid()),  # the crawl stops if this process dies
     }
     try:
         proc = subprocess.run(
