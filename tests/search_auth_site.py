@@ -1,8 +1,10 @@
 """Hand-made portal pages in styles the sandbox does not use, for the search and login observers.
 
-Two search styles (a server-rendered form opening a results page, optionally in a new tab; a
-script-only box whose 检索 button fetches JSON and renders a table) and a login journey
-(header 登录 link → redirect → QR-code tab first → 账号密码登录 tab → form sent by fetch).
+Four search styles (a server-rendered form opening a results page, optionally in a new tab; the
+same form in a header frame opening its results in the main frame; a script-only box whose 检索
+button fetches JSON and renders a table; a component-framework app with an icon-only button and
+clickable cards without links) and a login journey (header 登录 link, or a div with a script
+click → redirect → QR-code tab first → 账号密码登录 tab → form sent by fetch).
 The server counts POSTs so tests can prove no credential attempt ever reached it.
 """
 
@@ -67,6 +69,48 @@ SPA_HOME = (
     "</script></body></html>"
 )
 
+# A legacy frame layout: the search form sits in a header frame and opens its results in the
+# main frame (target=main), as older city portals do.
+FRAMED_HOME = (
+    "<html><body><iframe name='head' src='/framed-head' width='100%' height='90'></iframe>"
+    "<iframe name='main' src='/framed-main' width='100%' height='600'></iframe></body></html>"
+)
+FRAMED_HEAD = (
+    "<html><body><form action='/search' method='get' target='main'>"
+    "<input name='q' type='text' placeholder='请输入关键字'><input type='submit' value='搜索'></form></body></html>"
+)
+
+# A component-framework app (Vue/React style, as many newer portals are): the placeholder names
+# what to type rather than "search", the button is an icon with no text, Enter is not bound, and
+# the results are cards whose clicks are script listeners (no href, no onclick attribute): what
+# makes them results for a person is that they look clickable (pointer cursor) and repeat.
+APP_HOME = (
+    "<html><head><style>.card{cursor:pointer;padding:8px;border:1px solid #ddd;margin:4px}"
+    ".card .t{font-size:18px;font-weight:bold}.btn{cursor:pointer;width:40px;height:32px;display:inline-block;"
+    "background:#36f}.tab{cursor:pointer;display:inline-block;margin:0 8px}</style></head><body>"
+    + NAV
+    + "<div class='hd'><span class='tab'>个人服务</span><span class='tab'>法人服务</span><span class='tab'>部门服务</span></div>"
+    "<div class='bar'><input id='kw' type='text' placeholder='请输入您要办理的事项'><div class='btn'><i class='ic'></i></div></div>"
+    "<div id='out'></div>" + HOT + FOOT + "<script>"
+    "document.querySelector('.btn').addEventListener('click',async()=>{const q=document.getElementById('kw').value;"
+    "const r=await fetch('/api/search?q='+encodeURIComponent(q));const d=await r.json();"
+    "await new Promise(ok=>setTimeout(ok,300));const out=document.getElementById('out');"
+    "if(!d.length){out.innerHTML='<div class=\"none\">暂无相关事项</div>';return;}"
+    'out.innerHTML=d.map((t,i)=>`<div class="card" data-i="${i}"><div class="t">${t}</div>'
+    "<div class=\"m\">实施主体：民政厅　办理类型：即办件</div></div>`).join('');"
+    "out.querySelectorAll('.card').forEach(c=>c.addEventListener('click',()=>{location.hash='#/guide/'+c.dataset.i;}));});"
+    "</script></body></html>"
+)
+
+# The same journey from a component-framework header: 登录 is a div whose click is a listener.
+APP_LOGIN_HOME = (
+    "<html><head><style>.login{cursor:pointer;display:inline-block;padding:4px}</style></head><body>"
+    "<div class='top'><div class='logo'>某省政务服务网</div><div class='login'><span>登录</span></div>"
+    f"<div class='login'>注册</div></div>{HOT}{FOOT}<script>"
+    "document.querySelector('.login').addEventListener('click',()=>{location.href='/sso/entry';});"
+    "</script></body></html>"
+)
+
 LOGIN_HOME = f"<html><body><header><a href='/sso/entry'>登录</a> <a href='/reg'>注册</a></header>{HOT}{FOOT}</body></html>"
 LOGIN_PAGE = (
     "<html><head><script src='http://127.0.0.1:9/stat.js'></script></head><body>"
@@ -112,7 +156,12 @@ def serve() -> Iterator[Site]:
                 "/form-newtab": _home_form("target='_blank'"),
                 "/search": _results_page(q),
                 "/spa": SPA_HOME,
+                "/app": APP_HOME,
+                "/framed": FRAMED_HOME,
+                "/framed-head": FRAMED_HEAD,
+                "/framed-main": f"<html><body>{HOT}{FOOT}</body></html>",
                 "/login-home": LOGIN_HOME,
+                "/app-login-home": APP_LOGIN_HOME,
                 "/sso/login": LOGIN_PAGE.replace("{host}", host),
             }
             if parts.path == "/api/search":

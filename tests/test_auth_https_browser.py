@@ -31,9 +31,14 @@ def observe(harness: BrowserHarness, settings: AuthSettings) -> AuthObservation:
     return harness.run(go())
 
 
-def test_follows_entry_tab_and_intercepts_the_password(browser_harness: BrowserHarness, site: Site) -> None:
-    """登录 link → 302 → QR tab → 账号密码登录; the fetch carrying the password is seen and aborted."""
-    obs = observe(browser_harness, AuthSettings(home_url=site.base + "/login-home"))
+@pytest.mark.parametrize("home", ["/login-home", "/app-login-home"])
+def test_follows_entry_tab_and_intercepts_the_password(
+    browser_harness: BrowserHarness, site: Site, home: str
+) -> None:
+    """登录 (a link, or a div with a script click) → 302 → QR tab → 账号密码登录; the fetch carrying
+    the password is seen and aborted."""
+    site.posts.clear()
+    obs = observe(browser_harness, AuthSettings(home_url=site.base + home))
     assert obs.error is None, obs.error_message
     assert obs.login_url is not None and obs.login_url.startswith(site.base + "/sso/login")
     assert site.base + "/sso/entry" in obs.chain

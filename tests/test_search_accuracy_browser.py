@@ -31,7 +31,7 @@ def search(harness: BrowserHarness, settings: SearchSettings, keyword: str) -> S
     return harness.run(go())
 
 
-@pytest.mark.parametrize("home", ["/form", "/form-newtab", "/spa"])
+@pytest.mark.parametrize("home", ["/form", "/form-newtab", "/spa", "/framed"])
 def test_reads_result_titles_not_chrome(browser_harness: BrowserHarness, site: Site, home: str) -> None:
     obs = search(browser_harness, SearchSettings(home_url=site.base + home), "低保")
     assert obs.error is None, obs.error_message
@@ -39,7 +39,17 @@ def test_reads_result_titles_not_chrome(browser_harness: BrowserHarness, site: S
     assert obs.results[0].url and obs.results[0].url.startswith(site.base)
 
 
-@pytest.mark.parametrize(("home", "message"), [("/form", "没有找到"), ("/spa", "暂无数据")])
+def test_reads_clickable_cards_beside_an_icon_button(browser_harness: BrowserHarness, site: Site) -> None:
+    """A component-framework app: no search word anywhere, an icon button, cards without links."""
+    obs = search(browser_harness, SearchSettings(home_url=site.base + "/app"), "低保")
+    assert obs.error is None, obs.error_message
+    assert [r.title for r in obs.results] == RESULTS["低保"]
+    assert obs.how["submit"] == "button" and set(obs.how["signals"]) == {"prompt", "button"}
+
+
+@pytest.mark.parametrize(
+    ("home", "message"), [("/form", "没有找到"), ("/spa", "暂无数据"), ("/app", "暂无相关事项")]
+)
 def test_no_results_message(browser_harness: BrowserHarness, site: Site, home: str, message: str) -> None:
     obs = search(browser_harness, SearchSettings(home_url=site.base + home), "个税")
     assert obs.error is None, obs.error_message

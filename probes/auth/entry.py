@@ -1,6 +1,7 @@
 """Finding the unified-login password form from the home page, as a person does.
 
-Click the visible 登录 entry (a link or button with a short login text, top of the page first),
+Click the visible 登录 entry (a link, a button or anything showing a pointer cursor, with a short
+login text, top of the page first),
 follow a new tab or redirects across hosts, switch to the 账号密码登录 tab when the page opens on a
 QR code or SMS form, and look for a visible password input in the page or any of its frames.
 One more hop is allowed for portals that put a chooser (个人登录 / 法人登录) in between.
@@ -30,6 +31,13 @@ SCORE_ENTRIES = r"""
   return els.map((el) => {
     const r = el.getBoundingClientRect();
     if (r.width <= 0 || r.height <= 0) return {score: -1};
+    // a span or div is an entry only where a pointer cursor starts on it (a script-bound click)
+    if (!el.matches(args.standard)) {
+      const parent = el.parentElement;
+      if (getComputedStyle(el).cursor !== 'pointer' || (parent && getComputedStyle(parent).cursor === 'pointer')) {
+        return {score: -1};
+      }
+    }
     const text = (el.innerText || el.value || el.getAttribute('aria-label') || el.title || '').replace(/\s+/g, '').trim();
     if (!text || text.length > 16 || not.test(text) && !strict.test(text)) return {score: -1};
     let score = strict.test(text) ? 4 : (loose.test(text) ? 2 : -1);
@@ -67,7 +75,7 @@ async def password_in(page: Page, wait_s: float) -> tuple[Frame, Locator] | None
 
 async def _ranked(page: Page, selector: str, strict: str, loose: str) -> list[tuple[Locator, str]]:
     clickables = page.locator(selector)
-    args = {"strict": strict, "loose": loose, "not": NOT_LOGIN_WORDS}
+    args = {"strict": strict, "loose": loose, "not": NOT_LOGIN_WORDS, "standard": CLICKABLE}
     scored: list[dict[str, Any]] = await clickables.evaluate_all(SCORE_ENTRIES, args)
     order = sorted(
         (i for i, s in enumerate(scored) if s["score"] > 0),
@@ -102,6 +110,9 @@ CLICKABLE = (
     "a, button, [role=button], [role=link], [role=tab], input[type=button], input[type=submit], [onclick]"
 )
 TAB_CLICKABLE = f"{CLICKABLE}, li, span, div"
+# Login entries: the standard clickables, and spans/divs that show a pointer cursor (component
+# frameworks bind the click in script, leaving no href or onclick a selector could see).
+ENTRY_CANDIDATES = f"{CLICKABLE}, li, span, div"
 
 
 async def reveal_password(page: Page) -> tuple[Frame, Locator] | None:
@@ -139,7 +150,7 @@ async def find_login_form(
         if entry_selector and level == 0:
             candidates = [(current.locator(entry_selector).first, f"entry_selector {entry_selector}")]
         else:
-            candidates = await _ranked(current, CLICKABLE, LOGIN_WORDS, LOGIN_WORDS_LOOSE)
+            candidates = await _ranked(current, ENTRY_CANDIDATES, LOGIN_WORDS, LOGIN_WORDS_LOOSE)
         origin = current.url
         for i, (candidate, text) in enumerate(candidates):
             if i:  # the previous click may have navigated: start again where a person would

@@ -1,13 +1,18 @@
 """Finding services' online-handling links (在线办理 …) through the portal's own pages.
 
 A best-first walk over the portal's pages, led by what link texts look like (an item name, then a
-department, then a service section), collecting the hrefs of visible online-handling links. The sample
+department, then a service section), collecting the hrefs of visible online-handling links. Where
+the control has no usable href (``javascript:void(0)`` with an ``onclick``, a button, a div with a
+script-bound click), it is clicked as a person would, and the first address the browser goes to
+(in the page or in a new tab) is the entry. The sample
 keeps one link per department system entry (normalised URL) and spreads over hosts first, so a
 dozen visits cover a dozen departments rather than one department a dozen times.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import heapq
 import logging
 import re
@@ -15,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from probes.common.navigation import goto
+from probes.common.page import Candidate, find_clickables
 from zwaudit.checks import CheckContext
 from zwaudit.targets import normalize_url
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import Page, Request
 
 log = logging.getLogger("probes.discovery")
 
@@ -35,6 +41,15 @@ LINK_CLASSES = (
 NEVER_FOLLOW = re.compile(r"退出|注销|登录|注册|logout|signout|sign_out|logoff|exit|login|register", re.I)
 PER_PAGE = {0: 30, 1: 2}  # links followed from one page by depth (default 1): breadth over departments
 SATURATION = 12  # after a first entry, stop when this many pages in a row brought no new one
+CLICKS_PER_PAGE = 2  # script-bound online-handling controls clicked on one page
+CLICK_WAIT_S = 5.0  # how long a click may take to start a navigation
+# Controls not to click: inside a link with a real href (collected as a link already), or in the
+# page's navigation chrome (a 在线办理 menu leads to a section of the portal, not to a service).
+_SKIP_CONTROL_JS = """(e) => {
+  const a = e.closest('a[href]');
+  if (a && /^https?:/.test(a.href) && !/#$/.test(a.href)) return true;
+  return !!e.closest('header, nav, footer, [role=navigation], [role=menu], [role=menubar], [role=banner]');
+}"""
 
 
 _LINKS_JS = """
@@ -45,6 +60,75 @@ _LINKS_JS = """
     text: (a.innerText || a.title || '').replace(/\\s+/g, ''), href: a.href }));
 }
 """
+
+
+async def clicked_entry(page: Page, candidate: Candidate) -> str | None:
+    """The first http(s) address a click on ``candidate`` makes the browser go to, or None.
+
+    The first navigation request, not where redirects end, so the entry is the department
+    system's own address even when it then redirects to a login.
+    """
+    targets: list[str] = []
+    popups: list[Page] = []
+
+    def on_request(request: Request) -> None:
+        if not request.is_navigation_request() or not request.url.startswith(("http://", "https://")):
+            return
+        try:
+            top = request.frame.parent_frame is None
+        except Exception:  # a new tab's first request comes before its frame exists
+            top = True
+        if top:
+            targets.append(request.url)
+
+    def on_popup(popup: Page) -> None:
+        popups.append(popup)
+
+    start = page.url
+    page.context.on("request", on_request)
+    page.on("popup", on_popup)
+    try:
+        with contextlib.suppress(Exception):
+            await candidate.locator().click(timeout=5000)
+        deadline = asyncio.get_running_loop().time() + CLICK_WAIT_S
+        while not targets and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+    finally:
+        page.context.remove_listener("request", on_request)
+        page.remove_listener("popup", on_popup)
+    for popup in popups:  # a tab the click opened: its address is all we need
+        with contextlib.suppress(Exception):
+            await popup.close()
+    return next((t for t in targets if t != start), None)
+
+
+async def _script_entries(
+    page: Page, ctx: CheckContext, url: str, wanted: list[str]
+) -> list[tuple[str, str]]:
+    """Entries behind online-handling controls without a usable href, on the page at ``url``."""
+    entries: list[tuple[str, str]] = []
+    for i in range(CLICKS_PER_PAGE):
+        candidates = [
+            c
+            for c in await find_clickables(page, wanted)
+            if c.clickable and c.navigable_href is None and not await _skip(c)
+        ]
+        if i >= len(candidates):
+            break
+        target = await clicked_entry(page, candidates[i])
+        if target is not None:
+            entries.append((target, url))
+        if page.url != url or target is not None:
+            await goto(page, url, ctx, settle_ms=3000)  # back where a person started
+    return entries
+
+
+async def _skip(candidate: Candidate) -> bool:
+    """Whether the control is a link's inside or navigation chrome (see ``_SKIP_CONTROL_JS``)."""
+    try:
+        return bool(await candidate.locator().evaluate(_SKIP_CONTROL_JS))
+    except Exception:
+        return True  # gone meanwhile: nothing to click
 
 
 def _same_site(url: str, home: str) -> bool:
@@ -121,6 +205,7 @@ async def discover_entries(
         log.debug("discovery read %s (%d links)", ctx.evidence.redact(url), len(links))
         before = len(distinct)
         nexts: list[tuple[int, str]] = []
+        found_here = False
         for link in links:
             href, text = str(link.get("href") or ""), str(link.get("text") or "")
             if not href.startswith(("http://", "https://")):
@@ -128,12 +213,21 @@ async def discover_entries(
             if any(w and w in text for w in wanted):
                 entries.append((href, page.url))
                 distinct.add(normalize_url(href))
+                found_here = True
                 continue
             rank = link_rank(text, href)
             nxt = urljoin(page.url, href)
             if rank is not None and _same_site(href, home) and _key(nxt) not in queued:
                 queued.add(_key(nxt))  # navigation repeated on every page counts once
                 nexts.append((rank, nxt))
+        if not found_here:
+            try:
+                clicked = await _script_entries(page, ctx, page.url, wanted)
+            except Exception as exc:  # a click that broke the page: the walk goes on
+                log.info("discovery could not click on %s: %s", ctx.evidence.redact(url), exc)
+                clicked = []
+            entries.extend(clicked)
+            distinct.update(normalize_url(u) for u, _ in clicked)
         barren = 0 if len(distinct) > before or not distinct else barren + 1
         if len(distinct) >= sample_size or (
             known_hosts and known_hosts <= {urlsplit(d).netloc for d in distinct}

@@ -23,16 +23,21 @@ _CANDIDATES_JS = """
   };
   const norm = (t) => (t || '').replace(/\\s+/g, '');
   const out = [];
-  const els = document.querySelectorAll('a, button, [role=link], [role=button], [role=tab], [role=menuitem], [onclick], input[type=button], input[type=submit], li, span');
+  // a pointer cursor that starts on an element marks a click bound in script (no href, no onclick)
+  const pointerStarts = (el) => getComputedStyle(el).cursor === 'pointer'
+    && !(el.parentElement && getComputedStyle(el.parentElement).cursor === 'pointer');
+  const els = document.querySelectorAll('a, button, [role=link], [role=button], [role=tab], [role=menuitem], [onclick], input[type=button], input[type=submit], li, span, div');
   let n = 0;
   for (const el of els) {
     if (!visible(el)) continue;
+    if (el.tagName === 'DIV' && !el.matches('[role], [onclick]') && !pointerStarts(el)) continue;
     const label = norm(el.innerText || el.value || el.getAttribute('aria-label') || el.title);
     if (!label || label.length > 40) continue;
     for (let i = 0; i < texts.length; i++) {
       const want = norm(texts[i]);
       if (!want || !label.includes(want)) continue;
-      const clickable = el.matches('a, button, [role=link], [role=button], [role=tab], [role=menuitem], [onclick], input');
+      const clickable = el.matches('a, button, [role=link], [role=button], [role=tab], [role=menuitem], [onclick], input')
+        || pointerStarts(el);
       if (!clickable && el.querySelector('a, button')) continue;
       el.setAttribute(attr, String(n));
       out.push({mark: String(n), text: label, rank: i, exact: label === want,

@@ -2,14 +2,23 @@
 
 Kept as plain functions evaluated by Playwright so each heuristic stays in one readable place:
 the search box (a visible text input with search words in its placeholder, label or nearby
-button), and the result list (repeated sibling blocks holding links, outside the header/nav/footer
-chrome, that were not on the page before the search).
+button, or a prompt to type beside an icon-only button), and the result list (repeated sibling
+blocks holding links or other things that look clickable, outside the header/nav/footer chrome,
+that were not on the page before the search).
+
+"Looks clickable" is the pointer cursor a person sees on hover: component-framework portals bind
+clicks with script listeners, so their result cards and magnifier buttons carry no ``href`` and no
+``onclick`` attribute, only the cursor.
 """
 
 from __future__ import annotations
 
 # Words a person recognises as "search" on a Chinese portal (placeholders, labels, buttons).
 SEARCH_WORDS = r"搜索|检索|查询|搜一搜|请输入关键|关键字|关键词|search|keyword"
+# A placeholder asking the person to type something (请输入您要办理的事项), which is a search box
+# when a button stands beside it; login prompts are not.
+PROMPT_WORDS = r"请输入|输入.{0,6}(事项|服务|名称|内容|关键)"
+LOGIN_WORDS = r"用户名|密码|手机|验证码|账号|帐号|身份证|证件|邮箱|姓名"
 # Texts of a page saying the search found nothing.
 EMPTY_WORDS = (
     r"(没有|未|暂无|无)(找到|搜索到|检索到|查询到|查到|相关|符合|匹配)[^。！\n]{0,12}"
@@ -17,9 +26,28 @@ EMPTY_WORDS = (
     r"|暂无(数据|结果|记录|相关)|抱歉[^。\n]{0,10}(没有|未)|no\s+results?"
 )
 
+# Marks the outermost elements showing a pointer cursor (the cursor is inherited, so only the
+# element where it starts is the clickable thing) with ``data-zw-click``; run before reading lists.
+CLICKABLE = "a[href], [onclick], [role=link], [data-zw-click]"
+MARK_CLICKABLE = (
+    f"\n  const clickable = '{CLICKABLE}';"
+    + r"""
+  const pointerOf = new Map();
+  for (const el of document.querySelectorAll('body *')) {
+    const pointer = getComputedStyle(el).cursor === 'pointer';
+    pointerOf.set(el, pointer);
+    if (pointer && !pointerOf.get(el.parentElement) && !el.hasAttribute('data-zw-click')) {
+      el.setAttribute('data-zw-click', '');
+    }
+  }
+"""
+)
+
 SCORE_INPUTS = r"""
 (els, args) => {
   const words = new RegExp(args.words, 'i');
+  const prompt = new RegExp(args.prompt);
+  const login = new RegExp(args.login);
   const visible = (el) => {
     const r = el.getBoundingClientRect();
     const s = getComputedStyle(el);
@@ -35,6 +63,7 @@ SCORE_INPUTS = r"""
     if (type === 'search' || el.getAttribute('role') === 'searchbox') { score += 5; why.push('role'); }
     const own = [el.placeholder, el.getAttribute('aria-label'), el.title].filter(Boolean).join(' ');
     if (words.test(own)) { score += 4; why.push('placeholder'); }
+    else if (prompt.test(own) && !login.test(own)) { score += 2; why.push('prompt'); }
     const labels = Array.from(el.labels || []).map((l) => l.innerText).join(' ');
     if (words.test(labels)) { score += 3; why.push('label'); }
     if (words.test([el.name, el.id].join(' '))) { score += 1; why.push('name'); }
@@ -56,6 +85,20 @@ SCORE_INPUTS = r"""
         if (s && s !== el && visible(s)) button = s;
       }
     }
+    if (!button) {
+      // an icon-only button: a small thing with a pointer cursor just right of the box, level
+      // with it (the magnifier a person would click), with little or no text
+      const box = el.getBoundingClientRect();
+      let near = el.parentElement;
+      for (let depth = 0; near && depth < 2 && !button; depth++, near = near.parentElement) {
+        for (const c of near.querySelectorAll('*')) {
+          if (c === el || c.contains(el) || !visible(c) || getComputedStyle(c).cursor !== 'pointer') continue;
+          const r = c.getBoundingClientRect();
+          const beside = r.left >= box.right - 4 && r.left - box.right <= 60 && r.top < box.bottom && r.bottom > box.top;
+          if (beside && r.width <= 120 && r.height <= 80 && textOf(c).trim().length <= 8) { button = c; break; }
+        }
+      }
+    }
     if (button) { score += 3; why.push('button'); }
     if (form && (form.getAttribute('role') === 'search' || words.test(form.action || ''))) { score += 2; why.push('form'); }
     if (el.closest('[role=search]')) { score += 3; why.push('landmark'); }
@@ -71,13 +114,17 @@ SCORE_INPUTS = r"""
 """
 
 # Texts and link groups on the page now, so the ones that appear after a search stand out.
-SNAPSHOT = r"""
+SNAPSHOT = (
+    r"""
 () => {
+"""
+    + MARK_CLICKABLE
+    + r"""
   const norm = (c) => (c.innerText || '').replace(/\s+/g, ' ').trim().slice(0, 200);
   const items = new Set();
   const lists = new Set();
   for (const el of document.querySelectorAll('body, body *')) {
-    if (el.children.length >= 1 && el.querySelector('a[href], [onclick], [role=link]')) {
+    if (el.children.length >= 1 && el.querySelector(clickable)) {
       const texts = Array.from(el.children).map(norm);
       texts.forEach((t) => items.add(t));
       lists.add(texts.join('|'));
@@ -86,9 +133,14 @@ SNAPSHOT = r"""
   return {items: Array.from(items), lists: Array.from(lists), text: (document.body && document.body.innerText) || ''};
 }
 """
+)
 
-EXTRACT = r"""
+EXTRACT = (
+    r"""
 (args) => {
+"""
+    + MARK_CLICKABLE
+    + r"""
   const baselineItems = new Set(args.baseline_items || []);
   const baselineLists = new Set(args.baseline_lists || []);
   const baselineText = args.baseline_text || '';
@@ -103,8 +155,8 @@ EXTRACT = r"""
     const s = getComputedStyle(el);
     return s.visibility !== 'hidden' && s.display !== 'none' && parseFloat(s.opacity || '1') > 0;
   };
-  const linkish = (el) => Array.from(el.querySelectorAll('a[href], [onclick], [role=link]'))
-    .concat(el.matches('a[href], [onclick], [role=link]') ? [el] : [])
+  const linkish = (el) => Array.from(el.querySelectorAll(clickable))
+    .concat(el.matches(clickable) ? [el] : [])
     .filter((a) => visible(a) && norm(a.innerText).length >= 2);
   const weight = (el) => {
     const s = getComputedStyle(el);
@@ -188,3 +240,4 @@ EXTRACT = r"""
   return {group: bestGroup, empty: emptyMessage, url: location.href};
 }
 """
+)

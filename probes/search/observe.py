@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from probes.common.errors import ProbeError, classify_exception, looks_like_challenge
-from probes.search.dom import EMPTY_WORDS, EXTRACT, SCORE_INPUTS, SEARCH_WORDS, SNAPSHOT
+from probes.search.dom import (
+    EMPTY_WORDS,
+    EXTRACT,
+    LOGIN_WORDS,
+    PROMPT_WORDS,
+    SCORE_INPUTS,
+    SEARCH_WORDS,
+    SNAPSHOT,
+)
 from probes.search.judge import SearchObservation, SearchResult
 from probes.search.navigation import Pace, goto
 from zwaudit.evidence import EvidenceWriter, safe_name
@@ -89,8 +97,14 @@ async def extract(page: Page, args: dict[str, Any]) -> dict[str, Any]:
     return best
 
 
-async def find_search_box(page: Page, settings: SearchSettings) -> tuple[Locator, str | None, dict[str, Any]]:
-    """The search input (and its button's marker token), or ``element_not_found``."""
+async def find_search_box(
+    page: Page, settings: SearchSettings
+) -> tuple[Locator, Locator | None, dict[str, Any]]:
+    """The search input and its button (None: none recognised), or ``element_not_found``.
+
+    Every frame is looked at (legacy portals put the header in a frame); among equal scores the
+    main page and the box nearer the top win.
+    """
     if settings.input_selector:
         box = page.locator(settings.input_selector).first
         if not await box.count():
@@ -98,19 +112,32 @@ async def find_search_box(page: Page, settings: SearchSettings) -> tuple[Locator
                 ErrorKind.NOT_FOUND, f"input_selector {settings.input_selector!r} matches nothing"
             )
         return box, None, {"input": "override"}
-    inputs = page.locator("input, textarea")
-    scored: list[dict[str, Any]] = await inputs.evaluate_all(SCORE_INPUTS, {"words": SEARCH_WORDS})
-    ranked = sorted(
-        (i for i, s in enumerate(scored) if s["score"] >= MIN_INPUT_SCORE),
-        key=lambda i: (-scored[i]["score"], scored[i]["top"], -scored[i]["width"]),
-    )
-    if not ranked:
+    args = {"words": SEARCH_WORDS, "prompt": PROMPT_WORDS, "login": LOGIN_WORDS}
+    best: tuple[tuple[int, int, float, float], Locator, Locator | None, list[str]] | None = None
+    for rank, frame in enumerate(page.frames):
+        inputs = frame.locator("input, textarea")
+        try:
+            scored: list[dict[str, Any]] = await inputs.evaluate_all(SCORE_INPUTS, args)
+        except Exception:  # a frame that navigated or vanished meanwhile: nothing to see there
+            continue
+        for i, s in enumerate(scored):
+            if s["score"] < MIN_INPUT_SCORE:
+                continue
+            key = (-s["score"], rank, s["top"], -s["width"])
+            if best is None or key < best[0]:
+                button = frame.locator(f"[data-zwaudit-submit='{s['token']}']") if s.get("token") else None
+                best = (key, inputs.nth(i), button, s["why"])
+    if best is None:
         raise ProbeError(ErrorKind.NOT_FOUND, f"no search box recognised on {page.url}")
-    best = scored[ranked[0]]
-    return inputs.nth(ranked[0]), best.get("token"), {"input": "heuristic", "signals": best["why"]}
+    found: dict[str, Any] = {"input": "heuristic", "signals": best[3]}
+    if best[0][1]:
+        found["frame"] = best[0][1]
+    return best[1], best[2], found
 
 
-async def _submit(page: Page, box: Locator, token: str | None, settings: SearchSettings) -> tuple[Page, str]:
+async def _submit(
+    page: Page, box: Locator, button: Locator | None, settings: SearchSettings
+) -> tuple[Page, str]:
     """Press Enter; if nothing happens, click the button. Returns the page showing the results."""
     popups: list[Page] = []
 
@@ -127,11 +154,11 @@ async def _submit(page: Page, box: Locator, token: str | None, settings: SearchS
         return popups[-1], "enter"
     if page.url != before_url or (await snapshot(page)) != before:
         return page, "enter"
-    selector = settings.submit_selector or (f"[data-zwaudit-submit='{token}']" if token else None)
-    if selector is None:
+    if settings.submit_selector:
+        button = page.locator(settings.submit_selector)
+    if button is None:
         raise ProbeError(ErrorKind.NOT_FOUND, "Enter did nothing and no search button was recognised")
-    button = page.locator(selector).first
-    await button.click()
+    await button.first.click()
     await asyncio.sleep(0.3)
     await _quiet(page, 3)
     return (popups[-1] if popups else page), "button"
@@ -185,13 +212,13 @@ async def observe_keyword(
             await _goto(page, settings.search_url.replace("{q}", quote(keyword)), pace)
         else:
             how["stage"] = "search_box"
-            box, token, found = await find_search_box(page, settings)
+            box, button, found = await find_search_box(page, settings)
             how.update(found)
             how["stage"] = "submit"
             await box.click()
             await box.fill("")
             await box.press_sequentially(keyword)
-            result_page, how["submit"] = await _submit(page, box, token, settings)
+            result_page, how["submit"] = await _submit(page, box, button, settings)
         how["stage"] = "results"
         seen = await read_results(result_page, baseline, settings)
         if not seen["group"] and not seen["empty"]:
