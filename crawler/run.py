@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import ctypes
 import gc
-import hashlib
 import json
 import os
 import shutil
@@ -41,7 +40,7 @@ from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory
 from zwaudit.db.store import item_counts, sync_portal
 from zwaudit.errors import RunError, UsageError, ZwauditError
-from zwaudit.paths import var_dir
+from zwaudit.paths import run_key, var_dir
 
 CLEAN_MARKER = "zwaudit-clean-stop"
 PARENT_ENV = "ZWAUDIT_CRAWL_PARENT"  # the launcher's pid (set by zwaudit.crawl)
@@ -56,12 +55,6 @@ def jobdir_for(run_id: int, run_key: str, portal_id: str) -> Path:
     would crawl URLs of a sandbox or portal that is gone.
     """
     return var_dir() / "crawl-jobs" / f"run-{run_id}-{run_key}" / portal_id
-
-
-def run_key(db_url: str, run_id: int, started_at: datetime) -> str:
-    """A short digest naming one run of one database (the URL is hashed, never written)."""
-    text = f"{db_url}|{run_id}|{started_at.isoformat()}"
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def prepare_jobdir(path: Path) -> str:

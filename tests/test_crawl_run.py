@@ -18,7 +18,7 @@ from crawl_site import ITEMS, CrawlSite
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.run import CLEAN_MARKER, jobdir_for, run_key
+from crawler.run import CLEAN_MARKER, jobdir_for
 from sandbox.server import Sandbox
 from zwaudit.checks import CheckContext
 from zwaudit.config import load_config
@@ -30,6 +30,7 @@ from zwaudit.errors import RunError
 from zwaudit.evidence import EvidenceWriter
 from zwaudit.findings import Finding
 from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.paths import run_key
 
 
 @pytest.fixture

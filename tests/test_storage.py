@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.config.schema import PortalProfile
 from zwaudit.db import models, store
-from zwaudit.db.engine import current_revision, make_engine, table_names, upgrade
+from zwaudit.db.engine import current_revision, make_engine, session_factory, table_names, upgrade
+from zwaudit.errors import UsageError
 from zwaudit.findings import EvidenceRef, Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
 
@@ -145,3 +146,20 @@ def test_sqlite_file_folder_is_created(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'deep' / 'er' / 'z.sqlite'}"
     upgrade(make_engine(url))
     assert (tmp_path / "deep" / "er" / "z.sqlite").exists()
+
+
+def test_evidence_directories_of_two_databases_never_collide(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Run ids restart at 1 in every database; their evidence must not share a directory."""
+    other_engine = make_engine(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    upgrade(other_engine)
+    other = session_factory(other_engine)
+    first, second = store.start_run(sessions, "audit"), store.start_run(other, "audit")
+    assert first == second == 1
+    here, there = store.evidence_run_dir(sessions, first), store.evidence_run_dir(other, second)
+    assert here.startswith("run-1-") and there.startswith("run-1-") and here != there
+    assert store.evidence_run_dir(sessions, first) == here  # stable for the run: a rerun rewrites in place
+    with pytest.raises(UsageError, match="run 9 does not exist"):
+        store.evidence_run_dir(sessions, 9)
+    other_engine.dispose()

@@ -45,9 +45,12 @@ class EvidenceWriter:
         probe: str,
         redactor: Redactor | None = None,
         root: Path | None = None,
+        run_dir: str | None = None,
     ) -> None:
         self.root = root or evidence_root()
-        self.relative_dir = Path(f"run-{run_id}") / portal_id / probe
+        # run_dir: ``run-<id>-<key>`` from the database (store.evidence_run_dir); bare ``run-<id>``
+        # only for evidence that belongs to no stored run (the login stand-in's scratch files)
+        self.relative_dir = Path(run_dir or f"run-{run_id}") / portal_id / probe
         self.redact = redactor or Redactor()
 
     @property

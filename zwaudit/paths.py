@@ -7,7 +7,9 @@ that a deployment can point them at shared storage without code changes.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from datetime import datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -28,3 +30,14 @@ def evidence_root() -> Path:
     """Root of evidence files; evidence rows store paths relative to it (``ZWAUDIT_EVIDENCE``)."""
     env = os.environ.get("ZWAUDIT_EVIDENCE")
     return Path(env).resolve() if env else var_dir() / "runs"
+
+
+def run_key(db_url: str, run_id: int, started_at: datetime) -> str:
+    """A short digest naming one run of one database (the URL is hashed, never written).
+
+    Run ids restart at 1 in every database (a calibration, a test, a second deployment), so
+    anything kept on disk per run (evidence, crawl resume state) is named by id *and* this key:
+    run 1 of one database never overwrites, or resumes, run 1 of another.
+    """
+    text = f"{db_url}|{run_id}|{started_at.isoformat()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -23,6 +23,7 @@ from zwaudit.browser import AuditBrowser, HostPacer
 from zwaudit.checks import Check, CheckContext, Requires
 from zwaudit.config.loader import Config
 from zwaudit.config.schema import PortalProfile
+from zwaudit.db.store import evidence_run_dir
 from zwaudit.evidence import EvidenceWriter
 from zwaudit.findings import Finding, error_finding
 from zwaudit.outcomes import ErrorKind
@@ -83,6 +84,7 @@ class PortalAudit:
         browser: AuditBrowser | None,
         session_factory: sessionmaker[Session] | None = None,
         evidence_root: Path | None = None,
+        run_dir: str | None = None,
     ) -> None:
         self.config = config
         self.portal = portal
@@ -91,6 +93,7 @@ class PortalAudit:
         self.browser = browser
         self.session_factory = session_factory
         self.evidence_root = evidence_root
+        self._run_dir = run_dir
         self.personal = personal_data(portal, secrets)
         self.redactor = Redactor(self.personal)
         self.login_state: dict[str, Any] = {}  # shared by the logged-in checks of this portal
@@ -123,6 +126,14 @@ class PortalAudit:
                 self._contexts[logged_in] = context
             return context
 
+    @property
+    def run_dir(self) -> str | None:
+        """The run's evidence directory, read from the database on first use (the orchestrator
+        builds its portal audits before it creates the run)."""
+        if self._run_dir is None and self.session_factory is not None:
+            self._run_dir = evidence_run_dir(self.session_factory, self.run_id)
+        return self._run_dir
+
     def pacer(self) -> HostPacer:
         return self._pacer
 
@@ -147,7 +158,12 @@ class PortalAudit:
             options=self.config.check_options(self.portal, cls.name),
             settings=settings,
             evidence=EvidenceWriter(
-                self.run_id, self.portal.id, cls.name, self.redactor, root=self.evidence_root
+                self.run_id,
+                self.portal.id,
+                cls.name,
+                self.redactor,
+                root=self.evidence_root,
+                run_dir=self.run_dir,
             ),
             session_factory=self.session_factory,
             browser_context=(

@@ -22,6 +22,7 @@ from zwaudit.config.schema import PortalProfile
 from zwaudit.db import models
 from zwaudit.errors import UsageError
 from zwaudit.findings import Finding, utcnow
+from zwaudit.paths import run_key
 
 
 def host_id() -> str:
@@ -63,6 +64,17 @@ def sync_portals(sf: sessionmaker[Session], run_id: int, portals: Sequence[Porta
             raise UsageError(f"run {run_id} does not exist (see 'zwaudit runs')")
         for profile in portals:
             sync_portal(session, profile)
+
+
+def evidence_run_dir(sf: sessionmaker[Session], run_id: int) -> str:
+    """The directory of a run's evidence under the evidence root: ``run-<id>-<key>``
+    (:func:`zwaudit.paths.run_key`), so databases sharing one root never overwrite each other."""
+    with sf() as session:
+        run = session.get(models.Run, run_id)
+        url = session.get_bind().engine.url.render_as_string(hide_password=True)
+    if run is None:
+        raise UsageError(f"run {run_id} does not exist")
+    return f"run-{run_id}-{run_key(url, run_id, run.started_at)}"
 
 
 def finish_run(
