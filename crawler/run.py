@@ -38,23 +38,23 @@ from crawler.spiders.portal import PortalSpider
 from zwaudit.config import load_config
 from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory
-from zwaudit.db.store import item_counts, sync_portal
+from zwaudit.db.store import database_identity, item_counts, sync_portal
 from zwaudit.errors import RunError, UsageError, ZwauditError
-from zwaudit.paths import run_key, var_dir
+from zwaudit.paths import run_dir_name, var_dir
 
 CLEAN_MARKER = "zwaudit-clean-stop"
 PARENT_ENV = "ZWAUDIT_CRAWL_PARENT"  # the launcher's pid (set by zwaudit.crawl)
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def jobdir_for(run_id: int, run_key: str, portal_id: str) -> Path:
+def jobdir_for(run_dir: str, portal_id: str) -> Path:
     """The resumable state of one portal's crawl in one run.
 
-    ``run_key`` tells runs apart beyond their id: run ids restart at 1 in every new database (a
-    calibration, a test, a user's second database), and resuming another database's frontier
-    would crawl URLs of a sandbox or portal that is gone.
+    ``run_dir`` (:func:`zwaudit.paths.run_dir_name`) tells runs apart beyond their id: run ids
+    restart at 1 in every new database, and resuming another database's frontier would crawl
+    URLs of a sandbox or portal that is gone.
     """
-    return var_dir() / "crawl-jobs" / f"run-{run_id}-{run_key}" / portal_id
+    return var_dir() / "crawl-jobs" / run_dir / portal_id
 
 
 def prepare_jobdir(path: Path) -> str:
@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             started = _run_started(session, args.run_id)
             if started is None:
                 raise UsageError(f"run {args.run_id} does not exist (the caller creates the run)")
+            run_dir = run_dir_name(database_identity(session), args.run_id, started)
             for profile in profiles:
                 sync_portal(session, profile)
     except ZwauditError as exc:
@@ -148,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     process = CrawlerProcess(base_settings(), install_root_handler=True)
     crawlers: list[tuple[PortalCrawl, Crawler, str]] = []
     for index, crawl in enumerate(crawls):
-        key = run_key(args.db, args.run_id, started)
-        jobdir = None if args.no_jobdir else jobdir_for(args.run_id, key, crawl.portal_id)
+        jobdir = None if args.no_jobdir else jobdir_for(run_dir, crawl.portal_id)
         state = prepare_jobdir(jobdir) if jobdir is not None else "new"
         crawler = build_crawler(crawl, args.run_id, args.db, jobdir, init_reactor=index == 0)
         process.crawl(crawler, crawl=crawl, run_id=args.run_id)

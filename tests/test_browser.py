@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from local_http import Reply, serve
 from probe_fixtures import BrowserHarness
 
 from zwaudit.browser import AuditBrowser
@@ -24,25 +23,12 @@ def tiny_site() -> Iterator[tuple[str, list[str]]]:
     """A loopback HTTP server on an ephemeral port that records the paths it served."""
     served: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            served.append(self.path)
-            body, kind = (b"\x89PNG", "image/png") if self.path.endswith(".png") else (PAGE, "text/html")
-            self.send_response(200)
-            self.send_header("Content-Type", f"{kind}; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def respond(path: str) -> Reply:
+        served.append(path)
+        return Reply(b"\x89PNG", "image/png") if path.endswith(".png") else Reply(PAGE)
 
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", served
-    server.shutdown()
-    server.server_close()
+    with serve(respond) as base:
+        yield base, served
 
 
 @pytest.mark.browser

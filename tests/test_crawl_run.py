@@ -30,7 +30,7 @@ from zwaudit.errors import RunError
 from zwaudit.evidence import EvidenceWriter
 from zwaudit.findings import Finding
 from zwaudit.outcomes import ErrorKind, Status
-from zwaudit.paths import run_key
+from zwaudit.paths import run_dir_name
 
 
 @pytest.fixture
@@ -260,7 +260,7 @@ def test_a_new_database_never_resumes_another_databases_crawl(site: CrawlSite, t
     assert runs["a"][1] == runs["b"][1] == 1
     # database a's run 1 was stopped cleanly midway: its JOBDIR holds a resumable frontier
     url_a, run_a, started_a = runs["a"]
-    stale = jobdir_for(run_a, run_key(url_a, run_a, started_a), "site")
+    stale = jobdir_for(run_dir_name(url_a, run_a, started_a), "site")
     stale.mkdir(parents=True)
     (stale / CLEAN_MARKER).write_text("shutdown")
 

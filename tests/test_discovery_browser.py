@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from local_http import Reply, serve
 from probe_fixtures import BrowserHarness
 
 from probes.common.discovery import discover_entries
@@ -35,34 +35,16 @@ PAGES = {
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    def respond(path: str) -> Reply:
+        path = urlsplit(path).path
+        if path.startswith("/apply/"):  # the department system sends strangers to its login
+            return Reply(status=302, headers={"Location": "/login?next=" + path})
+        return Reply(
+            f"<html><head>{STYLE}</head><body>{PAGES.get(path, '<p>登录页</p>')}</body></html>".encode()
+        )
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = urlsplit(self.path).path
-            if path.startswith("/apply/"):  # the department system sends strangers to its login
-                self.send_response(302)
-                self.send_header("Location", "/login?next=" + path)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            body = (
-                f"<html><head>{STYLE}</head><body>{PAGES.get(path, '<p>登录页</p>')}</body></html>".encode()
-            )
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve(respond) as base:
+        yield base
 
 
 def test_script_bound_controls_are_clicked_and_their_first_address_kept(

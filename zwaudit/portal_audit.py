@@ -84,7 +84,6 @@ class PortalAudit:
         browser: AuditBrowser | None,
         session_factory: sessionmaker[Session] | None = None,
         evidence_root: Path | None = None,
-        run_dir: str | None = None,
     ) -> None:
         self.config = config
         self.portal = portal
@@ -93,7 +92,7 @@ class PortalAudit:
         self.browser = browser
         self.session_factory = session_factory
         self.evidence_root = evidence_root
-        self._run_dir = run_dir
+        self._run_dir: str | None = None  # read from the database on first use (run_dir)
         self.personal = personal_data(portal, secrets)
         self.redactor = Redactor(self.personal)
         self.login_state: dict[str, Any] = {}  # shared by the logged-in checks of this portal

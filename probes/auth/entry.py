@@ -17,14 +17,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from probes.auth.dom import LOGIN_WORDS, LOGIN_WORDS_LOOSE, NOT_LOGIN_WORDS, PASSWORD_TAB_WORDS
+from probes.common.page import POINTER_STARTS_JS
 
 if TYPE_CHECKING:
     from playwright.async_api import Frame, Locator, Page
 
 PASSWORD = "input[type=password]:visible"
 
-SCORE_ENTRIES = r"""
-(els, args) => {
+SCORE_ENTRIES = (
+    r"""
+(els, args) => {"""
+    + POINTER_STARTS_JS
+    + r"""
   const strict = new RegExp(args.strict, 'i');
   const loose = new RegExp(args.loose, 'i');
   const not = new RegExp(args.not, 'i');
@@ -32,12 +36,7 @@ SCORE_ENTRIES = r"""
     const r = el.getBoundingClientRect();
     if (r.width <= 0 || r.height <= 0) return {score: -1};
     // a span or div is an entry only where a pointer cursor starts on it (a script-bound click)
-    if (!el.matches(args.standard)) {
-      const parent = el.parentElement;
-      if (getComputedStyle(el).cursor !== 'pointer' || (parent && getComputedStyle(parent).cursor === 'pointer')) {
-        return {score: -1};
-      }
-    }
+    if (!el.matches(args.standard) && !pointerStarts(el)) return {score: -1};
     const text = (el.innerText || el.value || el.getAttribute('aria-label') || el.title || '').replace(/\s+/g, '').trim();
     if (!text || text.length > 16 || not.test(text) && !strict.test(text)) return {score: -1};
     let score = strict.test(text) ? 4 : (loose.test(text) ? 2 : -1);
@@ -47,6 +46,7 @@ SCORE_ENTRIES = r"""
   });
 }
 """
+)
 
 
 @dataclass
@@ -109,7 +109,6 @@ async def _click(page: Page, target: Locator) -> Page:
 CLICKABLE = (
     "a, button, [role=button], [role=link], [role=tab], input[type=button], input[type=submit], [onclick]"
 )
-TAB_CLICKABLE = f"{CLICKABLE}, li, span, div"
 # Login entries: the standard clickables, and spans/divs that show a pointer cursor (component
 # frameworks bind the click in script, leaving no href or onclick a selector could see).
 ENTRY_CANDIDATES = f"{CLICKABLE}, li, span, div"

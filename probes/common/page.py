@@ -13,9 +13,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from playwright.async_api import Frame, Locator, Page
 
+# A pointer cursor that starts on an element (the cursor is inherited, so not on its children)
+# marks a click bound in script: component frameworks leave no href and no onclick attribute.
+# One definition, spliced into every in-page script that asks "does this look clickable?".
+POINTER_STARTS_JS = """
+  const pointerStarts = (el) => getComputedStyle(el).cursor === 'pointer'
+    && !(el.parentElement && getComputedStyle(el.parentElement).cursor === 'pointer');
+"""
+
 # Marks candidates so that a Locator can point at the element the script chose.
-_CANDIDATES_JS = """
-([texts, attr]) => {
+_CANDIDATES_JS = (
+    """
+([texts, attr]) => {"""
+    + POINTER_STARTS_JS
+    + """
   const visible = (el) => {
     const r = el.getBoundingClientRect();
     const s = getComputedStyle(el);
@@ -23,9 +34,6 @@ _CANDIDATES_JS = """
   };
   const norm = (t) => (t || '').replace(/\\s+/g, '');
   const out = [];
-  // a pointer cursor that starts on an element marks a click bound in script (no href, no onclick)
-  const pointerStarts = (el) => getComputedStyle(el).cursor === 'pointer'
-    && !(el.parentElement && getComputedStyle(el.parentElement).cursor === 'pointer');
   const els = document.querySelectorAll('a, button, [role=link], [role=button], [role=tab], [role=menuitem], [onclick], input[type=button], input[type=submit], li, span, div');
   let n = 0;
   for (const el of els) {
@@ -49,6 +57,7 @@ _CANDIDATES_JS = """
   return out;
 }
 """
+)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ clicks with script listeners, so their result cards and magnifier buttons carry 
 
 from __future__ import annotations
 
+from probes.common.page import POINTER_STARTS_JS
+
 # Words a person recognises as "search" on a Chinese portal (placeholders, labels, buttons).
 SEARCH_WORDS = r"搜索|检索|查询|搜一搜|请输入关键|关键字|关键词|search|keyword"
 # A placeholder asking the person to type something (请输入您要办理的事项), which is a search box
@@ -26,19 +28,15 @@ EMPTY_WORDS = (
     r"|暂无(数据|结果|记录|相关)|抱歉[^。\n]{0,10}(没有|未)|no\s+results?"
 )
 
-# Marks the outermost elements showing a pointer cursor (the cursor is inherited, so only the
-# element where it starts is the clickable thing) with ``data-zw-click``; run before reading lists.
+# Marks the elements where a pointer cursor starts (``POINTER_STARTS_JS``) with ``data-zw-click``,
+# so that the list readers below treat them like links; run before reading lists.
 CLICKABLE = "a[href], [onclick], [role=link], [data-zw-click]"
 MARK_CLICKABLE = (
     f"\n  const clickable = '{CLICKABLE}';"
+    + POINTER_STARTS_JS
     + r"""
-  const pointerOf = new Map();
-  for (const el of document.querySelectorAll('body *')) {
-    const pointer = getComputedStyle(el).cursor === 'pointer';
-    pointerOf.set(el, pointer);
-    if (pointer && !pointerOf.get(el.parentElement) && !el.hasAttribute('data-zw-click')) {
-      el.setAttribute('data-zw-click', '');
-    }
+  for (const el of document.querySelectorAll('body *:not([data-zw-click])')) {
+    if (pointerStarts(el)) el.setAttribute('data-zw-click', '');
   }
 """
 )

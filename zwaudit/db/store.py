@@ -22,7 +22,7 @@ from zwaudit.config.schema import PortalProfile
 from zwaudit.db import models
 from zwaudit.errors import UsageError
 from zwaudit.findings import Finding, utcnow
-from zwaudit.paths import run_key
+from zwaudit.paths import run_dir_name
 
 
 def host_id() -> str:
@@ -66,15 +66,20 @@ def sync_portals(sf: sessionmaker[Session], run_id: int, portals: Sequence[Porta
             sync_portal(session, profile)
 
 
+def database_identity(session: Session) -> str:
+    """The database's URL with any password masked: what names its runs on disk."""
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
+
+
 def evidence_run_dir(sf: sessionmaker[Session], run_id: int) -> str:
-    """The directory of a run's evidence under the evidence root: ``run-<id>-<key>``
-    (:func:`zwaudit.paths.run_key`), so databases sharing one root never overwrite each other."""
+    """The directory of a run's evidence under the evidence root (:func:`zwaudit.paths.run_dir_name`),
+    so databases sharing one root never overwrite each other."""
     with sf() as session:
         run = session.get(models.Run, run_id)
-        url = session.get_bind().engine.url.render_as_string(hide_password=True)
+        identity = database_identity(session)
     if run is None:
         raise UsageError(f"run {run_id} does not exist")
-    return f"run-{run_id}-{run_key(url, run_id, run.started_at)}"
+    return run_dir_name(identity, run_id, run.started_at)
 
 
 def finish_run(

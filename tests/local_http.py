@@ -1,0 +1,46 @@
+"""A quiet loopback HTTP server on an ephemeral port, for tests that need a few hand-made pages."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    """What the server answers to one GET."""
+
+    body: bytes = b""
+    content_type: str = "text/html"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@contextmanager
+def serve(respond: Callable[[str], Reply]) -> Iterator[str]:
+    """Serve ``respond(path)`` for every GET; yields the base URL (``http://127.0.0.1:PORT``)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            reply = respond(self.path)
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", f"{reply.content_type}; charset=utf-8")
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
