@@ -37,6 +37,86 @@ COMMANDS = [
 ]
 
 
+GLOBAL_OPTIONS_NOTE = "(also accepted before the subcommand)"
+
+
+def _set_context_value(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Apply ``--config``/``--db`` given after the subcommand to the shared :class:`AppContext`.
+
+    Auditors rerunning one probe type ``zwaudit audit --portal sc --probe x --db URL``: the
+    option means the same in either place, and the later one wins.
+    """
+    if value is None or ctx.resilient_parsing:
+        return
+    app = ctx.find_object(AppContext)
+    if app is not None and param.name is not None:
+        setattr(app, param.name, value)
+
+
+def _set_logging(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """``-v``/``--log-format`` after the subcommand: add to the group's level and re-configure."""
+    if ctx.resilient_parsing or value in (None, 0):
+        return
+    app = ctx.find_object(AppContext)
+    if app is None:
+        return
+    if param.name == "verbose":
+        app.verbose += int(value)
+    else:
+        app.log_format = str(value)
+    configure_logging(level=_level(app.verbose), fmt=app.log_format)
+
+
+def _global_options() -> list[click.Option]:
+    return [
+        click.Option(
+            ["--config", "config_dir"],
+            type=click.Path(file_okay=False),
+            expose_value=False,
+            callback=_set_context_value,
+            help=f"Config directory {GLOBAL_OPTIONS_NOTE}.",
+        ),
+        click.Option(
+            ["--db", "db_url"],
+            expose_value=False,
+            callback=_set_context_value,
+            help=f"Database URL {GLOBAL_OPTIONS_NOTE}.",
+        ),
+        click.Option(
+            ["--log-format"],
+            type=click.Choice(["text", "json"]),
+            expose_value=False,
+            callback=_set_logging,
+            help=f"Log line format {GLOBAL_OPTIONS_NOTE}.",
+        ),
+        click.Option(
+            ["-v", "--verbose"],
+            count=True,
+            expose_value=False,
+            callback=_set_logging,
+            help=f"More log output {GLOBAL_OPTIONS_NOTE}.",
+        ),
+    ]
+
+
+def _accept_global_options(command: click.Command) -> None:
+    """Give ``command`` (and every subcommand of a group) the global options it does not define."""
+    if getattr(command, "_zwaudit_globals", False):
+        return
+    taken = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
+    for option in _global_options():
+        if not taken.intersection(option.opts):
+            command.params.append(option)
+    command._zwaudit_globals = True  # type: ignore[attr-defined]
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_global_options(sub)
+
+
+def _level(verbose: int) -> int:
+    return logging.WARNING - 10 * min(verbose, 2)
+
+
 class ZwauditGroup(click.Group):
     """A group that imports a subcommand only when it is run, and turns errors into one line.
 
@@ -54,6 +134,7 @@ class ZwauditGroup(click.Group):
         command: click.Command = importlib.import_module(module).command
         if command.name != cmd_name:
             raise RuntimeError(f"{module}.command is named {command.name!r}, expected {cmd_name!r}")
+        _accept_global_options(command)
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -94,9 +175,8 @@ def cli(
     ctx: click.Context, config_dir: str | None, db_url: str | None, log_format: str | None, verbose: int
 ) -> None:
     """zwaudit — automated auditor of government online-service portals (政务服务网)."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    configure_logging(level=level, fmt=log_format)
-    ctx.obj = AppContext(config_dir=config_dir, db_url=db_url)
+    configure_logging(level=_level(verbose), fmt=log_format)
+    ctx.obj = AppContext(config_dir=config_dir, db_url=db_url, verbose=verbose, log_format=log_format)
 
 
 def main() -> None:

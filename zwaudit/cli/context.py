@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 class AppContext:
     config_dir: str | None = None
     db_url: str | None = None
+    verbose: int = 0
+    log_format: str | None = None
     _config: Config | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
