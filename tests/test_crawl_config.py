@@ -11,12 +11,13 @@ from crawl_site import CrawlSite
 from scrapy.http import HtmlResponse
 
 from crawler.config import PortalCrawl
-from crawler.middlewares import looks_like_challenge, parse_retry_after
+from crawler.middlewares import looks_like_challenge
 from crawler.run import CLEAN_MARKER, prepare_jobdir
 from zwaudit.cli import cli
 from zwaudit.config import load_config
 from zwaudit.errors import ConfigError
 from zwaudit.findings import utcnow
+from zwaudit.net.retry_after import parse_retry_after
 
 PROFILE = """id: demo
 name: 演示政务服务网

@@ -31,7 +31,9 @@ from crawler.extract import (
     visible_text_length,
 )
 from crawler.middlewares import BROWSER_CONTEXT
+from crawler.network import register_policy
 from crawler.rows import error_kind, item_row, page_row
+from zwaudit.net.traps import canonical_url, chain_length, url_pattern
 
 log = logging.getLogger(__name__)
 SHELL_TEXT_LIMIT = 200  # visible characters below which a scripted page is an SPA shell
@@ -48,6 +50,11 @@ class PortalSpider(scrapy.Spider):
         self._routes_seen: set[str] = set()
         self._captured: dict[str, list[Any]] = {}
         self._closing: set[asyncio.Future[Any]] = set()
+        self.egress = crawl.egress_policy()  # read by crawler.network's middlewares
+        if self.egress is not None:
+            register_policy(self.egress)
+        self.trap_bound = crawl.network.trap_bound
+        self._links_seen: set[int] = set()  # hashes of canonical in-channel links (barren pages)
 
     async def start(self) -> AsyncIterator[Request]:
         for channel in self.crawl.channels:
@@ -68,13 +75,16 @@ class PortalSpider(scrapy.Spider):
         follow: bool,
         render: bool = False,
         priority: int = 0,
+        chain: int = 0,
     ) -> Request:
+        url = canonical_url(url)  # session ids never make a page new
         meta: dict[str, Any] = {
             "channel": channel.channel if channel else None,
             "clicks": clicks,
             "found_on": found_on,
             "follow": follow,
             "handle_httpstatus_all": True,
+            "chain": chain,
         }
         if render:
             meta.update(
@@ -133,6 +143,10 @@ class PortalSpider(scrapy.Spider):
         if response.status >= 400 or not meta.get("follow") or channel is None:
             return
         if not isinstance(response, TextResponse):
+            if meta.get("channel"):  # a page of the portal that is a PDF or a download, not a page
+                yield page_row(
+                    self, url, meta, response.status, f"not_html: {content_type or 'binary'}", content_type
+                )
             return
         if "json" in content_type:
             yield from self._items_from_json(response.text, channel, response.url)
@@ -157,22 +171,56 @@ class PortalSpider(scrapy.Spider):
             if target is not None:  # a frame is shown with its page: the same number of clicks
                 yield self._request(src, target, clicks=clicks, found_on=url, follow=bool(meta.get("follow")))
         next_clicks = None if clicks is None else clicks + 1
-        for link in page_links(root, response.url, keep_hash_routes=rendered):
-            target = self.crawl.channel_for(link.url)
+        links = [
+            canonical_url(link.url) for link in page_links(root, response.url, keep_hash_routes=rendered)
+        ]
+        barren = self._barren(url, links)
+        for link_url in links:
+            target = self.crawl.channel_for(link_url)
             if target is None:
                 if self.check_external:
-                    yield self._request(link.url, None, clicks=None, found_on=url, follow=False)
+                    yield self._request(link_url, None, clicks=None, found_on=url, follow=False)
                 continue
             follow = next_clicks is None or next_clicks <= self.crawl.max_depth
-            if "#" in link.url:
-                if link.url in self._routes_seen:
+            chain = chain_length(url, int(meta.get("chain") or 0), link_url, barren)
+            if chain > self.trap_bound:
+                message = (
+                    f"trap: more than {self.trap_bound} look-alike pages in a row that bring "
+                    f"nothing new ({url_pattern(link_url)[:200]})"
+                )
+                where = {"channel": target.channel, "clicks": next_clicks, "found_on": url}
+                yield page_row(self, link_url, where, None, message, None)
+                continue
+            if "#" in link_url:
+                if link_url in self._routes_seen:
                     continue
-                self._routes_seen.add(link.url)
+                self._routes_seen.add(link_url)
                 yield self._request(
-                    link.url, target, clicks=next_clicks, found_on=url, follow=follow, render=True
+                    link_url,
+                    target,
+                    clicks=next_clicks,
+                    found_on=url,
+                    follow=follow,
+                    render=True,
+                    chain=chain,
                 )
             else:
-                yield self._request(link.url, target, clicks=next_clicks, found_on=url, follow=follow)
+                yield self._request(
+                    link_url, target, clicks=next_clicks, found_on=url, follow=follow, chain=chain
+                )
+
+    def _barren(self, url: str, links: list[str]) -> bool:
+        """Whether this page brings no new link outside its own URL pattern (a trap's page)."""
+        own = url_pattern(url)
+        new = False
+        for link in links:
+            key = hash(link)
+            if key in self._links_seen:
+                continue
+            self._links_seen.add(key)
+            if url_pattern(link) != own and self.crawl.channel_for(link) is not None:
+                new = True
+        return not new
 
     def _items_from_json(self, text: str, channel: ChannelStart, url: str) -> Iterator[Any]:
         try:
@@ -199,7 +247,10 @@ class PortalSpider(scrapy.Spider):
             # a page kept for the challenge must be closed on every path, or the crawl freezes
             self._closing.add(asyncio.ensure_future(page.close()))
         kind, message = error_kind(failure)
-        yield page_row(self, request.url, request.meta, None, f"{kind}: {message}"[:500], None)
+        if message.startswith(f"{kind}:"):
+            message = message[len(kind) + 1 :].strip()
+        url = (request.meta.get("redirect_urls") or [request.url])[0]  # the link, not a hop
+        yield page_row(self, url, request.meta, None, f"{kind}: {message}"[:500], None)
 
 
 def _merge(primary: Guide, secondary: Guide | None) -> Guide:
