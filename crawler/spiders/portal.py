@@ -37,6 +37,10 @@ from zwaudit.net.traps import canonical_url, chain_length, url_pattern
 
 log = logging.getLogger(__name__)
 SHELL_TEXT_LIMIT = 200  # visible characters below which a scripted page is an SPA shell
+# every status reaches parse() except redirects, which Scrapy follows (through the redirect guard:
+# loops, long chains and refused destinations become errors); ``handle_httpstatus_all`` would
+# also hand the 3xx to parse() and no redirect would ever be followed
+HANDLED_STATUSES = [s for s in range(100, 600) if s not in (301, 302, 303, 307, 308)]
 
 
 class PortalSpider(scrapy.Spider):
@@ -58,6 +62,7 @@ class PortalSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Request]:
         for channel in self.crawl.channels:
+            self._links_seen.update(hash(canonical_url(u)) for u in (channel.url, *channel.extra_seeds))
             yield self._request(channel.url, channel, clicks=0, found_on=None, follow=True)
             for seed in channel.extra_seeds:
                 # declared in the profile, not reached by clicking: no click depth of its own
@@ -83,7 +88,7 @@ class PortalSpider(scrapy.Spider):
             "clicks": clicks,
             "found_on": found_on,
             "follow": follow,
-            "handle_httpstatus_all": True,
+            "handle_httpstatus_list": HANDLED_STATUSES,
             "chain": chain,
         }
         if render:
@@ -137,16 +142,16 @@ class PortalSpider(scrapy.Spider):
         elif meta.get("challenge_failed"):
             error = "blocked: the cookie challenge was not passed"
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")[:200]
+        not_page = response.status < 300 and _not_a_page(response, content_type)
+        if error is None and meta.get("channel") and not_page:
+            # a page of the portal that is a PDF or a download where a page was linked
+            error = f"not_html: {content_type or 'binary'}"
         yield page_row(self, url, meta, response.status, error, content_type)
         if response.url != url:  # redirected: the landing page is reached by the same clicks
             yield page_row(self, response.url, meta, response.status, error, content_type)
         if response.status >= 400 or not meta.get("follow") or channel is None:
             return
-        if not isinstance(response, TextResponse):
-            if meta.get("channel"):  # a page of the portal that is a PDF or a download, not a page
-                yield page_row(
-                    self, url, meta, response.status, f"not_html: {content_type or 'binary'}", content_type
-                )
+        if not_page or not isinstance(response, TextResponse):
             return
         if "json" in content_type:
             yield from self._items_from_json(response.text, channel, response.url)
@@ -251,6 +256,15 @@ class PortalSpider(scrapy.Spider):
             message = message[len(kind) + 1 :].strip()
         url = (request.meta.get("redirect_urls") or [request.url])[0]  # the link, not a hop
         yield page_row(self, url, request.meta, None, f"{kind}: {message}"[:500], None)
+
+
+def _not_a_page(response: Response, content_type: str) -> bool:
+    """A response that is no page to read (PDF, octet-stream, an image), by its declared type."""
+    declared = content_type.split(";", 1)[0].strip().lower()
+    if declared:
+        readable = ("text/", "html", "json", "xml", "javascript")
+        return not any(part in declared for part in readable)
+    return not isinstance(response, TextResponse)
 
 
 def _merge(primary: Guide, secondary: Guide | None) -> Guide:
