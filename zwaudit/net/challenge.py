@@ -26,7 +26,7 @@ _RELOADS = re.compile(
 )
 VENDOR_MARKERS = re.compile(
     r"__jsl_clearance|jsl_clearance|__jsluid|acw_sc__v2|acw_tc.{0,40}arg1|cf-chl-|__cf_chl|cf_chl_opt|"
-    r"yunsuo_session_verify|safedog-flow|_waf_bd8ce2ce37|waf_jschallenge",
+    r"yunsuo_session|safedog|_waf_bd8ce2ce37|waf_jschallenge",
     re.I,
 )
 _VENDOR_COOKIES = re.compile(

@@ -41,6 +41,15 @@ _CACHE_LIMIT = 4096
 Origin = tuple[str, int]  # (host, port)
 
 
+class EgressRefused(Exception):
+    """Raised by HTTP clients' hooks for a refused destination (error kind ``egress_refused``)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"egress_refused: {url[:300]}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
 def origin_of(url: str) -> Origin | None:
     """``(host, port)`` of an http(s) URL (default port filled in), else ``None``."""
     try:
