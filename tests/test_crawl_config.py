@@ -118,3 +118,19 @@ def test_cli_crawl_prints_counts_per_channel(tmp_path: Path) -> None:
     bad = CliRunner().invoke(cli, ["--config", str(config_dir), "--db", db, "crawl", "--portal", "nope"])
     assert bad.exit_code == 2
     assert "unknown portal 'nope'" in bad.output
+
+
+def test_a_script_drawn_login_page_answering_200_is_no_challenge() -> None:
+    """Issue 13, class 3: a small login page whose script sets a cookie and moves on is content."""
+    page = (
+        "<html><head><title>统一身份认证</title></head><body><div id='app'></div><script>"
+        "document.cookie='lang=zh; path=/';if(!window.ok){window.location.href='/login#/pwd';}"
+        "</script></body></html>"
+    )
+    assert not looks_like_challenge(
+        HtmlResponse("https://h/login", status=200, body=page.encode(), encoding="utf-8")
+    )
+    # the same page answering 521 is the challenge it looks like
+    assert looks_like_challenge(
+        HtmlResponse("https://h/login", status=521, body=page.encode(), encoding="utf-8")
+    )
