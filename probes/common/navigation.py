@@ -61,7 +61,8 @@ class Manners:
         """The manners of a check's context (settings ``network``, the portal's pacer and guard)."""
         if ctx is None:
             return cls()
-        net: NetworkSettings = ctx.settings.network
+        settings = getattr(ctx, "settings", None)  # hand-made contexts in tests may have none
+        net: NetworkSettings = settings.network if settings is not None else NetworkSettings()
         pacer_fn = ctx.extra.get("pacer")
         return cls(
             pacer=pacer_fn() if callable(pacer_fn) else None,
