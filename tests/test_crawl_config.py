@@ -134,3 +134,31 @@ def test_a_script_drawn_login_page_answering_200_is_no_challenge() -> None:
     assert looks_like_challenge(
         HtmlResponse("https://h/login", status=521, body=page.encode(), encoding="utf-8")
     )
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        ("DownloadTimeoutError('Getting u took longer than 1.5 seconds.')", "timeout"),
+        ("ResponseDataLossError()", "network"),
+        ("DownloadFailedError('Connection lost')", "network"),
+        ("DownloadCancelledError()", "too_large"),
+        ("DownloadConnectionRefusedError('refused')", "connection"),
+        ("CannotResolveHostError('no such host')", "dns"),
+        ("IgnoreRequest('Ignored response because its body exceeded DOWNLOAD_MAXSIZE')", "too_large"),
+        ("IgnoreRequest('max redirections reached')", "redirect_loop"),
+        ("IgnoreRequest('Forbidden by robots.txt')", "robots_disallowed"),
+        ("EgressRefused('egress_refused: 10.0.0.1 is a private address')", "egress_refused"),
+        ("RedirectLoop('redirect_loop: /a redirects back to /a')", "redirect_loop"),
+    ],
+)
+def test_download_failures_get_their_precise_kind(exc: str, kind: str) -> None:
+    """A timeout is never ``internal`` and a reset mid-body is ``network`` (issue 16)."""
+    from scrapy import exceptions as sx
+    from twisted.python.failure import Failure
+
+    from crawler import network
+    from crawler.rows import error_kind
+
+    scope = {**vars(sx), "EgressRefused": network.EgressRefused, "RedirectLoop": network.RedirectLoop}
+    assert error_kind(Failure(eval(exc, scope)))[0] == kind

@@ -155,3 +155,40 @@ def test_robots_crawl_delay_and_disallow() -> None:
     assert crawl_delay_for(None, 1.0) == 1.0
     assert crawl_delay_for(0.5, 1.0) == 1.0
     assert crawl_delay_for(3600, 1.0) == 60.0
+
+
+def test_the_browser_pacer_keeps_crawl_delay_and_retry_after_holds() -> None:
+    from zwaudit.browser import HostPacer
+
+    fetched: list[str] = []
+
+    async def robots(url: str) -> str | None:
+        fetched.append(url)
+        return "User-agent: *\nCrawl-delay: 0.3\n" if "slow.example" in url else None
+
+    async def go() -> tuple[float, float, float]:
+        pacer = HostPacer(0.0, robots=robots, user_agent="zwaudit/0.1")
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await pacer.wait("https://slow.example/a")
+        await pacer.wait("https://slow.example/b")  # Crawl-delay 0.3 after the first
+        t1 = loop.time()
+        await pacer.wait("https://fast.example/a")
+        await pacer.wait("https://fast.example/b")  # no Crawl-delay, our delay is 0
+        t2 = loop.time()
+        pacer.hold("https://fast.example/c", 0.4)  # a Retry-After another check was given
+        await pacer.wait("https://fast.example/c")
+        return t1 - t0, t2 - t1, loop.time() - t2
+
+    slow, fast, held = asyncio.run(go())
+    assert slow >= 0.28
+    assert fast < 0.2
+    assert held >= 0.38
+    assert fetched == ["https://slow.example/robots.txt", "https://fast.example/robots.txt"]
+
+
+def test_fractional_crawl_delay_and_agent_groups() -> None:
+    text = "User-agent: Baiduspider\nCrawl-delay: 5\n\nUser-agent: *\nCrawl-delay: 0.5\nDisallow: /x/\n"
+    assert Robots(text, "zwaudit/0.1 (+https://example.invalid)").crawl_delay() == 0.5
+    assert Robots(text.replace("Baiduspider", "zwaudit"), "zwaudit/0.1").crawl_delay() == 5.0
+    assert Robots("User-agent: *\nDisallow: /x/\n", "zwaudit/0.1").crawl_delay() is None

@@ -20,16 +20,50 @@ def crawl_delay_for(asked: float | None, configured: float) -> float:
 
 
 class Robots:
-    """A parsed robots.txt (stdlib parser) for one origin; used by the browser side."""
+    """A parsed robots.txt for one origin: ``Disallow`` by the stdlib parser, ``Crawl-delay`` read
+    here (the stdlib reads only whole seconds; ``Crawl-delay: 0.5`` is common)."""
 
     def __init__(self, text: str, user_agent: str) -> None:
         self.user_agent = user_agent
         self._parser = RobotFileParser()
         self._parser.parse(text.splitlines())
+        self._delays = _crawl_delays(text)
 
     def allowed(self, url: str) -> bool:
         return self._parser.can_fetch(self.user_agent, url)
 
     def crawl_delay(self) -> float | None:
-        value = self._parser.crawl_delay(self.user_agent)
-        return None if value is None else float(value)
+        """The delay of the group naming our product token, else of ``*``, else ``None``."""
+        token = self.user_agent.split("/", 1)[0].strip().lower()
+        for agent, delay in self._delays.items():
+            if agent != "*" and agent and agent in token:
+                return delay
+        return self._delays.get("*")
+
+
+def _crawl_delays(text: str) -> dict[str, float]:
+    """``{user-agent (lower case): Crawl-delay}`` of every group that states one."""
+    delays: dict[str, float] = {}
+    agents: list[str] = []
+    in_rules = False
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if ":" not in line:
+            continue
+        field, value = (part.strip() for part in line.split(":", 1))
+        field = field.lower()
+        if field == "user-agent":
+            if in_rules:  # a new group starts
+                agents, in_rules = [], False
+            agents.append(value.lower())
+        elif field == "crawl-delay":
+            in_rules = True
+            try:
+                delay = float(value)
+            except ValueError:
+                continue
+            for agent in agents:
+                delays.setdefault(agent, delay)
+        else:
+            in_rules = True
+    return delays
