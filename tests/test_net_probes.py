@@ -70,6 +70,8 @@ class Sites:
                 f"var i=new Image();i.src='{self.bait}/img';</script></body></html>"
             )
             return Reply(page.encode())
+        if key == "/redirect-bait":  # a portal page that redirects to the auditor's network
+            return Reply(status=302, headers={"Location": self.bait + "/internal"})
         if key == "/alert":
             page = (
                 "<html><body><h1>公告</h1><script>alert('欢迎');"
@@ -127,6 +129,7 @@ def _visit(harness: BrowserHarness, sites: Sites, path: str, **kwargs: Any) -> t
             return exc.kind.value, exc.message, page.url
         finally:
             await context.close()
+            await guard.close()
 
     return harness.run(go())
 
@@ -163,6 +166,10 @@ def test_the_auditors_network_is_never_reached_from_a_page(
     kind, message, _ = _visit_url(browser_harness, sites, sites.bait + "/admin")
     assert kind == ErrorKind.EGRESS_REFUSED.value, message
     assert "loopback" in message
+    # a redirect hop (Playwright does not route it): refused at the portal's filtering proxy
+    kind, message, _ = _visit(browser_harness, sites, "/redirect-bait")
+    assert kind == ErrorKind.EGRESS_REFUSED.value, message
+    assert "/internal" in message and "loopback" in message
     assert sites.bait_hits == []
 
 
@@ -178,6 +185,7 @@ def _visit_url(harness: BrowserHarness, sites: Sites, url: str) -> tuple[str | N
             return exc.kind.value, exc.message, page.url
         finally:
             await context.close()
+            await guard.close()
 
     return harness.run(go())
 

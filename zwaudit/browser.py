@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Dialog, Page, Playwright, Response, Route
 
     from zwaudit.net.egress import EgressPolicy
+    from zwaudit.net.proxy import EgressProxy
 
 log = logging.getLogger("zwaudit.browser")
 
@@ -74,11 +75,30 @@ class _ResourceBlocker:
 
 
 class EgressGuard:
-    """The per-context route handler of the egress policy; what it refused, for the findings."""
+    """The per-context route handler of the egress policy; what it refused, for the findings.
+
+    With a :class:`~zwaudit.net.proxy.EgressProxy` (:meth:`start_proxy`), every connection of the
+    contexts also goes through it: the proxy sees the redirect hops Playwright does not route.
+    """
 
     def __init__(self, policy: EgressPolicy) -> None:
         self.policy = policy
         self.refused: list[tuple[str, str]] = []  # (url, reason), most recent last
+        self.proxy: EgressProxy | None = None
+
+    async def start_proxy(self) -> str:
+        """Start the portal's filtering proxy (once); its URL for the browser context."""
+        if self.proxy is None:
+            from zwaudit.net.proxy import EgressProxy
+
+            self.proxy = EgressProxy(self.policy)
+            await self.proxy.start()
+        return self.proxy.url
+
+    async def close(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.close()
+            self.proxy = None
 
     async def __call__(self, route: Route) -> None:
         request = route.request
@@ -109,8 +129,11 @@ class EgressGuard:
             self.policy.learn_redirect(source, target)
 
     def reason_for(self, url: str) -> str | None:
-        """Why ``url`` was refused (the latest refusal of it), if it was."""
-        return next((r for u, r in reversed(self.refused) if u == url), None)
+        """Why ``url`` (or, at the proxy, its host) was refused, if it was."""
+        reason = next((r for u, r in reversed(self.refused) if u == url), None)
+        if reason is None and self.proxy is not None:
+            reason = self.proxy.reason_for(url)
+        return reason
 
 
 async def _answer_dialog(dialog: Dialog) -> None:
@@ -246,12 +269,16 @@ class AuditBrowser:
     ) -> BrowserContext:
         """A fresh context, optionally with a saved login session (a storage-state file or dict)
         and the portal's :class:`EgressGuard` (one per portal: both its contexts share it)."""
+        proxy = None
+        if egress is not None:  # loopback too ("<-loopback>": Chromium bypasses it by default)
+            proxy = {"server": await egress.start_proxy(), "bypass": "<-loopback>"}
         context = await self.browser.new_context(
             ignore_https_errors=True,  # see the module docstring: certificates are judged in tls.py
             user_agent=self.user_agent,
             locale="zh-CN",
             viewport={"width": 1366, "height": 900},
             storage_state=str(storage_state) if isinstance(storage_state, Path) else storage_state,  # type: ignore[arg-type]
+            proxy=proxy,  # type: ignore[arg-type]
         )
         context.set_default_navigation_timeout(self.settings.navigation_timeout_s * 1000)
         context.set_default_timeout(ACTION_TIMEOUT_S * 1000)

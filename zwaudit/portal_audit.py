@@ -233,3 +233,4 @@ class PortalAudit:
                 await context.close()
             except Exception as exc:  # a browser that died already: nothing left to close
                 log.debug("closing a context of %s: %s", self.portal.id, exc)
+        await self.egress.close()  # the portal's filtering proxy

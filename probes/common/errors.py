@@ -21,6 +21,7 @@ _NET_ERRORS: tuple[tuple[re.Pattern[str], ErrorKind], ...] = (
     # zwaudit's own egress guard aborts a refused request with ERR_ACCESS_DENIED
     (re.compile(r"ERR_ACCESS_DENIED"), ErrorKind.EGRESS_REFUSED),
     (re.compile(r"ERR_TOO_MANY_REDIRECTS"), ErrorKind.REDIRECT_LOOP),
+    (re.compile(r"ERR_TUNNEL_CONNECTION_FAILED"), ErrorKind.CONNECTION),  # via the egress proxy
     (
         re.compile(r"ERR_CONNECTION_RESET|ERR_CONTENT_LENGTH_MISMATCH|ERR_INCOMPLETE_CHUNKED_ENCODING"),
         ErrorKind.NETWORK,

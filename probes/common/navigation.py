@@ -11,8 +11,9 @@
 - an anti-bot challenge (:func:`zwaudit.net.challenge.recognise`, the recogniser the crawler uses)
   is given ``challenge_wait_s`` to reload itself with its cookie; one that stays is ``blocked``;
   an ordinary error page is reported at once, and a page answering 200 is content;
-- a document reached through a redirect the egress policy refuses is ``egress_refused`` (Playwright
-  does not route redirect hops, so the chain is checked once it has landed: the page is not used).
+- a destination the egress policy refuses is ``egress_refused``: refused by the context's route,
+  or — a redirect hop, which Playwright does not route — by the portal's filtering proxy, which
+  answers in the hop's place (no connection is made).
 
 Failures are raised as :class:`ProbeError` with their :class:`ErrorKind`.
 """
@@ -31,11 +32,12 @@ from probes.common.errors import ProbeError, check_response, classify_exception
 from zwaudit.checks import CheckContext
 from zwaudit.config.schema import NetworkSettings
 from zwaudit.net import challenge
+from zwaudit.net.proxy import REFUSED_HEADER
 from zwaudit.net.retry_after import RATE_LIMIT_STATUSES, Patience
 from zwaudit.outcomes import ErrorKind
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page, Request, Response
+    from playwright.async_api import Page, Response
 
     from zwaudit.browser import EgressGuard, HostPacer
 
@@ -160,19 +162,12 @@ async def _through_challenge(page: Page, docs: Documents, response: Response, wa
         await asyncio.sleep(0.25)
 
 
-def _redirect_refusal(response: Response, egress: EgressGuard | None) -> str | None:
-    """Why a hop of the redirect chain that led to ``response`` is refused, if one is."""
-    if egress is None:
+async def _proxy_refusal(response: Response, egress: EgressGuard | None) -> str | None:
+    """Why the egress proxy refused the document that ``response`` stands for (a redirect hop)."""
+    if await response.header_value(REFUSED_HEADER.lower()) is None:
         return None
-    request: Request | None = response.request
-    hops = 0
-    while request is not None and hops < 50:
-        reason = egress.policy.check(request.url) if request.redirected_from is not None else None
-        if reason is not None:
-            return f"redirect to {request.url[:300]}: {reason}"
-        request = request.redirected_from
-        hops += 1
-    return None
+    reason = egress.reason_for(response.url) if egress is not None else None
+    return f"redirect to {response.url[:300]}: {reason or 'refused by the egress proxy'}"
 
 
 async def goto(
@@ -203,9 +198,9 @@ async def goto(
                         )
             except Exception as exc:
                 c = classify_exception(exc)
-                if c.kind is ErrorKind.EGRESS_REFUSED and how.egress is not None:
-                    reason = how.egress.reason_for(url)
-                    raise ProbeError(c.kind, f"{url}: {reason or c.message}") from exc
+                reason = how.egress.reason_for(url) if how.egress is not None else None
+                if reason is not None:  # refused by the route or at the proxy (a failed tunnel)
+                    raise ProbeError(ErrorKind.EGRESS_REFUSED, f"{url}: {reason}") from exc
                 raise ProbeError(c.kind, f"{url}: {c.message}") from exc
             if response is None:
                 break
@@ -240,7 +235,7 @@ async def goto(
                     ErrorKind.BLOCKED, f"HTTP {status} at {url}: the anti-bot challenge was not passed"
                 )
         if response is not None:
-            refused = _redirect_refusal(response, how.egress)
+            refused = await _proxy_refusal(response, how.egress)
             if refused is not None:
                 raise ProbeError(ErrorKind.EGRESS_REFUSED, refused)
         body = await _body(page) if status is not None and status >= 400 else ""
