@@ -192,3 +192,45 @@ def test_fractional_crawl_delay_and_agent_groups() -> None:
     assert Robots(text, "zwaudit/0.1 (+https://example.invalid)").crawl_delay() == 0.5
     assert Robots(text.replace("Baiduspider", "zwaudit"), "zwaudit/0.1").crawl_delay() == 5.0
     assert Robots("User-agent: *\nDisallow: /x/\n", "zwaudit/0.1").crawl_delay() is None
+
+
+def test_the_filtering_proxy_forwards_own_origins_and_refuses_the_rest() -> None:
+    from local_http import Reply, serve
+
+    from zwaudit.net.proxy import REFUSED_HEADER, EgressProxy
+
+    bait_hits: list[str] = []
+
+    def bait(path: str) -> Reply:
+        bait_hits.append(path)
+        return Reply(b"secret")
+
+    async def ask(proxy_url: str, head: bytes) -> bytes:
+        host, port = proxy_url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(head)
+        await writer.drain()
+        data = await reader.read(65536)
+        writer.close()
+        return data
+
+    async def go(base: str, bait_base: str) -> tuple[bytes, bytes, bytes]:
+        async with EgressProxy(EgressPolicy.build([base])) as proxy:
+            own = await ask(
+                proxy.url,
+                f"GET {base}/page HTTP/1.1\r\nHost: x\r\nProxy-Connection: keep-alive\r\n\r\n".encode(),
+            )
+            other = await ask(proxy.url, f"GET {bait_base}/admin HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            tunnel = await ask(
+                proxy.url, f"CONNECT {bait_base.removeprefix('http://')} HTTP/1.1\r\n\r\n".encode()
+            )
+            assert len(proxy.refused) == 2 and "loopback" in proxy.refused[0][1]
+            return own, other, tunnel
+
+    with serve(lambda path: Reply(b"<p>page</p>")) as base, serve(bait) as bait_base:
+        own, other, tunnel = asyncio.run(go(base, bait_base))
+    assert own.startswith(b"HTTP/1.0 200") or own.startswith(b"HTTP/1.1 200")
+    assert b"<p>page</p>" in own
+    assert other.startswith(b"HTTP/1.1 403") and REFUSED_HEADER.encode() in other
+    assert tunnel.startswith(b"HTTP/1.1 403")
+    assert bait_hits == []

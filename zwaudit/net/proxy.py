@@ -73,6 +73,8 @@ class EgressProxy:
             await self._serve(reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             pass
+        except asyncio.CancelledError:  # closed with the portal: a connection task ends quietly
+            pass
         finally:
             if task is not None:
                 self._tasks.discard(task)
