@@ -153,7 +153,7 @@ class ChallengeMiddleware:
                 "playwright_include_page": True,
                 "challenge": True,
                 "playwright_page_methods": _wait_for_content(),
-                "playwright_context_kwargs": BROWSER_CONTEXT,
+                "playwright_context_kwargs": getattr(self.crawler.spider, "browser_context", BROWSER_CONTEXT),
             }
         )
         return retry

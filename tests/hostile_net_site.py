@@ -70,6 +70,7 @@ class HostileSite:
             ("/toolong.html", "太久"),
             ("/private/hidden.html", "内部"),
             ("/go-internal", "跳转"),
+            ("/spa.html", "应用"),
             (f"{self.bait_url}/admin", "数据库"),
             ("http://169.254.169.254/latest/meta-data/", "元数据"),
             ("http://www.gov.cn/", "中国政府网"),
@@ -160,6 +161,9 @@ class HostileSite:
             return web.Response(text=page("ok"), content_type="text/html")
         if key == "/toolong.html":
             return web.Response(status=429, text="come back tomorrow", headers={"Retry-After": "86400"})
+        if key == "/spa.html":  # a script shell (rendered): its XHR is redirected to the bait
+            script = "<script>fetch('/go-internal').catch(function(){});</script>"
+            return web.Response(text=page("<div id='app'></div>" + script), content_type="text/html")
         if key == "/go-internal":
             raise web.HTTPFound(f"{self.bait_url}/internal")
         return web.Response(status=404, text="not found")
@@ -205,7 +209,6 @@ class HostileSite:
 name: 敌意测试政务服务网
 home_url: {self.base}/
 politeness: {{concurrency_per_host: 2, delay_seconds: 0, obey_robots: true, autothrottle: false}}
-crawl: {{render: false}}
 """,
             encoding="utf-8",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -216,14 +217,18 @@ def test_the_filtering_proxy_forwards_own_origins_and_refuses_the_rest() -> None
 
     async def go(base: str, bait_base: str) -> tuple[bytes, bytes, bytes]:
         async with EgressProxy(EgressPolicy.build([base])) as proxy:
-            own = await ask(
-                proxy.url,
-                f"GET {base}/page HTTP/1.1\r\nHost: x\r\nProxy-Connection: keep-alive\r\n\r\n".encode(),
+            auth = (
+                "Proxy-Authorization: Basic "
+                + base64.b64encode(f"{proxy.username}:{proxy.password}".encode()).decode()
             )
-            other = await ask(proxy.url, f"GET {bait_base}/admin HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            tunnel = await ask(
-                proxy.url, f"CONNECT {bait_base.removeprefix('http://')} HTTP/1.1\r\n\r\n".encode()
+            stranger = await ask(proxy.url, f"GET {base}/page HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert stranger.startswith(b"HTTP/1.1 407")  # another local process may not use it
+            own = await ask(proxy.url, f"GET {base}/page HTTP/1.1\r\nHost: x\r\n{auth}\r\n\r\n".encode())
+            other = await ask(
+                proxy.url, f"GET {bait_base}/admin HTTP/1.1\r\nHost: x\r\n{auth}\r\n\r\n".encode()
             )
+            bait_host = bait_base.removeprefix("http://")
+            tunnel = await ask(proxy.url, f"CONNECT {bait_host} HTTP/1.1\r\n{auth}\r\n\r\n".encode())
             assert len(proxy.refused) == 2 and "loopback" in proxy.refused[0][1]
             return own, other, tunnel
 

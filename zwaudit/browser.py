@@ -86,14 +86,14 @@ class EgressGuard:
         self.refused: list[tuple[str, str]] = []  # (url, reason), most recent last
         self.proxy: EgressProxy | None = None
 
-    async def start_proxy(self) -> str:
-        """Start the portal's filtering proxy (once); its URL for the browser context."""
+    async def start_proxy(self) -> dict[str, Any]:
+        """Start the portal's filtering proxy (once); the ``proxy`` option of a context."""
         if self.proxy is None:
             from zwaudit.net.proxy import EgressProxy
 
             self.proxy = EgressProxy(self.policy)
             await self.proxy.start()
-        return self.proxy.url
+        return self.proxy.playwright_proxy
 
     async def close(self) -> None:
         if self.proxy is not None:
@@ -269,9 +269,7 @@ class AuditBrowser:
     ) -> BrowserContext:
         """A fresh context, optionally with a saved login session (a storage-state file or dict)
         and the portal's :class:`EgressGuard` (one per portal: both its contexts share it)."""
-        proxy = None
-        if egress is not None:  # loopback too ("<-loopback>": Chromium bypasses it by default)
-            proxy = {"server": await egress.start_proxy(), "bypass": "<-loopback>"}
+        proxy = await egress.start_proxy() if egress is not None else None
         context = await self.browser.new_context(
             ignore_https_errors=True,  # see the module docstring: certificates are judged in tls.py
             user_agent=self.user_agent,

@@ -33,6 +33,7 @@ from crawler.extract import (
 from crawler.middlewares import BROWSER_CONTEXT
 from crawler.network import register_policy
 from crawler.rows import error_kind, item_row, page_row
+from zwaudit.net.proxy import EgressProxy
 from zwaudit.net.traps import canonical_url, chain_length, url_pattern
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,17 @@ class PortalSpider(scrapy.Spider):
             register_policy(self.egress)
         self.trap_bound = crawl.network.trap_bound
         self._links_seen: set[int] = set()  # hashes of canonical in-channel links (barren pages)
+        self.browser_context: dict[str, Any] = dict(BROWSER_CONTEXT)  # + the egress proxy, at start
+        self._proxy: EgressProxy | None = None
 
     async def start(self) -> AsyncIterator[Request]:
+        if self.egress is not None and self.crawl.render is not False:
+            # the rendering browser's redirect hops are not routed: its connections go through
+            # the portal's filtering proxy (loopback included), as the probes' do
+            self._proxy = EgressProxy(self.egress)
+            await self._proxy.start()
+            self.browser_context["proxy"] = self._proxy.playwright_proxy
+            log.info("egress proxy for the rendering browser: %s", self._proxy.url)
         for channel in self.crawl.channels:
             self._links_seen.update(hash(canonical_url(u)) for u in (channel.url, *channel.extra_seeds))
             yield self._request(channel.url, channel, clicks=0, found_on=None, follow=True)
@@ -97,7 +107,7 @@ class PortalSpider(scrapy.Spider):
                     "playwright": True,
                     "playwright_page_methods": _settle(),
                     "playwright_page_event_handlers": {"response": "capture_json"},
-                    "playwright_context_kwargs": BROWSER_CONTEXT,
+                    "playwright_context_kwargs": self.browser_context,
                     "rendered": True,
                 }
             )
@@ -244,6 +254,10 @@ class PortalSpider(scrapy.Spider):
 
     def _channel_named(self, name: str | None) -> ChannelStart | None:
         return next((c for c in self.crawl.channels if c.channel == name), None)
+
+    def closed(self, reason: str) -> None:
+        if self._proxy is not None:
+            self._closing.add(asyncio.ensure_future(self._proxy.close()))
 
     def on_error(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]

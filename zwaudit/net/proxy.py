@@ -8,14 +8,22 @@ one request per connection), and the proxy connects only to an address the porta
 changes its answer in between (DNS rebinding) gains nothing. A refused destination gets no
 connection: ``403`` with ``X-Zwaudit-Egress: refused`` (http) or a failed tunnel (https), and is
 listed in :attr:`EgressProxy.refused`.
+
+It listens on 127.0.0.1 and answers only a client that presents its random credentials
+(``Proxy-Authorization``; :attr:`EgressProxy.playwright_proxy` gives them to the browser), so
+another local process cannot use it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hmac
 import logging
+import secrets
 import socket
+from typing import Any
 from urllib.parse import urlsplit
 
 from zwaudit.net.egress import EgressPolicy, address_problem
@@ -35,6 +43,19 @@ class EgressProxy:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.url = ""
+        self.username = "zwaudit"
+        self.password = secrets.token_urlsafe(24)
+        self._expected = b"Basic " + base64.b64encode(f"{self.username}:{self.password}".encode())
+
+    @property
+    def playwright_proxy(self) -> dict[str, Any]:
+        """The ``proxy`` option of a Playwright context (loopback included: ``<-loopback>``)."""
+        return {
+            "server": self.url,
+            "bypass": "<-loopback>",
+            "username": self.username,
+            "password": self.password,
+        }
 
     async def start(self) -> str:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, limit=_HEAD_LIMIT)
@@ -84,6 +105,13 @@ class EgressProxy:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         request_line, _, rest = head.partition(b"\r\n")
+        if not self._authorised(rest):
+            writer.write(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                b'Proxy-Authenticate: Basic realm="zwaudit"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'
+            )
+            await writer.drain()
+            return
         method, target, version = request_line.decode("latin-1").split(" ", 2)
         if method.upper() == "CONNECT":
             host, _, port_text = target.rpartition(":")
@@ -133,6 +161,13 @@ class EgressProxy:
                 + b"\r\n\r\n"
             )
         await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True)
+
+    def _authorised(self, headers: bytes) -> bool:
+        for line in headers.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"proxy-authorization":
+                return hmac.compare_digest(value.strip(), self._expected)
+        return False
 
     async def _checked_address(self, url: str, host: str, port: int) -> tuple[str | None, str | None]:
         """The address to connect to, or the refusal: the address checked is the one used."""
