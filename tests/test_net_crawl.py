@@ -170,3 +170,32 @@ def test_a_crawl_of_a_hostile_site(hostile: HostileSite, crawled: dict[str, obje
     assert len(gaps) > 20
     assert [g for g in gaps if g[0] < CRAWL_DELAY * 0.5] == []
     assert len([g for g in gaps if g[0] < CRAWL_DELAY * 0.95]) <= len(gaps) // 10, gaps
+
+
+def test_link_health_does_not_judge_what_the_policy_kept_it_from() -> None:
+    """Off-site links the egress policy refused, trap pages cut at their bound and PDF answers
+    were never fetched or are no broken links: no finding; a too-large or looping link is an
+    error of its kind, never ``broken_link``."""
+    from crawler.checks import link_health
+    from crawler.checks.common import PageSnapshot
+    from zwaudit.outcomes import Status
+
+    def page(url: str, status: int | None, error: str | None) -> PageSnapshot:
+        return PageSnapshot(url, "portal", status, error, 1, "http://h/")
+
+    findings = link_health.judge(
+        [
+            PageSnapshot("http://h/", "portal", 200, None, 0, None),
+            page("http://www.gov.cn/", None, "egress_refused: www.gov.cn is not a host of this portal"),
+            page("http://h/cal?m=12", None, "trap: more than 10 look-alike pages in a row"),
+            page("http://h/guide.pdf", 200, "not_html: application/pdf"),
+            page("http://h/bomb", None, "too_large: 1114112 B decompressed so far"),
+            page("http://h/loop", None, "redirect_loop: /loop redirects back to /loop"),
+        ],
+        "http://h/",
+    )
+    assert {(f.target, f.status, f.code) for f in findings} == {
+        ("http://h/bomb", Status.ERROR, "too_large"),
+        ("http://h/loop", Status.ERROR, "redirect_loop"),
+        ("http://h/", Status.PASS, None),
+    }
