@@ -63,6 +63,12 @@ class RenderingHandler(BaseDownloadHandler):
             await self.shared.handler.close()
 
 
-def abort_request(request: Any) -> bool:
-    """Rendering needs the page's script and data, not its pictures (PLAYWRIGHT_ABORT_REQUEST)."""
-    return bool(request.resource_type in ("image", "media", "font"))
+async def abort_request(request: Any) -> bool:
+    """PLAYWRIGHT_ABORT_REQUEST: rendering needs the page's script and data, not its pictures; and
+    nothing a rendered page asks for may reach a private, loopback or link-local address that is
+    not one of the portal's own origins (:func:`crawler.network.browser_allows`)."""
+    if request.resource_type in ("image", "media", "font"):
+        return True
+    from crawler.network import browser_allows
+
+    return not await browser_allows(str(request.url))

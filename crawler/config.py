@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 from crawler.labels import GuideElements
 from zwaudit.browser import LAUNCH_ARGS
 from zwaudit.config import Config, PortalProfile
+from zwaudit.config.schema import NetworkSettings
 from zwaudit.errors import ConfigError
+from zwaudit.net.egress import EgressPolicy, policy_for
 
 API_KEYS = frozenset({"field_aliases"})  # crawl.api keys this crawler reads
 
@@ -54,6 +56,12 @@ class PortalCrawl:
     executable_path: str | None
     navigation_timeout_ms: int
     department_names: dict[str, str] = field(default_factory=dict)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    profile: PortalProfile | None = None
+
+    def egress_policy(self) -> EgressPolicy | None:
+        """A fresh egress policy for one crawl (it learns redirect hosts as it goes)."""
+        return policy_for(self.profile) if self.profile is not None else None
 
     @classmethod
     def from_profile(cls, profile: PortalProfile, config: Config) -> PortalCrawl:
@@ -95,6 +103,8 @@ class PortalCrawl:
             executable_path=str(browser.executable_path) if browser.executable_path else None,
             navigation_timeout_ms=int(browser.navigation_timeout_s * 1000),
             department_names={d.id: d.name for d in profile.departments},
+            network=config.settings.network,
+            profile=profile,
         )
 
     def channel_for(self, url: str) -> ChannelStart | None:
@@ -129,6 +139,13 @@ class PortalCrawl:
                 **({"executable_path": self.executable_path} if self.executable_path else {}),
             },
             "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": self.navigation_timeout_ms,
+            "DOWNLOAD_MAXSIZE": int(self.network.download_maxsize_mib * 1024 * 1024),
+            "DOWNLOAD_WARNSIZE": int(self.network.download_warnsize_mib * 1024 * 1024),
+            "DOWNLOAD_TIMEOUT": self.network.download_timeout_s,
+            "RETRY_AFTER_MAX_SECONDS": self.network.retry_after_max_s,
+            "RETRY_AFTER_TIMES": self.network.retry_after_times,
+            "ZWAUDIT_MAX_REDIRECTS": self.network.max_redirects,
+            "ZWAUDIT_TRAP_BOUND": self.network.trap_bound,
         }
         if jobdir is not None:
             settings["JOBDIR"] = str(jobdir)

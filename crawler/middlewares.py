@@ -1,14 +1,15 @@
 """Downloader middlewares: honour ``Retry-After``, and pass a JS cookie challenge once.
 
 Both are what a patient person does: wait as long as the server asks before asking again, and let
-the browser run the site's own script once, then keep the cookie it set.
+the browser run the site's own script once, then keep the cookie it set. ``Retry-After`` comes
+first (it sees the response before the challenge middleware does), so a 503 challenge that asks
+for a wait is waited out; the parser, the cap and the challenge recogniser are
+:mod:`zwaudit.net`'s, shared with the probes.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from scrapy import Request, Spider
@@ -17,31 +18,12 @@ from scrapy.http import HtmlResponse, Response
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawler.extract import parse_html, visible_text_length
-from zwaudit.findings import utcnow
+from zwaudit.net import challenge
+from zwaudit.net.retry_after import RATE_LIMIT_STATUSES, Patience
 
 log = logging.getLogger(__name__)
 BROWSER_CONTEXT = {"ignore_https_errors": True}
-RATE_LIMIT_CODES = (429, 503)
-_CHALLENGE_SCRIPT = re.compile(r"document\.cookie\s*=", re.I)
-_CHALLENGE_RELOAD = re.compile(r"location\.(reload|href|replace|assign)", re.I)
-
-
-def parse_retry_after(value: bytes | str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent/bad."""
-    if value is None:
-        return None
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    text = text.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, (when - utcnow()).total_seconds())
+RATE_LIMIT_CODES = tuple(sorted(RATE_LIMIT_STATUSES))
 
 
 class RetryAfterMiddleware:
@@ -53,9 +35,11 @@ class RetryAfterMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.max_wait = crawler.settings.getfloat("RETRY_AFTER_MAX_SECONDS", 120.0)
-        self.max_times = crawler.settings.getint("RETRY_AFTER_TIMES", 4)
-        self.backoff = crawler.settings.getfloat("RETRY_BACKOFF_BASE_SECONDS", 1.0)
+        self.patience = Patience(
+            max_wait_s=crawler.settings.getfloat("RETRY_AFTER_MAX_SECONDS", 120.0),
+            attempts=crawler.settings.getint("RETRY_AFTER_TIMES", 4),
+            backoff_s=crawler.settings.getfloat("RETRY_BACKOFF_BASE_SECONDS", 1.0),
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RetryAfterMiddleware:
@@ -65,12 +49,12 @@ class RetryAfterMiddleware:
         if response.status not in RATE_LIMIT_CODES:
             return response
         times = int(request.meta.get("retry_after_times", 0))
-        asked = parse_retry_after(response.headers.get(b"Retry-After"))
-        if asked is None and response.status == 503 and times == 0:
-            asked = None  # a plain 503 still gets the backoff below
-        wait = asked if asked is not None else self.backoff * (2**times)
+        header = response.headers.get(b"Retry-After")
+        if header is None and response.status == 503 and looks_like_challenge(response):
+            return response  # a challenge that asks for no wait: the challenge middleware's
+        wait = self.patience.wait_for(header, times)
         stats = self.crawler.stats
-        if times >= self.max_times or wait > self.max_wait:
+        if wait is None:
             request.meta["rate_limited"] = True
             if stats is not None:
                 stats.inc_value("retry_after/gave_up")
@@ -101,13 +85,12 @@ class RetryAfterMiddleware:
 
 
 def looks_like_challenge(response: Response) -> bool:
-    """A tiny page whose script sets a cookie and reloads: a JS cookie challenge, not content."""
-    if not isinstance(response, HtmlResponse) or len(response.body) > 8192:
+    """The shared recogniser (:func:`zwaudit.net.challenge.recognise`) applied to a response."""
+    if not isinstance(response, HtmlResponse):
         return False
-    text = response.text
-    if not (_CHALLENGE_SCRIPT.search(text) and _CHALLENGE_RELOAD.search(text)):
-        return False
-    return visible_text_length(parse_html(text)) < 200
+    cookies = [c.decode("latin-1") for c in response.headers.getlist(b"Set-Cookie")]
+    head = response.body[: challenge.MAX_CHALLENGE_BYTES].decode(response.encoding or "utf-8", "replace")
+    return challenge.recognise(response.status, head, cookies, body_size=len(response.body)) is not None
 
 
 class ChallengeMiddleware:
@@ -153,7 +136,11 @@ class ChallengeMiddleware:
             retry.meta.pop("challenge", None)
             retry.meta["challenge_passed"] = True
             return retry
-        if request.meta.get("playwright") or not looks_like_challenge(response):
+        if (
+            request.meta.get("playwright")
+            or request.meta.get("rate_limited")
+            or not looks_like_challenge(response)
+        ):
             return response
         if request.meta.get("challenge_passed"):
             request.meta["challenge_failed"] = True  # the cookie did not help: blocked, not broken
@@ -166,7 +153,7 @@ class ChallengeMiddleware:
                 "playwright_include_page": True,
                 "challenge": True,
                 "playwright_page_methods": _wait_for_content(),
-                "playwright_context_kwargs": BROWSER_CONTEXT,
+                "playwright_context_kwargs": getattr(self.crawler.spider, "browser_context", BROWSER_CONTEXT),
             }
         )
         return retry

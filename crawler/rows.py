@@ -9,7 +9,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from twisted.internet import error as tx_error
 from twisted.python.failure import Failure
 
@@ -78,22 +86,46 @@ def item_row(spider: Any, channel: ChannelStart, guide: Guide, url: str) -> dict
 
 
 def error_kind(failure: Failure) -> tuple[str, str]:
-    """Classify a download failure once, into the closed :class:`ErrorKind` vocabulary."""
+    """Classify a download failure once, into the closed :class:`ErrorKind` vocabulary.
+
+    A timeout is ``timeout`` and a connection broken mid-body ``network`` (never ``internal``); a
+    body past ``DOWNLOAD_MAXSIZE`` (also while decompressing) ``too_large``; the crawler's own
+    refusals carry their kind as the first word of their message (``egress_refused: …``).
+    """
     exc = failure.value
     message = str(exc) or type(exc).__name__
+    lowered = message.lower()
     if isinstance(exc, IgnoreRequest):
-        if "robots" in message.lower():
+        head = message.split(":", 1)[0]
+        if head in (ErrorKind.EGRESS_REFUSED.value, ErrorKind.REDIRECT_LOOP.value):
+            return head, message
+        if "robots" in lowered:
             return "robots_disallowed", message
+        if "download_maxsize" in lowered:
+            return ErrorKind.TOO_LARGE.value, message
+        if "max redirections" in lowered:
+            return ErrorKind.REDIRECT_LOOP.value, message
         return ErrorKind.BLOCKED.value, message
-    if isinstance(exc, tx_error.DNSLookupError):
-        return ErrorKind.DNS.value, message
-    if isinstance(exc, tx_error.TimeoutError | tx_error.TCPTimedOutError) or "timeout" in message.lower():
+    if isinstance(exc, DownloadTimeoutError | tx_error.TimeoutError | tx_error.TCPTimedOutError):
         return ErrorKind.TIMEOUT.value, message
-    if isinstance(exc, tx_error.ConnectionRefusedError | tx_error.ConnectError | tx_error.ConnectionLost):
+    if isinstance(exc, DownloadCancelledError):
+        # Scrapy cancels a download whose body passes DOWNLOAD_MAXSIZE (timeouts are their own)
+        return ErrorKind.TOO_LARGE.value, (
+            message if message != type(exc).__name__ else "the body passed the download size cap"
+        )
+    if isinstance(exc, CannotResolveHostError | tx_error.DNSLookupError):
+        return ErrorKind.DNS.value, message
+    if isinstance(
+        exc, DownloadConnectionRefusedError | tx_error.ConnectionRefusedError | tx_error.ConnectError
+    ):
         return ErrorKind.CONNECTION.value, message
     name = type(exc).__name__.lower()
-    if "ssl" in name or "tls" in message.lower() or "certificate" in message.lower():
+    if "ssl" in name or "tls" in lowered or "certificate" in lowered or "handshake" in lowered:
         return ErrorKind.TLS.value, message
-    if "connection" in name or "connection" in message.lower() or "refused" in message.lower():
+    if isinstance(exc, ResponseDataLossError | DownloadFailedError | tx_error.ConnectionLost):
+        return ErrorKind.NETWORK.value, message
+    if "timeout" in lowered or "took longer than" in lowered:
+        return ErrorKind.TIMEOUT.value, message
+    if "connection" in name or "connection" in lowered or "refused" in lowered:
         return ErrorKind.CONNECTION.value, message
     return ErrorKind.INTERNAL.value, message

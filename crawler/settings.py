@@ -32,10 +32,24 @@ RETRY_AFTER_MAX_SECONDS = 120.0
 RETRY_AFTER_TIMES = 4
 RETRY_BACKOFF_BASE_SECONDS = 1.0
 
+# process_request runs in ascending order, process_response in descending order:
+# egress (50) refuses before robots.txt (100) is even asked; the redirect guard (650) sees a 3xx
+# before Scrapy's redirect middleware (600); Retry-After (570) sees a 429/503 before the
+# challenge middleware (560), so a 503 challenge carrying Retry-After is waited out first.
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.middlewares.RetryAfterMiddleware": 560,
-    "crawler.middlewares.ChallengeMiddleware": 570,
+    "crawler.network.EgressMiddleware": 50,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.network.PoliteRobotsMiddleware": 100,
+    "crawler.network.RedirectGuardMiddleware": 650,
+    "crawler.middlewares.RetryAfterMiddleware": 570,
+    "crawler.middlewares.ChallengeMiddleware": 560,
 }
+# bounded work (overridden from settings.yaml ``network:`` by crawler.config)
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024  # Scrapy's default is 1 GiB; applies to decompression too
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+REDIRECT_MAX_TIMES = 20  # the redirect guard stops at ZWAUDIT_MAX_REDIRECTS first
+ZWAUDIT_MAX_REDIRECTS = 10
+ZWAUDIT_TRAP_BOUND = 10
 ITEM_PIPELINES = {"crawler.pipelines.StoragePipeline": 300}
 PIPELINE_BATCH_SIZE = 200
 
@@ -45,12 +59,15 @@ DOWNLOAD_HANDLERS = {
 }
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
-PLAYWRIGHT_ABORT_REQUEST = "crawler.browser.abort_request"
+PLAYWRIGHT_ABORT_REQUEST = "crawler.browser.abort_request"  # also the egress address rule
 # no startup contexts: the browser starts only when a request needs it (playwright_context_kwargs)
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 2
 
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote-control extension serves an HTTP endpoint on localhost that runs Python
+# sent with a token (written to a job file in the home directory): never in an unattended auditor
+REMOTE_CONTROL_ENABLED = False
 # a development-time lint that parses callback source per request; costly, and our tests cover it
 WARN_ON_GENERATOR_RETURN_VALUE = False
 FEED_EXPORT_ENCODING = "utf-8"

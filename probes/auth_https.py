@@ -9,13 +9,13 @@ the browser), ``hsts_missing`` — one finding per (target, code), one ``pass`` 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import AnyHttpUrl, Field
 
 from probes.auth.judge import CODES, judge_auth
 from probes.auth.observe import AuthSettings, observe_login
+from probes.common.navigation import Manners
 from zwaudit.checks import CheckContext, CheckOptions, Requires
 from zwaudit.findings import Finding
 
@@ -29,16 +29,9 @@ class AuthHttpsOptions(CheckOptions):
     submit_wait_s: float = Field(default=3.0, gt=0, le=60)
 
 
-def pace_for(ctx: CheckContext) -> Callable[[str], Awaitable[None]] | None:
-    """The orchestrator's polite host pacer as a coroutine function (None outside an audit)."""
-    pacer_factory: Any = ctx.extra.get("pacer")
-    if not callable(pacer_factory):
-        return None
-
-    async def pace(url: str) -> None:
-        await pacer_factory().wait(url)
-
-    return pace
+def manners_for(ctx: CheckContext) -> Manners:
+    """How this check navigates: the portal's pacer and egress guard, settings ``network``."""
+    return Manners.of(ctx)
 
 
 class AuthHttps:
@@ -62,5 +55,5 @@ class AuthHttps:
             submit_wait_s=options.submit_wait_s,
         )
         context = await ctx.browser_context()
-        observation = await observe_login(context, settings, ctx.evidence, pace_for(ctx))
+        observation = await observe_login(context, settings, ctx.evidence, manners_for(ctx))
         return judge_auth(observation)

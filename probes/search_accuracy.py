@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from probes.auth_https import pace_for
+from probes.auth_https import manners_for
 from probes.search.judge import judge_search
 from probes.search.keywords import KeywordRules, load_keywords
 from probes.search.observe import SearchSettings, observe_keyword
@@ -92,10 +92,10 @@ class SearchAccuracy:
             settle_timeout_s=options.settle_timeout_s,
         )
         personal = [str(v) for v in (ctx.extra.get("personal") or {}).values() if v]
-        pace = pace_for(ctx)
+        manners = manners_for(ctx)
         findings: list[Finding] = []
         for i, rule in enumerate(rules.keywords):
-            obs = await observe_keyword(context, rule.keyword, settings, ctx.evidence, personal, pace)
+            obs = await observe_keyword(context, rule.keyword, settings, ctx.evidence, personal, manners)
             finding = judge_search(obs, rule, top_n, rules.imprecise_threshold)
             findings.append(finding)
             portal_wide = obs.error is not None and (

@@ -137,6 +137,9 @@ def _profile(rt: Runtime, ca_pem: Path) -> dict[str, Any]:
         ],
         "mobile": {"url": rt.url("mobile", "/h5/index"), "catalogue_url": rt.url("mobile", "/h5/index")},
         "politeness": {"concurrency_per_host": 2, "delay_seconds": 0},
+        # every site of the province lives on 127.0.0.1: its origins are the profile's own, so the
+        # egress policy lets zwaudit reach them (and nothing else on loopback)
+        "egress": {"allow": sorted(lst.base for lst in rt.listeners.values())},
         "tags": ["sandbox"],
     }
 

@@ -25,7 +25,7 @@ from zwaudit.outcomes import ErrorKind
             ErrorKind.CONNECTION,
         ),
         (PlaywrightError("page.goto: net::ERR_TIMED_OUT"), ErrorKind.TIMEOUT),
-        (PlaywrightError("page.goto: net::ERR_TOO_MANY_REDIRECTS"), ErrorKind.HTTP_STATUS),
+        (PlaywrightError("page.goto: net::ERR_TOO_MANY_REDIRECTS"), ErrorKind.REDIRECT_LOOP),
         (PlaywrightError("Target page, context or browser has been closed"), ErrorKind.INTERNAL),
         (httpx.ConnectTimeout("timed out"), ErrorKind.TIMEOUT),
         (httpx.ConnectError("[Errno -2] Name or service not known"), ErrorKind.DNS),

@@ -165,7 +165,7 @@ def test_link_health_judges_only_what_was_fetched() -> None:
     }
     assert next(f for f in findings if f.target == "http://h/a.doc").detail["found_on"] == "http://h/guide"
     errors = {(f.target, f.code) for f in findings if f.status is Status.ERROR}
-    assert errors == {("http://h/busy", "blocked"), ("http://h/slow", "timeout")}
+    assert errors == {("http://h/busy", "rate_limited"), ("http://h/slow", "timeout")}
     healthy = link_health.judge([page("http://h/", 200, referrer=None), page("http://h/b", 200)], "http://h/")
     assert [(f.target, f.status) for f in healthy] == [("http://h/", Status.PASS)]
 

@@ -11,12 +11,13 @@ from crawl_site import CrawlSite
 from scrapy.http import HtmlResponse
 
 from crawler.config import PortalCrawl
-from crawler.middlewares import looks_like_challenge, parse_retry_after
+from crawler.middlewares import looks_like_challenge
 from crawler.run import CLEAN_MARKER, prepare_jobdir
 from zwaudit.cli import cli
 from zwaudit.config import load_config
 from zwaudit.errors import ConfigError
 from zwaudit.findings import utcnow
+from zwaudit.net.retry_after import parse_retry_after
 
 PROFILE = """id: demo
 name: 演示政务服务网
@@ -117,3 +118,47 @@ def test_cli_crawl_prints_counts_per_channel(tmp_path: Path) -> None:
     bad = CliRunner().invoke(cli, ["--config", str(config_dir), "--db", db, "crawl", "--portal", "nope"])
     assert bad.exit_code == 2
     assert "unknown portal 'nope'" in bad.output
+
+
+def test_a_script_drawn_login_page_answering_200_is_no_challenge() -> None:
+    """Issue 13, class 3: a small login page whose script sets a cookie and moves on is content."""
+    page = (
+        "<html><head><title>统一身份认证</title></head><body><div id='app'></div><script>"
+        "document.cookie='lang=zh; path=/';if(!window.ok){window.location.href='/login#/pwd';}"
+        "</script></body></html>"
+    )
+    assert not looks_like_challenge(
+        HtmlResponse("https://h/login", status=200, body=page.encode(), encoding="utf-8")
+    )
+    # the same page answering 521 is the challenge it looks like
+    assert looks_like_challenge(
+        HtmlResponse("https://h/login", status=521, body=page.encode(), encoding="utf-8")
+    )
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        ("DownloadTimeoutError('Getting u took longer than 1.5 seconds.')", "timeout"),
+        ("ResponseDataLossError()", "network"),
+        ("DownloadFailedError('Connection lost')", "network"),
+        ("DownloadCancelledError()", "too_large"),
+        ("DownloadConnectionRefusedError('refused')", "connection"),
+        ("CannotResolveHostError('no such host')", "dns"),
+        ("IgnoreRequest('Ignored response because its body exceeded DOWNLOAD_MAXSIZE')", "too_large"),
+        ("IgnoreRequest('max redirections reached')", "redirect_loop"),
+        ("IgnoreRequest('Forbidden by robots.txt')", "robots_disallowed"),
+        ("EgressRefused('egress_refused: 10.0.0.1 is a private address')", "egress_refused"),
+        ("RedirectLoop('redirect_loop: /a redirects back to /a')", "redirect_loop"),
+    ],
+)
+def test_download_failures_get_their_precise_kind(exc: str, kind: str) -> None:
+    """A timeout is never ``internal`` and a reset mid-body is ``network`` (issue 16)."""
+    from scrapy import exceptions as sx
+    from twisted.python.failure import Failure
+
+    from crawler import network
+    from crawler.rows import error_kind
+
+    scope = {**vars(sx), "EgressRefused": network.EgressRefused, "RedirectLoop": network.RedirectLoop}
+    assert error_kind(Failure(eval(exc, scope)))[0] == kind

@@ -13,11 +13,19 @@ verdict comes from.
 Images, fonts and media are blocked per ``settings.browser.block_resources`` (they cost time and
 prove nothing for most checks); a check that needs them declares ``needs_resources`` and the
 orchestrator lifts the block for that check with :meth:`AuditBrowser.allow_resources`.
+
+Every request of a portal's context passes its egress policy (:class:`EgressGuard`,
+:mod:`zwaudit.net.egress`): a navigation (a document, in any frame or pop-up) must go to a host of
+the portal; anything else the page loads may come from any public address, but never from the
+auditor's own network. A refused request is aborted (``net::ERR_ACCESS_DENIED``, classified
+``egress_refused``) and listed in ``EgressGuard.refused``. Dialogs are answered so that nothing
+waits on them: ``alert``/``confirm``/``prompt`` dismissed, ``beforeunload`` accepted (leave).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Iterable
@@ -28,9 +36,15 @@ from urllib.parse import urlsplit
 
 from zwaudit.config.schema import BrowserSettings
 from zwaudit.errors import RunError
+from zwaudit.net.robots import crawl_delay_for
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route
+    from collections.abc import Awaitable, Callable
+
+    from playwright.async_api import Browser, BrowserContext, Dialog, Page, Playwright, Response, Route
+
+    from zwaudit.net.egress import EgressPolicy
+    from zwaudit.net.proxy import EgressProxy
 
 log = logging.getLogger("zwaudit.browser")
 
@@ -60,23 +74,138 @@ class _ResourceBlocker:
             await route.fallback()
 
 
-class HostPacer:
-    """Keeps at least ``delay_s`` between top-level navigations to one host (politeness)."""
+class EgressGuard:
+    """The per-context route handler of the egress policy; what it refused, for the findings.
 
-    def __init__(self, delay_s: float) -> None:
+    With a :class:`~zwaudit.net.proxy.EgressProxy` (:meth:`start_proxy`), every connection of the
+    contexts also goes through it: the proxy sees the redirect hops Playwright does not route.
+    """
+
+    def __init__(self, policy: EgressPolicy) -> None:
+        self.policy = policy
+        self.refused: list[tuple[str, str]] = []  # (url, reason), most recent last
+        self.proxy: EgressProxy | None = None
+
+    async def start_proxy(self) -> dict[str, Any]:
+        """Start the portal's filtering proxy (once); the ``proxy`` option of a context."""
+        if self.proxy is None:
+            from zwaudit.net.proxy import EgressProxy
+
+            self.proxy = EgressProxy(self.policy)
+            await self.proxy.start()
+        return self.proxy.playwright_proxy
+
+    async def close(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.close()
+            self.proxy = None
+
+    async def __call__(self, route: Route) -> None:
+        request = route.request
+        navigation = request.resource_type == "document"
+        reason = await self.policy.check_async(request.url, scope=navigation)
+        if reason is None:
+            await route.fallback()
+            return
+        if len(self.refused) > 200:
+            del self.refused[:100]
+        self.refused.append((request.url, reason))
+        log.info("egress refused: %s (%s)", request.url[:300], reason)
+        await route.abort("accessdenied")
+
+    def learn(self, response: Response) -> None:
+        """A document reached by redirects from the portal brings its host into scope (redirect
+        hops are not routed by Playwright, so the chain is read from the response)."""
+        request = response.request
+        if request.resource_type != "document":
+            return
+        hops: list[str] = [request.url]
+        previous = request.redirected_from
+        while previous is not None and len(hops) < 50:
+            hops.append(previous.url)
+            previous = previous.redirected_from
+        hops.reverse()
+        for source, target in itertools.pairwise(hops):
+            self.policy.learn_redirect(source, target)
+
+    def reason_for(self, url: str) -> str | None:
+        """Why ``url`` (or, at the proxy, its host) was refused, if it was."""
+        reason = next((r for u, r in reversed(self.refused) if u == url), None)
+        if reason is None and self.proxy is not None:
+            reason = self.proxy.reason_for(url)
+        return reason
+
+
+async def _answer_dialog(dialog: Dialog) -> None:
+    """Nothing may wait on a dialog: leave on ``beforeunload``, dismiss alerts and prompts."""
+    try:
+        if dialog.type == "beforeunload":
+            await dialog.accept()
+        else:
+            await dialog.dismiss()
+    except Exception:  # the page may be gone already
+        return
+
+
+def _guard_page(page: Page) -> None:
+    page.on("dialog", _answer_dialog)
+
+
+class HostPacer:
+    """Keeps at least ``delay_s`` between top-level navigations to one host (politeness).
+
+    A host's robots.txt ``Crawl-delay`` lengthens its gap (when a ``robots`` fetcher is given:
+    an async callable from the robots.txt URL to its text, or ``None``), and a ``Retry-After``
+    the browser was given holds every navigation to that host until it has passed (:meth:`hold`).
+    """
+
+    def __init__(
+        self,
+        delay_s: float,
+        robots: Callable[[str], Awaitable[str | None]] | None = None,
+        user_agent: str = "*",
+    ) -> None:
         self.delay_s = delay_s
+        self.robots = robots
+        self.user_agent = user_agent
         self._last: dict[str, float] = {}
+        self._delays: dict[str, float] = {}  # origin → the gap robots.txt asked for
+        self._held: dict[str, float] = {}  # host → monotonic time before which nothing is sent
         self._lock = asyncio.Lock()
 
-    async def wait(self, url: str) -> None:
-        if self.delay_s <= 0:
-            return
+    def hold(self, url: str, seconds: float) -> None:
+        """Send nothing more to ``url``'s host for ``seconds`` (a Retry-After)."""
         host = (urlsplit(url).hostname or "").lower()
+        until = time.monotonic() + max(0.0, seconds)
+        self._held[host] = max(until, self._held.get(host, 0.0))
+
+    async def _delay_for(self, url: str) -> float:
+        if self.robots is None:
+            return self.delay_s
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        if origin not in self._delays:
+            from zwaudit.net.robots import Robots
+
+            asked: float | None = None
+            try:
+                text = await self.robots(origin + "/robots.txt")
+                asked = Robots(text, self.user_agent).crawl_delay() if text else None
+            except Exception:  # no robots.txt, or unreadable: our own delay
+                asked = None
+            self._delays[origin] = crawl_delay_for(asked, self.delay_s)
+        return self._delays[origin]
+
+    async def wait(self, url: str) -> None:
+        host = (urlsplit(url).hostname or "").lower()
+        delay = await self._delay_for(url)
         async with self._lock:
-            last = self._last.get(host)
             now = time.monotonic()
-            if last is not None and now - last < self.delay_s:
-                await asyncio.sleep(self.delay_s - (now - last))
+            held = self._held.get(host, 0.0)
+            last = self._last.get(host)
+            ready = max(held, last + delay if last is not None and delay > 0 else 0.0)
+            if ready > now:
+                await asyncio.sleep(ready - now)
             self._last[host] = time.monotonic()
 
 
@@ -136,14 +265,18 @@ class AuditBrowser:
         *,
         storage_state: Path | dict[str, Any] | None = None,
         block: Iterable[str] | None = None,
+        egress: EgressGuard | None = None,
     ) -> BrowserContext:
-        """A fresh context, optionally with a saved login session (a storage-state file or dict)."""
+        """A fresh context, optionally with a saved login session (a storage-state file or dict)
+        and the portal's :class:`EgressGuard` (one per portal: both its contexts share it)."""
+        proxy = await egress.start_proxy() if egress is not None else None
         context = await self.browser.new_context(
             ignore_https_errors=True,  # see the module docstring: certificates are judged in tls.py
             user_agent=self.user_agent,
             locale="zh-CN",
             viewport={"width": 1366, "height": 900},
             storage_state=str(storage_state) if isinstance(storage_state, Path) else storage_state,  # type: ignore[arg-type]
+            proxy=proxy,  # type: ignore[arg-type]
         )
         context.set_default_navigation_timeout(self.settings.navigation_timeout_s * 1000)
         context.set_default_timeout(ACTION_TIMEOUT_S * 1000)
@@ -152,6 +285,10 @@ class AuditBrowser:
         self._blockers[id(context)] = blocker
         if blocker.default:
             await context.route("**/*", blocker)
+        if egress is not None:  # registered last: it runs first (Playwright's route order)
+            await context.route("**/*", egress)
+            context.on("response", egress.learn)
+        context.on("page", _guard_page)
         context.on("close", lambda _ctx: self._forget(id(context)))
         return context
 

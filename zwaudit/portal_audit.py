@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from zwaudit.browser import AuditBrowser, HostPacer
+from zwaudit.browser import AuditBrowser, EgressGuard, HostPacer
 from zwaudit.checks import Check, CheckContext, Requires
 from zwaudit.config.loader import Config
 from zwaudit.config.schema import PortalProfile
 from zwaudit.db.store import evidence_run_dir
 from zwaudit.evidence import EvidenceWriter
 from zwaudit.findings import Finding, error_finding
+from zwaudit.net.egress import EgressPolicy, EgressRefused, policy_for
 from zwaudit.outcomes import ErrorKind
 from zwaudit.redact import Redactor
 from zwaudit.secrets import Secrets
@@ -48,9 +49,16 @@ def personal_data(portal: PortalProfile, secrets: Secrets) -> dict[str, str]:
 
 
 def http_client_factory(
-    portal: PortalProfile, user_agent: str, timeout_s: float
+    portal: PortalProfile, user_agent: str, timeout_s: float, egress: EgressPolicy | None = None
 ) -> Callable[[], httpx.AsyncClient]:
-    """Clients that trust the profile's CA bundle (else the system store) and send our User-Agent."""
+    """Clients that trust the profile's CA bundle (else the system store) and send our User-Agent;
+    with ``egress``, every request (each redirect hop too) passes the portal's egress policy."""
+
+    async def check(request: httpx.Request) -> None:
+        assert egress is not None
+        reason = await egress.check_async(str(request.url))
+        if reason is not None:
+            raise EgressRefused(str(request.url), reason)
 
     def make() -> httpx.AsyncClient:
         verify: ssl.SSLContext | bool = True
@@ -61,6 +69,7 @@ def http_client_factory(
             headers={"User-Agent": user_agent},
             timeout=timeout_s,
             follow_redirects=True,
+            event_hooks={"request": [check]} if egress is not None else None,
         )
 
     return make
@@ -99,7 +108,12 @@ class PortalAudit:
         self.session_meta: dict[str, Any] | None = None
         self._contexts: dict[bool, BrowserContext] = {}  # logged_in → context
         self._context_lock = asyncio.Lock()
-        self._pacer = HostPacer(portal.politeness.delay_seconds)  # one per portal, both contexts
+        self.egress = EgressGuard(policy_for(portal))  # one per portal, both contexts
+        self._pacer = HostPacer(  # one per portal, both contexts; robots.txt Crawl-delay included
+            portal.politeness.delay_seconds,
+            robots=self._robots_text if portal.politeness.obey_robots else None,
+            user_agent=config.settings.user_agent,
+        )
 
     @property
     def fallback_target(self) -> str:
@@ -121,7 +135,7 @@ class PortalAudit:
                 state = load_session(self.portal) if logged_in else None
                 if state is not None:
                     self.session_meta = state.pop(SESSION_META_KEY, None) or {}
-                context = await self.browser.new_context(storage_state=state)
+                context = await self.browser.new_context(storage_state=state, egress=self.egress)
                 self._contexts[logged_in] = context
             return context
 
@@ -136,6 +150,17 @@ class PortalAudit:
     def pacer(self) -> HostPacer:
         return self._pacer
 
+    async def _robots_text(self, url: str) -> str | None:
+        """A host's robots.txt for the pacer (within the egress policy; short timeout)."""
+        if await self.egress.policy.check_async(url) is not None:
+            return None
+        settings = self.config.settings
+        timeout = min(10.0, settings.browser.navigation_timeout_s)
+        factory = http_client_factory(self.portal, settings.user_agent, timeout, self.egress.policy)
+        async with factory() as client:
+            response = await client.get(url, follow_redirects=False)
+        return response.text if response.status_code == 200 else None
+
     def check_context(self, cls: type[Check]) -> CheckContext:
         settings = self.config.settings
         extra: dict[str, Any] = {
@@ -143,9 +168,10 @@ class PortalAudit:
             "personal": dict(self.personal),
             "redactor": self.redactor,
             "http_client": http_client_factory(
-                self.portal, settings.user_agent, settings.browser.navigation_timeout_s
+                self.portal, settings.user_agent, settings.browser.navigation_timeout_s, self.egress.policy
             ),
             "pacer": self.pacer,
+            "egress": self.egress,
             "config": self.config,
             "login_state": self.login_state,
         }
@@ -207,3 +233,4 @@ class PortalAudit:
                 await context.close()
             except Exception as exc:  # a browser that died already: nothing left to close
                 log.debug("closing a context of %s: %s", self.portal.id, exc)
+        await self.egress.close()  # the portal's filtering proxy

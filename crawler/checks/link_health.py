@@ -3,6 +3,13 @@
 Only what the crawl actually asked for counts: a link robots.txt forbids was never fetched and is
 no finding; a host that kept answering 429/503 with Retry-After, a timeout or a TLS failure is an
 ``error`` (the crawler could not tell), never ``broken_link``.
+
+Off-site links: the egress policy (:mod:`zwaudit.net.egress`) lets the crawler fetch only hosts of
+the portal (its own origins and registrable domains, redirect-reached hosts, ``egress.allow``), so
+a link to another site is recorded ``egress_refused`` and, like a robots.txt-forbidden link, is no
+finding: zwaudit cannot tell whether it works without going there. ``egress.allow: [gov.cn]`` in a
+profile brings government links back under the check. Trap pages cut at their bound (``trap``) were
+never fetched either, and a link that answered with a PDF or a download (``not_html``) answered.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.targets import normalize_url
 
 UNREACHABLE = ("dns", "connection")  # the host is not there: a person gets nothing either
-NOT_JUDGED = ("robots_disallowed",)
+NOT_JUDGED = ("robots_disallowed", "egress_refused", "trap", "not_html")
 
 
 class Options(CheckOptions):
@@ -29,7 +36,7 @@ class Options(CheckOptions):
 def _error_kind(error: str) -> ErrorKind:
     head = error.split(":", 1)[0].strip()
     if head == "rate_limited":
-        return ErrorKind.BLOCKED
+        return ErrorKind.RATE_LIMITED
     try:
         return ErrorKind(head)
     except ValueError:

@@ -31,10 +31,17 @@ from crawler.extract import (
     visible_text_length,
 )
 from crawler.middlewares import BROWSER_CONTEXT
+from crawler.network import register_policy
 from crawler.rows import error_kind, item_row, page_row
+from zwaudit.net.proxy import EgressProxy
+from zwaudit.net.traps import canonical_url, chain_length, url_pattern
 
 log = logging.getLogger(__name__)
 SHELL_TEXT_LIMIT = 200  # visible characters below which a scripted page is an SPA shell
+# every status reaches parse() except redirects, which Scrapy follows (through the redirect guard:
+# loops, long chains and refused destinations become errors); ``handle_httpstatus_all`` would
+# also hand the 3xx to parse() and no redirect would ever be followed
+HANDLED_STATUSES = [s for s in range(100, 600) if s not in (301, 302, 303, 307, 308)]
 
 
 class PortalSpider(scrapy.Spider):
@@ -48,9 +55,24 @@ class PortalSpider(scrapy.Spider):
         self._routes_seen: set[str] = set()
         self._captured: dict[str, list[Any]] = {}
         self._closing: set[asyncio.Future[Any]] = set()
+        self.egress = crawl.egress_policy()  # read by crawler.network's middlewares
+        if self.egress is not None:
+            register_policy(self.egress)
+        self.trap_bound = crawl.network.trap_bound
+        self._links_seen: set[int] = set()  # hashes of canonical in-channel links (barren pages)
+        self.browser_context: dict[str, Any] = dict(BROWSER_CONTEXT)  # + the egress proxy, at start
+        self._proxy: EgressProxy | None = None
 
     async def start(self) -> AsyncIterator[Request]:
+        if self.egress is not None and self.crawl.render is not False:
+            # the rendering browser's redirect hops are not routed: its connections go through
+            # the portal's filtering proxy (loopback included), as the probes' do
+            self._proxy = EgressProxy(self.egress)
+            await self._proxy.start()
+            self.browser_context["proxy"] = self._proxy.playwright_proxy
+            log.info("egress proxy for the rendering browser: %s", self._proxy.url)
         for channel in self.crawl.channels:
+            self._links_seen.update(hash(canonical_url(u)) for u in (channel.url, *channel.extra_seeds))
             yield self._request(channel.url, channel, clicks=0, found_on=None, follow=True)
             for seed in channel.extra_seeds:
                 # declared in the profile, not reached by clicking: no click depth of its own
@@ -68,13 +90,16 @@ class PortalSpider(scrapy.Spider):
         follow: bool,
         render: bool = False,
         priority: int = 0,
+        chain: int = 0,
     ) -> Request:
+        url = canonical_url(url)  # session ids never make a page new
         meta: dict[str, Any] = {
             "channel": channel.channel if channel else None,
             "clicks": clicks,
             "found_on": found_on,
             "follow": follow,
-            "handle_httpstatus_all": True,
+            "handle_httpstatus_list": HANDLED_STATUSES,
+            "chain": chain,
         }
         if render:
             meta.update(
@@ -82,7 +107,7 @@ class PortalSpider(scrapy.Spider):
                     "playwright": True,
                     "playwright_page_methods": _settle(),
                     "playwright_page_event_handlers": {"response": "capture_json"},
-                    "playwright_context_kwargs": BROWSER_CONTEXT,
+                    "playwright_context_kwargs": self.browser_context,
                     "rendered": True,
                 }
             )
@@ -127,12 +152,16 @@ class PortalSpider(scrapy.Spider):
         elif meta.get("challenge_failed"):
             error = "blocked: the cookie challenge was not passed"
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")[:200]
+        not_page = response.status < 300 and _not_a_page(response, content_type)
+        if error is None and meta.get("channel") and not_page:
+            # a page of the portal that is a PDF or a download where a page was linked
+            error = f"not_html: {content_type or 'binary'}"
         yield page_row(self, url, meta, response.status, error, content_type)
         if response.url != url:  # redirected: the landing page is reached by the same clicks
             yield page_row(self, response.url, meta, response.status, error, content_type)
         if response.status >= 400 or not meta.get("follow") or channel is None:
             return
-        if not isinstance(response, TextResponse):
+        if not_page or not isinstance(response, TextResponse):
             return
         if "json" in content_type:
             yield from self._items_from_json(response.text, channel, response.url)
@@ -157,22 +186,56 @@ class PortalSpider(scrapy.Spider):
             if target is not None:  # a frame is shown with its page: the same number of clicks
                 yield self._request(src, target, clicks=clicks, found_on=url, follow=bool(meta.get("follow")))
         next_clicks = None if clicks is None else clicks + 1
-        for link in page_links(root, response.url, keep_hash_routes=rendered):
-            target = self.crawl.channel_for(link.url)
+        links = [
+            canonical_url(link.url) for link in page_links(root, response.url, keep_hash_routes=rendered)
+        ]
+        barren = self._barren(url, links)
+        for link_url in links:
+            target = self.crawl.channel_for(link_url)
             if target is None:
                 if self.check_external:
-                    yield self._request(link.url, None, clicks=None, found_on=url, follow=False)
+                    yield self._request(link_url, None, clicks=None, found_on=url, follow=False)
                 continue
             follow = next_clicks is None or next_clicks <= self.crawl.max_depth
-            if "#" in link.url:
-                if link.url in self._routes_seen:
+            chain = chain_length(url, int(meta.get("chain") or 0), link_url, barren)
+            if chain > self.trap_bound:
+                message = (
+                    f"trap: more than {self.trap_bound} look-alike pages in a row that bring "
+                    f"nothing new ({url_pattern(link_url)[:200]})"
+                )
+                where = {"channel": target.channel, "clicks": next_clicks, "found_on": url}
+                yield page_row(self, link_url, where, None, message, None)
+                continue
+            if "#" in link_url:
+                if link_url in self._routes_seen:
                     continue
-                self._routes_seen.add(link.url)
+                self._routes_seen.add(link_url)
                 yield self._request(
-                    link.url, target, clicks=next_clicks, found_on=url, follow=follow, render=True
+                    link_url,
+                    target,
+                    clicks=next_clicks,
+                    found_on=url,
+                    follow=follow,
+                    render=True,
+                    chain=chain,
                 )
             else:
-                yield self._request(link.url, target, clicks=next_clicks, found_on=url, follow=follow)
+                yield self._request(
+                    link_url, target, clicks=next_clicks, found_on=url, follow=follow, chain=chain
+                )
+
+    def _barren(self, url: str, links: list[str]) -> bool:
+        """Whether this page brings no new link outside its own URL pattern (a trap's page)."""
+        own = url_pattern(url)
+        new = False
+        for link in links:
+            key = hash(link)
+            if key in self._links_seen:
+                continue
+            self._links_seen.add(key)
+            if url_pattern(link) != own and self.crawl.channel_for(link) is not None:
+                new = True
+        return not new
 
     def _items_from_json(self, text: str, channel: ChannelStart, url: str) -> Iterator[Any]:
         try:
@@ -192,6 +255,10 @@ class PortalSpider(scrapy.Spider):
     def _channel_named(self, name: str | None) -> ChannelStart | None:
         return next((c for c in self.crawl.channels if c.channel == name), None)
 
+    def closed(self, reason: str) -> None:
+        if self._proxy is not None:
+            self._closing.add(asyncio.ensure_future(self._proxy.close()))
+
     def on_error(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
         page = request.meta.get("playwright_page")
@@ -199,7 +266,19 @@ class PortalSpider(scrapy.Spider):
             # a page kept for the challenge must be closed on every path, or the crawl freezes
             self._closing.add(asyncio.ensure_future(page.close()))
         kind, message = error_kind(failure)
-        yield page_row(self, request.url, request.meta, None, f"{kind}: {message}"[:500], None)
+        if message.startswith(f"{kind}:"):
+            message = message[len(kind) + 1 :].strip()
+        url = (request.meta.get("redirect_urls") or [request.url])[0]  # the link, not a hop
+        yield page_row(self, url, request.meta, None, f"{kind}: {message}"[:500], None)
+
+
+def _not_a_page(response: Response, content_type: str) -> bool:
+    """A response that is no page to read (PDF, octet-stream, an image), by its declared type."""
+    declared = content_type.split(";", 1)[0].strip().lower()
+    if declared:
+        readable = ("text/", "html", "json", "xml", "javascript")
+        return not any(part in declared for part in readable)
+    return not isinstance(response, TextResponse)
 
 
 def _merge(primary: Guide, secondary: Guide | None) -> Guide:

@@ -85,12 +85,18 @@ async def _ranked(page: Page, selector: str, strict: str, loose: str) -> list[tu
 
 
 async def _click(page: Page, target: Locator) -> Page:
-    """Click like a person and return the page that now shows the result (a new tab if one opened)."""
+    """Click like a person and return the page that now shows the result (a new tab if one opened).
+
+    A click may open a pop-up *and* navigate in place (a survey window beside the login page):
+    the page showing a password field wins, else the page that navigated in place, else the
+    newest pop-up; the pop-ups not chosen are closed, as a person closes an unwanted window.
+    """
     popups: list[Page] = []
 
     def on_popup(popup: Page) -> None:
         popups.append(popup)
 
+    before = page.url
     page.on("popup", on_popup)
     try:
         await target.click(timeout=5000)
@@ -99,11 +105,30 @@ async def _click(page: Page, target: Locator) -> Page:
             await page.wait_for_load_state("load", timeout=10000)
     finally:
         page.remove_listener("popup", on_popup)
-    if popups:
+    if not popups:
+        return page
+    for popup in popups:
         with contextlib.suppress(Exception):
-            await popups[-1].wait_for_load_state("load", timeout=10000)
-        return popups[-1]
-    return page
+            await popup.wait_for_load_state("load", timeout=10000)
+    chosen: Page = page if page.url != before else popups[-1]
+    for candidate in [page, *reversed(popups)]:
+        if await _has_password(candidate):
+            chosen = candidate
+            break
+    for popup in popups:
+        if popup is not chosen:
+            with contextlib.suppress(Exception):
+                await popup.close()
+    return chosen
+
+
+async def _has_password(page: Page) -> bool:
+    """Whether any frame of ``page`` shows a password field now (no waiting)."""
+    for frame in page.frames:
+        with contextlib.suppress(Exception):
+            if await frame.locator("input[type=password]").count():
+                return True
+    return False
 
 
 CLICKABLE = (

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import re
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +23,8 @@ from probes.auth.dom import FILL_OTHERS, FORM_FACTS, INSECURE_SUBRESOURCES, RECO
 from probes.auth.entry import LoginForm, find_login_form
 from probes.auth.judge import AuthObservation, CertificateCheck, PasswordSubmission
 from probes.common.errors import ProbeError, classify_exception
+from probes.common.navigation import Manners, goto
 from probes.common.tls import verify_certificate
-from probes.search.navigation import goto
 from zwaudit.evidence import EvidenceWriter
 from zwaudit.outcomes import ErrorKind
 
@@ -201,7 +200,7 @@ async def observe_login(
     context: BrowserContext,
     settings: AuthSettings,
     evidence: EvidenceWriter | None = None,
-    pace: Callable[[str], Awaitable[None]] | None = None,
+    manners: Manners | None = None,
 ) -> AuthObservation:
     """Follow the unified login and return the facts (errors classified, never a fail)."""
     page = await context.new_page()
@@ -210,7 +209,7 @@ async def observe_login(
     obs = AuthObservation(start_url=settings.login_url or settings.home_url)
 
     async def open_page(p: Page, url: str) -> None:
-        await goto(p, url, pace)
+        await goto(p, url, manners=manners)
 
     try:
         start = settings.login_url or settings.home_url

@@ -12,16 +12,26 @@ import socket
 import ssl
 from dataclasses import dataclass
 
+from zwaudit.net import challenge
+from zwaudit.net.egress import EgressRefused
 from zwaudit.outcomes import ErrorKind
 
 # Chromium net errors (as they appear in Playwright messages) by kind.
 _NET_ERRORS: tuple[tuple[re.Pattern[str], ErrorKind], ...] = (
+    # zwaudit's own egress guard aborts a refused request with ERR_ACCESS_DENIED
+    (re.compile(r"ERR_ACCESS_DENIED"), ErrorKind.EGRESS_REFUSED),
+    (re.compile(r"ERR_TOO_MANY_REDIRECTS"), ErrorKind.REDIRECT_LOOP),
+    (re.compile(r"ERR_TUNNEL_CONNECTION_FAILED"), ErrorKind.CONNECTION),  # via the egress proxy
+    (
+        re.compile(r"ERR_CONNECTION_RESET|ERR_CONTENT_LENGTH_MISMATCH|ERR_INCOMPLETE_CHUNKED_ENCODING"),
+        ErrorKind.NETWORK,
+    ),
     (re.compile(r"ERR_NAME_NOT_RESOLVED|ERR_NAME_RESOLUTION_FAILED|ERR_DNS_"), ErrorKind.DNS),
     (re.compile(r"ERR_CERT_|ERR_SSL_|ERR_BAD_SSL_CLIENT_AUTH_CERT|ERR_SSL_PROTOCOL"), ErrorKind.TLS),
     (re.compile(r"ERR_TIMED_OUT|ERR_CONNECTION_TIMED_OUT"), ErrorKind.TIMEOUT),
     (re.compile(r"ERR_BLOCKED_BY_RESPONSE|ERR_BLOCKED_BY_ADMINISTRATOR"), ErrorKind.BLOCKED),
     (
-        re.compile(r"ERR_TOO_MANY_REDIRECTS|ERR_HTTP_RESPONSE_CODE_FAILURE|ERR_INVALID_RESPONSE"),
+        re.compile(r"ERR_HTTP_RESPONSE_CODE_FAILURE|ERR_INVALID_RESPONSE"),
         ErrorKind.HTTP_STATUS,
     ),
     (
@@ -38,16 +48,6 @@ _DNS_TEXT = re.compile(
     re.IGNORECASE,
 )
 _TLS_TEXT = re.compile(r"certificate|ssl|tls handshake", re.IGNORECASE)
-
-# What WAF / anti-bot interstitials say; a page saying this is not the portal's content.
-CHALLENGE_TEXT = re.compile(
-    r"访问被拒绝|访问受限|您的访问请求可能对网站造成安全威胁|请求被拦截|拦截了您的访问|网站防火墙|"
-    r"安全验证|人机验证|滑动验证|请完成验证|请输入验证码后继续访问|访问过于频繁|请求过于频繁|IP.{0,6}封|"
-    r"Access Denied|Request (?:was )?blocked|Attention Required|Just a moment|are you a robot|"
-    r"unusual traffic",
-    re.IGNORECASE,
-)
-CHALLENGE_MARKUP = re.compile(r"cf-chl-|__cf_chl|_waf_|yunsuo_session|safedog|jsl_clearance|acw_sc__", re.I)
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,8 @@ def classify_exception(exc: BaseException) -> Classified:
     """The :class:`ErrorKind` of an exception from Playwright, httpx, ssl or sockets."""
     if isinstance(exc, ProbeError):
         return Classified(exc.kind, exc.message)
+    if isinstance(exc, EgressRefused):
+        return Classified(ErrorKind.EGRESS_REFUSED, str(exc)[:300])
     message = _first_line(exc)
     try:  # Playwright: TimeoutError subclasses Error; net errors are in the message
         from playwright.async_api import Error as PlaywrightError
@@ -102,6 +104,8 @@ def classify_exception(exc: BaseException) -> Classified:
         if isinstance(exc, httpx.HTTPStatusError):
             return Classified(classify_status(exc.response.status_code, exc.response.text), message)
         if isinstance(exc, httpx.TransportError):
+            if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+                return Classified(ErrorKind.NETWORK, message)  # the exchange broke midway
             cause = exc.__cause__ or exc.__context__
             if cause is not None and cause is not exc and not isinstance(cause, httpx.HTTPError):
                 inner = classify_exception(cause)
@@ -128,8 +132,9 @@ def classify_exception(exc: BaseException) -> Classified:
 
 
 def looks_like_challenge(text: str) -> bool:
-    """Whether page text or markup is a WAF / anti-bot interstitial rather than content."""
-    return bool(CHALLENGE_TEXT.search(text) or CHALLENGE_MARKUP.search(text))
+    """Whether page text or markup is a WAF block page or a vendor's interstitial rather than
+    content (:func:`zwaudit.net.challenge.looks_blocked`, shared with the crawler)."""
+    return challenge.looks_blocked(text)
 
 
 def classify_status(status: int, body: str = "") -> ErrorKind:
@@ -144,5 +149,7 @@ def check_response(status: int | None, body: str = "", url: str = "") -> None:
     where = f" at {url}" if url else ""
     if status is not None and status >= 400:
         raise ProbeError(classify_status(status, body), f"HTTP {status}{where}")
-    if body and len(body) < 20000 and looks_like_challenge(body):
+    # a page that answered 2xx is content unless it *says* it is a block page (a login page
+    # offering 安全验证 is not one: issue 13, class 3)
+    if body and len(body) < 20000 and challenge.looks_blocked(body):
         raise ProbeError(ErrorKind.BLOCKED, f"an anti-bot or access-denied page{where}")

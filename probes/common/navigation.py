@@ -1,9 +1,21 @@
-"""Navigation the way a patient person browses: polite, classified, and through JS challenges.
+"""The one navigation helper of the probes: polite, patient, through challenges, classified.
 
-``goto`` waits for the host pacer (politeness), classifies failures into :class:`ProbeError`
-(never a verdict), and lets an anti-bot interstitial that answers 4xx/5xx and then reloads
-itself with a cookie (the 521 "JS challenge" of Chinese CDNs and WAFs) finish, as a browser
-left alone would; only a page that stays an error is reported.
+``goto`` is how every probe opens a page, the way a patient person's browser would:
+
+- it waits for the portal's :class:`~zwaudit.browser.HostPacer` (the configured delay, robots.txt
+  ``Crawl-delay``, and any ``Retry-After`` another probe was given for that host);
+- a 429/503 with ``Retry-After`` (seconds or an HTTP date, :mod:`zwaudit.net.retry_after`) is
+  waited out — the host is held for every probe of the portal — and asked again, up to
+  ``settings.network.retry_after_max_s`` and ``retry_after_times``; past that it is
+  ``error``/``rate_limited``, never ``blocked`` nor a verdict;
+- an anti-bot challenge (:func:`zwaudit.net.challenge.recognise`, the recogniser the crawler uses)
+  is given ``challenge_wait_s`` to reload itself with its cookie; one that stays is ``blocked``;
+  an ordinary error page is reported at once, and a page answering 200 is content;
+- a destination the egress policy refuses is ``egress_refused``: refused by the context's route,
+  or — a redirect hop, which Playwright does not route — by the portal's filtering proxy, which
+  answers in the hop's place (no connection is made).
+
+Failures are raised as :class:`ProbeError` with their :class:`ErrorKind`.
 """
 
 from __future__ import annotations
@@ -11,22 +23,65 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from probes.common.errors import ProbeError, check_response, classify_exception
 from zwaudit.checks import CheckContext
+from zwaudit.config.schema import NetworkSettings
+from zwaudit.net import challenge
+from zwaudit.net.proxy import REFUSED_HEADER
+from zwaudit.net.retry_after import RATE_LIMIT_STATUSES, Patience
+from zwaudit.outcomes import ErrorKind
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Response
 
-CHALLENGE_WAIT_S = 10.0
+    from zwaudit.browser import EgressGuard, HostPacer
 
+Pace = Callable[[str], Awaitable[None]]
 
 _SIGNATURE_JS = (
     "(document.body ? document.body.innerText.length + ':' + document.body.innerText.slice(0, 300) : '')"
 )
+
+
+@dataclass(frozen=True)
+class Manners:
+    """What a navigation needs from the audit: politeness, patience, the egress guard."""
+
+    pacer: HostPacer | None = None
+    pace: Pace | None = None  # a plain pacing callable (tests, callers without a context)
+    patience: Patience = field(default_factory=Patience)
+    challenge_wait_s: float = 10.0
+    egress: EgressGuard | None = None
+
+    @classmethod
+    def of(cls, ctx: CheckContext | None) -> Manners:
+        """The manners of a check's context (settings ``network``, the portal's pacer and guard)."""
+        if ctx is None:
+            return cls()
+        settings = getattr(ctx, "settings", None)  # hand-made contexts in tests may have none
+        net: NetworkSettings = settings.network if settings is not None else NetworkSettings()
+        pacer_fn = ctx.extra.get("pacer")
+        return cls(
+            pacer=pacer_fn() if callable(pacer_fn) else None,
+            patience=Patience(max_wait_s=net.retry_after_max_s, attempts=net.retry_after_times),
+            challenge_wait_s=net.challenge_wait_s,
+            egress=ctx.extra.get("egress"),
+        )
+
+    async def wait(self, url: str) -> None:
+        if self.pacer is not None:
+            await self.pacer.wait(url)
+        if self.pace is not None:
+            await self.pace(url)
+
+    def hold(self, url: str, seconds: float) -> None:
+        if self.pacer is not None:
+            self.pacer.hold(url, seconds)
 
 
 def _same_document(current: str, target: str) -> bool:
@@ -49,46 +104,166 @@ async def settle(page: Page, ms: int) -> None:
         await page.wait_for_load_state("networkidle", timeout=ms)
 
 
-async def goto(page: Page, url: str, ctx: CheckContext, *, settle_ms: int = 0) -> None:
-    """Navigate politely; raise :class:`ProbeError` for what stays an error after challenges."""
-    pacer_fn = ctx.extra.get("pacer")
-    if pacer_fn is not None:
-        await pacer_fn().wait(url)
-    documents: list[Response] = []
+class Documents:
+    """The main-frame documents a page receives while it is watched (challenge reloads)."""
 
-    def on_response(response: Response) -> None:
-        if response.request.resource_type == "document" and response.frame == page.main_frame:
-            documents.append(response)
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.seen: list[Response] = []
 
-    page.on("response", on_response)
+    def _on_response(self, response: Response) -> None:
+        if response.request.resource_type == "document" and response.frame == self.page.main_frame:
+            self.seen.append(response)
+
+    def __enter__(self) -> Documents:
+        self.page.on("response", self._on_response)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.page.remove_listener("response", self._on_response)
+
+    def after(self, response: Response | None) -> list[Response]:
+        """The documents that came after ``response`` (all of them when it is unknown)."""
+        if response is not None and response in self.seen:
+            return self.seen[self.seen.index(response) + 1 :]
+        return list(self.seen)
+
+
+async def _body(page: Page) -> str:
+    with contextlib.suppress(Exception):
+        return await page.content()
+    return ""
+
+
+async def _is_challenge(page: Page, response: Response) -> bool:
+    try:
+        headers = await response.headers_array()
+    except Exception:
+        headers = []
+    cookies = [h["value"] for h in headers if h["name"].lower() == "set-cookie"]
+    return challenge.recognise(response.status, await _body(page), cookies) is not None
+
+
+async def _through_challenge(page: Page, docs: Documents, response: Response, wait_s: float) -> Response:
+    """Give a challenge page the time to reload itself; the document that stays."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    latest = response
+    while True:
+        later = docs.after(latest)
+        if later:
+            latest = later[-1]
+            with contextlib.suppress(Exception):
+                await page.wait_for_load_state("load", timeout=wait_s * 1000)
+            if latest.status < 400:
+                return latest
+        if loop.time() >= deadline:
+            return latest
+        await asyncio.sleep(0.25)
+
+
+async def _proxy_refusal(response: Response, egress: EgressGuard | None) -> str | None:
+    """Why the egress proxy refused the document that ``response`` stands for (a redirect hop)."""
+    if await response.header_value(REFUSED_HEADER.lower()) is None:
+        return None
+    reason = egress.reason_for(response.url) if egress is not None else None
+    return f"redirect to {response.url[:300]}: {reason or 'refused by the egress proxy'}"
+
+
+async def goto(
+    page: Page,
+    url: str,
+    ctx: CheckContext | None = None,
+    *,
+    settle_ms: int = 0,
+    pace: Pace | None = None,
+    manners: Manners | None = None,
+) -> Response | None:
+    """Navigate politely; raise :class:`ProbeError` for what stays an error (module docstring)."""
+    how = manners or Manners.of(ctx)
+    if pace is not None:
+        how = Manners(how.pacer, pace, how.patience, how.challenge_wait_s, how.egress)
     same_document = _same_document(page.url, url)
     before = await _signature(page) if same_document else ""
-    try:
+    response: Response | None = None
+    with Documents(page) as docs:
+        for attempt in range(how.patience.attempts + 1):
+            await how.wait(url)
+            try:
+                response = await page.goto(url, wait_until="load")
+                if same_document:  # a hash route: the app redraws after the hashchange event
+                    with contextlib.suppress(Exception):
+                        await page.wait_for_function(
+                            _SIGNATURE_JS + " !== " + json.dumps(before), timeout=3000
+                        )
+            except Exception as exc:
+                c = classify_exception(exc)
+                reason = how.egress.reason_for(url) if how.egress is not None else None
+                if reason is not None:  # refused by the route or at the proxy (a failed tunnel)
+                    raise ProbeError(ErrorKind.EGRESS_REFUSED, f"{url}: {reason}") from exc
+                raise ProbeError(c.kind, f"{url}: {c.message}") from exc
+            if response is None:
+                break
+            later = docs.after(response)
+            if later:  # a challenge that reloaded itself while goto waited for "load"
+                response = later[-1]
+            if response.status in RATE_LIMIT_STATUSES:
+                header = await response.header_value("retry-after")
+                wait = how.patience.wait_for(header, attempt, backoff=False)
+                if wait is not None:
+                    how.hold(url, wait)
+                    await asyncio.sleep(wait)
+                    continue
+                if header is not None:
+                    raise ProbeError(
+                        ErrorKind.RATE_LIMITED,
+                        f"HTTP {response.status} at {url}: Retry-After {header!r} past the cap "
+                        f"({how.patience.max_wait_s:.0f}s) or too many attempts",
+                    )
+            break
+        status = response.status if response is not None else None
+        if (
+            response is not None
+            and status is not None
+            and status >= 400
+            and await _is_challenge(page, response)
+        ):
+            response = await _through_challenge(page, docs, response, how.challenge_wait_s)
+            status = response.status
+            if status >= 400:
+                raise ProbeError(
+                    ErrorKind.BLOCKED, f"HTTP {status} at {url}: the anti-bot challenge was not passed"
+                )
+        if response is not None:
+            refused = await _proxy_refusal(response, how.egress)
+            if refused is not None:
+                raise ProbeError(ErrorKind.EGRESS_REFUSED, refused)
+        body = await _body(page) if status is not None and status >= 400 else ""
+        check_response(status, body, url)
+    await settle(page, settle_ms)
+    return response
+
+
+async def wait_out_rate_limit(page: Page, response: Response | None, manners: Manners) -> Response | None:
+    """After a click that navigated (a search submitted): a 429/503 answer with ``Retry-After`` is
+    waited out and the page reloaded, as :func:`goto` does; past the cap, ``rate_limited``."""
+    attempt = 0
+    while response is not None and response.status in RATE_LIMIT_STATUSES:
+        header = await response.header_value("retry-after")
+        wait = manners.patience.wait_for(header, attempt, backoff=False)
+        if wait is None:
+            if header is None:
+                return response
+            raise ProbeError(
+                ErrorKind.RATE_LIMITED, f"HTTP {response.status} at {page.url}: Retry-After {header!r}"
+            )
+        manners.hold(page.url, wait)
+        await asyncio.sleep(wait)
+        await manners.wait(page.url)
         try:
-            response = await page.goto(url, wait_until="load")
-            if same_document:  # a hash route: the app redraws after the hashchange event
-                with contextlib.suppress(Exception):
-                    await page.wait_for_function(_SIGNATURE_JS + " !== " + json.dumps(before), timeout=3000)
+            response = await page.reload(wait_until="load")
         except Exception as exc:
             c = classify_exception(exc)
-            raise ProbeError(c.kind, f"{url}: {c.message}") from exc
-        status = response.status if response is not None else None
-        if status is not None and status >= 400:
-            deadline = time.monotonic() + CHALLENGE_WAIT_S
-            while time.monotonic() < deadline:
-                await asyncio.sleep(0.25)
-                if documents and documents[-1] is not response:
-                    response = documents[-1]
-                    status = response.status
-                    with contextlib.suppress(Exception):
-                        await page.wait_for_load_state("load", timeout=CHALLENGE_WAIT_S * 1000)
-                    if status < 400:
-                        break
-        body = ""
-        if status is not None and status >= 400:
-            with contextlib.suppress(Exception):
-                body = await page.inner_text("body")
-        check_response(status, body, url)
-    finally:
-        page.remove_listener("response", on_response)
-    await settle(page, settle_ms)
+            raise ProbeError(c.kind, f"{page.url}: {c.message}") from exc
+        attempt += 1
+    return response

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from probes.common.errors import ProbeError, classify_exception, looks_like_challenge
+from probes.common.navigation import Documents, Manners, goto, wait_out_rate_limit
 from probes.search.dom import (
     EMPTY_WORDS,
     EXTRACT,
@@ -27,7 +28,6 @@ from probes.search.dom import (
     SNAPSHOT,
 )
 from probes.search.judge import SearchObservation, SearchResult
-from probes.search.navigation import Pace, goto
 from zwaudit.evidence import EvidenceWriter, safe_name
 from zwaudit.outcomes import ErrorKind
 
@@ -57,8 +57,8 @@ async def _quiet(page: Page, timeout_s: float) -> None:
         await page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
 
 
-async def _goto(page: Page, url: str, pace: Pace | None = None) -> None:
-    await goto(page, url, pace)
+async def _goto(page: Page, url: str, manners: Manners | None = None) -> None:
+    await goto(page, url, manners=manners)
     await _quiet(page, 5)
 
 
@@ -198,18 +198,18 @@ async def observe_keyword(
     settings: SearchSettings,
     evidence: EvidenceWriter | None = None,
     personal: list[str] | None = None,
-    pace: Pace | None = None,
+    manners: Manners | None = None,
 ) -> SearchObservation:
     """Search ``keyword`` once and return what a person would have seen (errors classified)."""
     page = await context.new_page()
     result_page = page
     how: dict[str, Any] = {"stage": "home"}
     try:
-        await _goto(page, settings.home_url, pace)
+        await _goto(page, settings.home_url, manners)
         baseline = await snapshot(page)
         if settings.search_url:
             how["submit"] = "search_url"
-            await _goto(page, settings.search_url.replace("{q}", quote(keyword)), pace)
+            await _goto(page, settings.search_url.replace("{q}", quote(keyword)), manners)
         else:
             how["stage"] = "search_box"
             box, button, found = await find_search_box(page, settings)
@@ -218,7 +218,10 @@ async def observe_keyword(
             await box.click()
             await box.fill("")
             await box.press_sequentially(keyword)
-            result_page, how["submit"] = await _submit(page, box, button, settings)
+            with Documents(page) as docs:
+                result_page, how["submit"] = await _submit(page, box, button, settings)
+            if result_page is page and docs.seen:  # a 429 to the search itself: wait, ask again
+                await wait_out_rate_limit(page, docs.seen[-1], manners or Manners())
         how["stage"] = "results"
         seen = await read_results(result_page, baseline, settings)
         if not seen["group"] and not seen["empty"]:

@@ -89,6 +89,14 @@ class CrawlProfile(Strict):
     max_depth: int = Field(default=6, ge=1)
 
 
+class Egress(Strict):
+    """Where, beyond its own hosts, zwaudit may go from this portal (``zwaudit.net.egress``)."""
+
+    # domains (``gov.cn``: the host and every host under it) or exact origins
+    # (``https://127.0.0.1:28002``: that host and port only, loopback/private addresses included)
+    allow: list[str] = Field(default_factory=list)
+
+
 class PortalProfile(Strict):
     """One audited portal. Only ``id``, ``name`` and ``home_url`` are required."""
 
@@ -103,6 +111,7 @@ class PortalProfile(Strict):
     mobile: MobileChannel | None = None
     politeness: Politeness = Field(default_factory=Politeness)
     crawl: CrawlProfile = Field(default_factory=CrawlProfile)
+    egress: Egress = Field(default_factory=Egress)
     probes: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
     source_file: Path | None = Field(default=None, exclude=True)
@@ -129,6 +138,20 @@ class AuditSettings(Strict):
     check_timeout_s: float = Field(default=600.0, gt=0)
 
 
+class NetworkSettings(Strict):
+    """Bounds on what one portal can make zwaudit do (``settings.yaml`` ``network:``)."""
+
+    download_maxsize_mib: float = Field(default=20.0, gt=0)  # decompressed size included
+    download_warnsize_mib: float = Field(default=8.0, gt=0)
+    download_timeout_s: float = Field(default=30.0, gt=0)
+    retry_after_max_s: float = Field(default=120.0, ge=0)  # a longer Retry-After: rate_limited
+    retry_after_times: int = Field(default=4, ge=0)
+    max_redirects: int = Field(default=10, ge=1)  # more hops: redirect_loop
+    trap_bound: int = Field(default=10, ge=1)  # barren look-alike pages followed in a row
+    challenge_wait_s: float = Field(default=10.0, gt=0)  # a browser challenge may take this long
+    page_timeout_s: float = Field(default=60.0, gt=0)  # a runaway page is abandoned after this
+
+
 class Settings(Strict):
     """Global settings (``settings.yaml``)."""
 
@@ -136,5 +159,6 @@ class Settings(Strict):
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     politeness: Politeness = Field(default_factory=Politeness)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
     webhook_url: AnyHttpUrl | None = None
     checks: list[str] = Field(default_factory=list)  # the checks a plain ``audit`` runs; [] = all
