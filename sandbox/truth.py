@@ -44,9 +44,12 @@ def _channel_code(code: str, channel: ChannelPlan) -> str | None:
 def expectations(rt: Runtime, home_url: str) -> list[Expectation]:
     plan = rt.plan
     out: list[Expectation] = []
+    catalogue = [it.name for it in plan.items]
     for keyword in keyword_rules().rules:
-        _, code = judge(keyword, [it.name for it in search(plan, keyword)])
-        out.append(_exp("search_accuracy", keyword, code))
+        codes = judge(keyword, [it.name for it in search(plan, keyword)], catalogue)
+        out += [_exp("search_accuracy", keyword, c) for c in codes] or [
+            _exp("search_accuracy", keyword, None)
+        ]
 
     login_page = normalize_url(rt.sso_login_url("x"))
     a = plan.auth
