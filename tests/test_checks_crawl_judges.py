@@ -173,3 +173,37 @@ def test_link_health_judges_only_what_was_fetched() -> None:
 @pytest.mark.parametrize("value", ["", "-", " 暂无 ", None, [], ["", "—"]])
 def test_placeholders_are_blank(value: Any) -> None:
     assert guide_completeness.is_blank(value, frozenset(guide_completeness.PLACEHOLDERS))
+
+
+def test_same_source_compares_meaning_not_strings() -> None:
+    """Issue 13, class 4: the same time limit, phone, fee and address written differently agree;
+    a different number of days, another phone or another fee amount still differ."""
+    rules = data_same_source.Rules(
+        compared_fields=["承诺办结时限", "法定办结时限", "咨询电话", "办理地点", "是否收费", "申请材料"]
+    )
+    base = {"法定办结时限": "二十个工作日", "咨询电话": "0826-2345678", "办理地点": "政务服务中心2楼5号窗口"}
+    portal = [snap("portal", f"C{i}", f"事项{i}", **base) for i in range(1, 5)]
+    mobile = [
+        snap(
+            "mobile",
+            "C1",
+            "事项1",
+            承诺办结时限="5 个工作日",
+            法定办结时限="20个工作日",
+            咨询电话="（0826）2345678",
+            办理地点="政务服务中心 2楼 5号窗口。",
+            是否收费="不收费",
+            申请材料=["居民身份证 ", "申请表(原件)"],
+        ),
+        snap("mobile", "C2", "事项2", **{**base, "承诺办结时限": "5个自然日"}),
+        snap("mobile", "C3", "事项3", **{**base, "咨询电话": "0826-2345679"}),
+        snap("mobile", "C4", "事项4", **{**base, "办理地点": "政务服务中心2楼6号窗口"}),
+    ]
+    findings, _ = data_same_source.judge(portal, {"mobile": mobile}, {}, rules)
+    assert fails(findings) == {
+        ("C2@mobile", "field_mismatch"),
+        ("C3@mobile", "field_mismatch"),
+        ("C4@mobile", "field_mismatch"),
+    }
+    fields = {f.target: [m["field"] for m in f.detail["mismatches"]] for f in findings if f.code}
+    assert fields == {"C2@mobile": ["承诺办结时限"], "C3@mobile": ["咨询电话"], "C4@mobile": ["办理地点"]}
