@@ -207,3 +207,34 @@ def test_same_source_compares_meaning_not_strings() -> None:
     }
     fields = {f.target: [m["field"] for m in f.detail["mismatches"]] for f in findings if f.code}
     assert fields == {"C2@mobile": ["承诺办结时限"], "C3@mobile": ["咨询电话"], "C4@mobile": ["办理地点"]}
+
+
+def test_every_channel_is_judged_and_one_sided_elements_reported_once() -> None:
+    """Issue 13, class 6: a department guide lacking the 窗口办理 section (办理地点, 办理时间) that the
+    portal publishes is element_missing on that channel, reported by guide_completeness only."""
+    required = ["事项名称", "实施编码", "申请材料", "办理地点", "办理时间"]
+    schema = frozenset({"事项名称", "实施编码", "申请材料", "办理地点", "办理时间", "收费标准"})
+    window = {"办理地点": "政务服务中心2楼", "办理时间": "工作日9:00-17:00"}
+    portal = [snap("portal", "C1", "居住证办理", **window), snap("portal", "C2", "户口迁移", **window)]
+    portal[1].fields.pop("收费标准")  # only the department site shows the fee standard of C2
+    dept = [snap("dept:gongan", "C1", "居住证办理"), snap("dept:gongan", None, "户口迁移", **window)]
+    mobile = [snap("mobile", "C1", "居住证办理", **window)]
+    stored = {"portal": portal, "dept:gongan": dept, "mobile": mobile}
+    findings = guide_completeness.judge_channels(
+        stored, required, guide_completeness.PLACEHOLDERS, schema, 92
+    )
+    assert fails(findings) == {
+        ("C1@dept:gongan", "element_missing"),
+        ("C2@dept:gongan", "element_missing"),  # matched by name; its guide shows no 实施编码
+        ("C2@portal", "element_missing"),
+    }
+    by_target = {f.target: f for f in findings}
+    assert set(by_target) == {"C1@portal", "C2@portal", "C1@dept:gongan", "C2@dept:gongan", "C1@mobile"}
+    dept_gap = by_target["C1@dept:gongan"].detail
+    assert dept_gap["missing"] == ["办理地点", "办理时间"]
+    assert dept_gap["published_elsewhere"] == {"办理地点": ["portal"], "办理时间": ["portal"]}
+    assert by_target["C2@portal"].detail["published_elsewhere"] == {"收费标准": ["dept:gongan"]}
+    assert by_target["C2@dept:gongan"].detail["missing"] == ["实施编码"]
+    # data_same_source compares only what both show: the absent section is not also a mismatch
+    same, _ = data_same_source.judge(portal, {"dept:gongan": dept}, {"gongan": "公安厅"}, RULES)
+    assert fails(same) == set()

@@ -212,13 +212,19 @@ def judge(
     return findings, comparisons
 
 
-def load_rules(ctx: CheckContext) -> Rules:
+def base_rules(ctx: CheckContext) -> Rules:
+    """``config/data_same_source.yaml`` without the portal's overrides (guide_completeness matches
+    channel copies with the same rules)."""
     config = context_config(ctx)
     path = config.data_file("data_same_source.yaml")
     try:
-        base = Rules.model_validate(config.read_data("data_same_source.yaml") or {})
+        return Rules.model_validate(config.read_data("data_same_source.yaml") or {})
     except ValidationError as exc:
         raise validation_error(path, exc) from exc
+
+
+def load_rules(ctx: CheckContext) -> Rules:
+    base = base_rules(ctx)
     options = ctx.options
     assert isinstance(options, Options)
     overrides = {k: v for k, v in options.model_dump().items() if v is not None and k in Rules.model_fields}
