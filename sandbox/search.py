@@ -92,7 +92,8 @@ def offered(rule: KeywordRule, catalogue: list[str], threshold: float) -> list[l
         [
             n
             for n in names
-            if any(re.search(p, n) for p in patterns) or fuzz.partial_ratio(normalise(name), n) >= threshold
+            if any(re.search(p, n) for p in patterns)
+            or (len(n) >= len(normalise(name)) and fuzz.partial_ratio(normalise(name), n) >= threshold)
         ]
         for name, patterns in zip(rule.names, rule.expected, strict=True)
     ]

@@ -4,8 +4,8 @@ A portal cannot be blamed for not finding an item it does not offer. The crawl s
 of the portal's catalogue (``service_item`` rows, channel ``portal``); the judge asks, for each
 service of the national list in ``config/keywords.yaml`` (the *family* of what should match),
 which of this portal's items answer it: the service's own patterns on the item name, or the
-service's official name found in the item name by rapidfuzz (``partial_ratio`` over normalised
-text, at or above ``catalogue_match_threshold``). A service no item answers is *not offered*: a
+service's official name found in the (no shorter) item name by rapidfuzz (``partial_ratio`` over
+normalised text, at or above ``catalogue_match_threshold``). A service no item answers is *not offered*: a
 fact recorded in the finding, never a search failure.
 """
 
@@ -44,7 +44,8 @@ class Catalogue:
         return [
             item
             for item, norm in zip(self.items, self._norm, strict=True)
-            if service.matches(item.name) or fuzz.partial_ratio(wanted, norm) >= threshold
+            if service.matches(item.name)
+            or (len(norm) >= len(wanted) and fuzz.partial_ratio(wanted, norm) >= threshold)
         ]
 
 

@@ -123,7 +123,7 @@ def catalogue_detail(catalogue: Catalogue | None, offered: Offer | None, note: s
         "fetched_at": catalogue.fetched_at.isoformat() if catalogue.fetched_at else None,
         "items": len(catalogue.items),
         "note": catalogue.note,
-        "considered": {name: [i.name for i in items] for name, items in offered.by_service.items()},
+        "considered": {name: [i.name for i in items[:20]] for name, items in offered.by_service.items()},
     }
 
 
