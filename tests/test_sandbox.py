@@ -122,8 +122,10 @@ def test_new_portals_profiles(sandbox: Sandbox) -> None:
     min_codes = [
         e.get("code") for e in sandbox.ground_truth("sbx-min")["expectations"] if e["status"] == "fail"
     ]
+    # the incomplete item lacks its elements on the portal, the mobile H5 and its department site
     assert sorted(min_codes) == sorted(
-        ["imprecise", "hsts_missing", "phone_unmasked", "field_mismatch", "element_missing", "too_deep"]
+        ["imprecise", "hsts_missing", "phone_unmasked", "field_mismatch", "too_deep"]
+        + ["element_missing"] * 3
     )
 
 
