@@ -232,7 +232,10 @@ def test_every_channel_is_judged_and_one_sided_elements_reported_once() -> None:
     assert set(by_target) == {"C1@portal", "C2@portal", "C1@dept:gongan", "C2@dept:gongan", "C1@mobile"}
     dept_gap = by_target["C1@dept:gongan"].detail
     assert dept_gap["missing"] == ["办理地点", "办理时间"]
-    assert dept_gap["published_elsewhere"] == {"办理地点": ["portal"], "办理时间": ["portal"]}
+    assert dept_gap["published_elsewhere"] == {
+        "办理地点": ["mobile", "portal"],
+        "办理时间": ["mobile", "portal"],
+    }
     assert by_target["C2@portal"].detail["published_elsewhere"] == {"收费标准": ["dept:gongan"]}
     assert by_target["C2@dept:gongan"].detail["missing"] == ["实施编码"]
     # data_same_source compares only what both show: the absent section is not also a mismatch

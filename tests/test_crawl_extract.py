@@ -146,13 +146,18 @@ def test_value_cells_leave_controls_out(elements: GuideElements) -> None:
 # class 5: real guide pages (Sichuan-style sections): a header row of labels over one value row
 # with a synonym (承诺期限), a section heading beside a 更多 control with an ``ol`` of one small
 # table per material below, a fee given only as a badge, a condition under its heading
-SECTIONS = """<html><body><h1>食品经营许可</h1>
+def pad(title: str) -> str:
+    """A section title as real pages indent it: a 42-character text node around 4 characters."""
+    return "\n" + " " * 20 + title + "\n" + " " * 16
+
+
+SECTIONS = f"""<html><body><h1>食品经营许可</h1>
 <div class="section1"><table class="table22">
 <tr><th>法定办结时限</th><th>承诺期限</th></tr>
 <tr><td>20个工作日</td><td><span>5</span>个工作日</td></tr></table></div>
-<div class="section5"><div class="title"><h3>
-        申请材料
-     </h3><a href="javascript:;" class="more">更多</a></div>
+<div class="section3"><div class="title">{pad("设定依据")}</div><div>《食品安全法》第35条</div></div>
+<div class="section7"><div class="title"><span>{pad("办理流程")}</span></div><div>申请、受理、审查、决定</div></div>
+<div class="section5"><div class="title"><h3>{pad("申请材料")}</h3><a href="javascript:;" class="more">更多</a></div>
 <ol id="material">
 <li><table><tr><td>材料名称</td><td>居民身份证</td></tr><tr><td>材料形式</td><td>原件</td></tr></table></li>
 <li><table><tr><td>材料名称</td><td>食品经营许可申请书</td></tr><tr><td>份数</td><td>1</td></tr></table></li>
@@ -170,6 +175,9 @@ def test_labels_read_as_a_person_reads_them(elements: GuideElements) -> None:
     assert guide.fields["申请材料"] == ["居民身份证", "食品经营许可申请书"]
     assert guide.fields["是否收费"] == "否"
     assert guide.fields["受理条件"] == "申请人已取得营业执照。"
+    assert len(pad("设定依据")) == 42
+    assert guide.fields["设定依据"] == "《食品安全法》第35条"
+    assert guide.fields["办理流程"] == "申请、受理、审查、决定"
     for synonym in ("承诺办结时限", "承诺办理时限", "承诺期限", "承诺时限"):
         assert elements.element_for(f"  {synonym}：") == "承诺办结时限"
 

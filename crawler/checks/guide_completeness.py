@@ -113,28 +113,32 @@ def judge_channels(
     schema: frozenset[str],
     name_threshold: float,
 ) -> list[Finding]:
-    """Every channel's guides; copies matched to portal items (code, then name) as data_same_source does."""
+    """Every channel's guides; copies matched to portal items (code, then name) as data_same_source
+    does, and each guide compared with the same item's guide on every other channel."""
     portal = stored.get("portal", [])
-    pairs: dict[str, list[tuple[ItemSnapshot, ItemSnapshot]]] = {}  # channel → (portal item, copy)
-    for channel, copies in stored.items():
+    copies: dict[str, dict[int, ItemSnapshot]] = {
+        "portal": {id(i): i for i in portal}
+    }  # channel → item → copy
+    for channel, listed in stored.items():
+        if channel != "portal":
+            matcher = Matcher(listed, name_threshold)
+            copies[channel] = {id(i): c for i in portal for c in [matcher.find(i)[0]] if c is not None}
+
+    def others(channel: str) -> dict[str, list[tuple[ItemSnapshot, ItemSnapshot]]]:
+        mine = copies[channel]
+        return {
+            other: [(mine[k], theirs[k]) for k in mine if k in theirs]
+            for other, theirs in copies.items()
+            if other != channel
+        }
+
+    findings = judge(portal, required, placeholders, "portal", others("portal"), schema)
+    by_id = {id(i): i for i in portal}
+    for channel, listed in sorted(stored.items()):
         if channel == "portal":
             continue
-        matcher = Matcher(copies, name_threshold)
-        pairs[channel] = [(item, copy) for item in portal for copy in [matcher.find(item)[0]] if copy]
-    findings = judge(
-        portal,
-        required,
-        placeholders,
-        "portal",
-        {ch: [(item, copy) for item, copy in ps] for ch, ps in pairs.items()},
-        schema,
-    )
-    for channel, copies in sorted(stored.items()):
-        if channel == "portal":
-            continue
-        targets = {id(copy): item_target(item.ident, channel) for item, copy in pairs[channel]}
-        others = {"portal": [(copy, item) for item, copy in pairs[channel]]}
-        findings += judge(copies, required, placeholders, channel, others, schema, targets)
+        targets = {id(c): item_target(by_id[k].ident, channel) for k, c in copies[channel].items()}
+        findings += judge(listed, required, placeholders, channel, others(channel), schema, targets)
     return findings
 
 
