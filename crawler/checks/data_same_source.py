@@ -233,7 +233,7 @@ def load_rules(ctx: CheckContext) -> Rules:
 
 class DataSameSource:
     name: ClassVar[str] = "data_same_source"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     codes: ClassVar[frozenset[str]] = frozenset({"item_missing", "field_mismatch", "stale"})
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
