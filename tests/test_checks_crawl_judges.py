@@ -241,3 +241,31 @@ def test_every_channel_is_judged_and_one_sided_elements_reported_once() -> None:
     # data_same_source compares only what both show: the absent section is not also a mismatch
     same, _ = data_same_source.judge(portal, {"dept:gongan": dept}, {"gongan": "公安厅"}, RULES)
     assert fails(same) == set()
+
+
+def test_meaning_of_time_limits_phones_and_fees() -> None:
+    from crawler.checks.meaning import phones, same_value, time_limits, yes_no
+
+    assert (
+        time_limits("10 个工作日 查看时限说明") == time_limits("10个工作日") == frozenset({(10.0, "工作日")})
+    )
+    assert time_limits("二十个工作日") == frozenset({(20.0, "工作日")})
+    assert time_limits("3个月") == time_limits("三个月") != time_limits("3个工作日")
+    assert time_limits("即办件，当场办结") == frozenset({(0.0, "即办")})
+    assert time_limits("按规定办理") is None
+    assert (
+        phones("咨询电话：0826-2345678，12345")
+        == phones("（0826）2345678；12345")
+        == {"08262345678", "12345"}
+    )
+    assert (yes_no("不收费"), yes_no("免费"), yes_no("否"), yes_no("收费"), yes_no("详见文件")) == (
+        "否",
+        "否",
+        "否",
+        "是",
+        None,
+    )
+    assert same_value("text", "按规定收取工本费10元", "按规定收取工本费 10 元。", 90)
+    assert not same_value("text", "按规定收取工本费10元", "按规定收取工本费20元", 90)
+    assert not same_value("time_limit", "10个工作日", "10个自然日", 90)
+    assert same_value("time_limit", "按规定办理", "按规定 办理", 90)  # no number: compared as text

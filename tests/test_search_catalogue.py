@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -112,3 +113,16 @@ def test_a_catalogue_check_waits_for_this_runs_crawl(
 def test_no_catalogue_says_why(config_dir: Path, sessions: sessionmaker[Session], db_url: str) -> None:
     result = run_audit(load_config(config_dir), sessions, portal_ids=None, probes=None, db_url=db_url)
     assert "no crawl stored this portal's catalogue" in _detail(sessions, result.run_id)["why"]
+
+
+def test_an_old_catalogue_is_not_used(config_dir: Path, sessions: sessionmaker[Session], db_url: str) -> None:
+    """A catalogue crawled long ago may no longer be what the portal offers."""
+    old = store.start_run(sessions, "crawl", portals=[load_config_profile()])
+    with sessions.begin() as s:
+        store.upsert_service_items(
+            s, [{**_item(old, "结婚登记"), "fetched_at": utcnow() - timedelta(days=40)}]
+        )
+    result = run_audit(load_config(config_dir), sessions, portal_ids=None, probes=None, db_url=db_url)
+    assert _detail(sessions, result.run_id) == {
+        "why": f"the newest catalogue (run {old}) is older than 30 days"
+    }
