@@ -18,7 +18,7 @@ import lxml.etree
 import lxml.html
 
 from crawler.labels import GuideElements, fold
-from crawler.values import fee_badge, is_control, material_from_table, value_text
+from crawler.values import fee_badge, is_control, label_text, material_from_table, value_text
 
 LIST_ELEMENTS = frozenset({"申请材料"})
 IDENTITY_ELEMENTS = frozenset({"事项名称", "实施编码", "实施主体", "更新时间"})
@@ -143,7 +143,7 @@ class HtmlGuideReader:
             return self._memo[el]
         name = None
         if el.tag not in _SKIP_TAGS and len(el) <= 3:  # a label has at most a few inline children
-            raw = value_text(el)  # trimmed first (labels come padded), controls (更多) left out
+            raw = label_text(el)  # trimmed first (labels come padded), hints (更多) left out
             if raw and len(raw) <= 60:
                 name = self.elements.element_for(raw)
         self._memo[el] = name

@@ -20,6 +20,7 @@ CONTROL_TEXT = re.compile(
     r"|更多|详情)\s*(?:>>|»|>)?[\]】)）]?$"
 )
 CONTROL_TAGS = frozenset({"button", "input", "select", "textarea", "script", "style", "noscript", "template"})
+_INVISIBLE = frozenset({"script", "style", "noscript", "template"})
 CONTROL_ROLES = frozenset({"button", "tooltip", "switch", "tab"})
 INLINE_TAGS = frozenset(
     {
@@ -40,7 +41,9 @@ INLINE_TAGS = frozenset(
         "abbr",
     }
 )
-_TRAILING_CONTROL = re.compile(r"\s*(?:点击)?(?:查看\S{0,8}(?:说明|详情)|展开全部|展开|收起|更多>*)\s*$")
+_TRAILING_CONTROL = re.compile(
+    r"(?:\s*(?:点击)?查看\S{0,8}?(?:说明|详情)|(?:^|\s+)(?:展开全部|展开|收起|更多>*))\s*$"
+)
 # 是否收费 read from a badge when no label says it
 FEE_BADGES = {"不收费": "否", "免费": "否", "免收费": "否", "无收费": "否", "收费": "是"}
 
@@ -51,10 +54,7 @@ def is_control(el: Any) -> bool:
         return True  # comments, processing instructions
     if el.tag in CONTROL_TAGS or (el.get("role") or "").lower() in CONTROL_ROLES:
         return True
-    if len(el) > 2:
-        return False
-    text = fold(el.text_content() or "")
-    return bool(text) and len(text) <= 16 and CONTROL_TEXT.match(text) is not None
+    return _hint(el)
 
 
 def value_text(el: Any) -> str:
@@ -78,7 +78,37 @@ def value_text(el: Any) -> str:
                 parts.append(child.tail)
 
     walk(el)
-    return _TRAILING_CONTROL.sub("", fold("".join(parts)))
+    text = _TRAILING_CONTROL.sub("", fold("".join(parts)))
+    if not text and not CONTROL_TEXT.match(fold(el.text_content() or "")):
+        # nothing left but buttons: a value drawn as a button or tag (<button>不收费</button>)
+        text = _TRAILING_CONTROL.sub("", fold(" ".join(el.itertext())))
+    return text
+
+
+def _hint(el: Any) -> bool:
+    """A hint or action beside a label (更多, 展开, 查看…说明), by its whole text."""
+    if len(el) > 2:
+        return False
+    text = fold(el.text_content() or "")
+    return bool(text) and len(text) <= 16 and CONTROL_TEXT.match(text) is not None
+
+
+def label_text(el: Any) -> str:
+    """The text a person reads as a label: all of it, trimmed, without the hints beside it (更多)
+    and scripts; a button's text counts (accordion headers are buttons)."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str) and child.tag not in _INVISIBLE and not _hint(child):
+                walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(el)
+    return fold(" ".join(parts))
 
 
 def material_from_table(table: Any) -> str:

@@ -129,6 +129,7 @@ CONTROLS = f"""<html><body><h1>居住证签注</h1><table class="info">
   <span class="tips" title="承诺办结时限说明">查看时限说明</span></td></tr>
 <tr><td class="tit">{PADDED}</td><td><span>20</span>个工作日<a href="javascript:;">展开</a></td></tr>
 <tr><th>咨询电话</th><td>0826-2345678 <button type="button">复制</button></td></tr>
+<tr><th>是否收费</th><td><button class="tag" type="button">否</button></td></tr>
 <tr><th>办理地点</th><td>政务服务中心2楼<a href="javascript:;">查看地图详情</a></td></tr>
 </table></body></html>"""
 
@@ -140,6 +141,7 @@ def test_value_cells_leave_controls_out(elements: GuideElements) -> None:
     assert guide.fields["承诺办结时限"] == "10个工作日"
     assert guide.fields["法定办结时限"] == "20个工作日"
     assert guide.fields["咨询电话"] == "0826-2345678"
+    assert guide.fields["是否收费"] == "否"  # a value drawn as a button is still the value
     assert guide.fields["办理地点"] == "政务服务中心2楼"
 
 
@@ -186,3 +188,12 @@ def test_a_catalogue_with_labels_over_many_rows_stays_a_listing(elements: GuideE
     listing = """<table><tr><th>法定办结时限</th><th>承诺期限</th></tr>
     <tr><td>20个工作日</td><td>5个工作日</td></tr><tr><td>30个工作日</td><td>10个工作日</td></tr></table>"""
     assert guide_from_html(parse_html(listing), elements) is None
+
+
+def test_an_accordion_button_is_a_label(elements: GuideElements) -> None:
+    """Accordion guides (a button per section, its panel below): the button's text is the label."""
+    html = """<h1>户口迁移</h1><button aria-expanded="true">办理地点</button><div role="region">政务服务中心</div>
+    <button aria-expanded="false">  申请材料  </button><div role="region" hidden><ol><li>户口簿</li><li>身份证</li></ol></div>"""
+    guide = guide_from_html(parse_html(html), elements)
+    assert guide is not None
+    assert guide.fields["办理地点"] == "政务服务中心" and guide.fields["申请材料"] == ["户口簿", "身份证"]
