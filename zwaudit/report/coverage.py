@@ -34,21 +34,34 @@ def duplicate_login_line(coverage: dict[str, Any]) -> str:
     return line
 
 
-def search_line(details: Iterable[dict[str, Any]]) -> str:
+def _source(catalogue: dict[str, Any], run_id: int) -> str:
+    """Where the catalogue came from, in the report's words."""
+    if catalogue.get("available"):
+        made = catalogue.get("run_id")
+        return "本次运行采集的事项目录" if made == run_id else f"运行 {made} 采集的事项目录"
+    note = str(catalogue.get("note") or "")
+    if "older than" in note:
+        return "最近的事项目录已过期"
+    if "no crawl" in note or "no database" in note:
+        return "未采集或采集失败"
+    return note
+
+
+def search_line(details: Iterable[dict[str, Any]], run_id: int = 0) -> str:
     """One portal's keywords together: catalogue used, items considered, services not offered."""
     judged = without = considered = 0
     not_offered: list[str] = []
-    source = ""
+    source = missing_why = ""
     for detail in details:
         catalogue = detail.get("catalogue")
         if not isinstance(catalogue, dict):
             continue
         if not catalogue.get("available"):
             without += 1
-            source = source or str(catalogue.get("note") or "")
+            missing_why = missing_why or _source(catalogue, run_id)
             continue
         judged += 1
-        source = str(catalogue.get("note") or source)
+        source = _source(catalogue, run_id)
         considered += int((detail.get("coverage") or {}).get("catalogue_items_considered") or 0)
         not_offered += [str(n) for n in detail.get("not_offered") or [] if str(n) not in not_offered]
     if not judged and not without:
@@ -61,7 +74,7 @@ def search_line(details: Iterable[dict[str, Any]]) -> str:
             + (f"{len(not_offered)} 项：" + "、".join(not_offered) if not_offered else "0 项")
         )
     if without:
-        parts.append(f"{without} 个关键词无事项目录（{source}），未判断搜不全")
+        parts.append(f"{without} 个关键词无事项目录（{missing_why}），未判断搜不全")
     return "；".join(parts)
 
 
@@ -87,7 +100,7 @@ def coverage_lines(session: Session, run_id: int) -> dict[str, dict[str, str]]:
         out.setdefault("duplicate_login", {})[portal] = duplicate_login_line(coverage)
     portals = sorted({p for p, _ in search})
     for portal in portals:
-        line = search_line(d for (p, _), d in search.items() if p == portal)
+        line = search_line((d for (p, _), d in search.items() if p == portal), run_id)
         if line:
             out.setdefault("search_accuracy", {})[portal] = line
     return out
