@@ -210,16 +210,15 @@ def test_coverage_of_duplicate_login_and_search_is_shown(
                 "低保",
                 "pass",
                 None,
-                {"catalogue": {"available": False, "note": "无"}},
+                {"catalogue": {"available": False, "note": "no crawl stored this portal's catalogue"}},
             ),
         ],
     )
     html = write_report(sessions, run, tmp_path / "r").read_text(encoding="utf-8")
     assert "部门系统：到达 2 个（在线办理链接中见到 3 个）；档案所列部门 3 个，到达 2 个，未到达：zrt" in html
     assert "读取门户页面 40/40" in html
-    assert (
-        "按门户事项目录判断 2 个关键词" in html
-        and "门户未提供的服务 1 项：网络预约出租汽车运输证发放" in html
-    )
-    assert "1 个关键词无事项目录（无），未判断搜不全" in html
+    source = "本次运行采集的事项目录" if run == 1 else "运行 1 采集的事项目录"
+    assert f"按门户事项目录判断 2 个关键词（{source}）" in html
+    assert "门户未提供的服务 1 项：网络预约出租汽车运输证发放" in html
+    assert "1 个关键词无事项目录（未采集或采集失败），未判断搜不全" in html
     assert "not_offered=网络预约出租汽车运输证发放" in html  # on the fail row itself
