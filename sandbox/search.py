@@ -109,10 +109,12 @@ def judge(keyword: str, titles: list[str], catalogue: list[str]) -> list[str]:
     rules = keyword_rules()
     rule = rules.rules[keyword]
     top = [normalise(t) for t in titles[: rules.top_n]]
-    if not top:
-        return ["not_found"]
     threshold = rules.match_threshold
     offers = offered(rule, catalogue, threshold)
+    good = [p for pats in rule.expected for p in pats] + list(rule.relevant)
+    if not top:
+        nothing = not any(offers) and not any(re.search(p, normalise(n)) for n in catalogue for p in good)
+        return [] if nothing else ["not_found"]  # nothing to find is not 搜不到
     codes: list[str] = []
     for patterns, names in zip(rule.expected, offers, strict=True):
         if names and not any(
@@ -120,7 +122,6 @@ def judge(keyword: str, titles: list[str], catalogue: list[str]) -> list[str]:
         ):
             codes.append("incomplete")
             break
-    good = [p for pats in rule.expected for p in pats] + list(rule.relevant)
     family = [n for names in offers for n in names]
     noise = sum(1 for t in top if not any(re.search(p, t) for p in good) and not _names(t, family, threshold))
     if noise / len(top) > rules.threshold:

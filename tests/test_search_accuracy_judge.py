@@ -213,3 +213,15 @@ def test_without_catalogue_incomplete_is_not_judged(rules: KeywordRules) -> None
     assert [f.code for f in judge_all(noise, rule(rules, "公积金"), 10, 0.5, None)] == ["imprecise"]
     empty = obs("公积金", empty="没有找到相关结果")
     assert [f.code for f in judge_all(empty, rule(rules, "公积金"), 10, 0.5, None)] == ["not_found"]
+
+
+def test_nothing_found_where_nothing_is_offered_is_not_not_found(rules: KeywordRules) -> None:
+    """A city catalogue without any tax item: a search for 个税 that finds nothing is right."""
+    city = Catalogue((CatalogueItem("最低生活保障金给付"), CatalogueItem("结婚登记")), run_id=2)
+    [f] = judge_all(obs("个税", empty="没有找到相关结果"), rule(rules, "个税"), 10, 0.5, city)
+    assert f.status is Status.PASS and f.detail["nothing_offered"] is True
+    assert f.detail["not_offered"] == ["个人所得税纳税申报", "开具个人所得税纳税记录"]
+    # one relevant item is enough for an empty answer to be 搜不到
+    taxed = Catalogue((*city.items, CatalogueItem("个人所得税专项附加扣除")), run_id=2)
+    [g] = judge_all(obs("个税", empty="没有找到相关结果"), rule(rules, "个税"), 10, 0.5, taxed)
+    assert (g.status, g.code) == (Status.FAIL, "not_found")

@@ -51,9 +51,16 @@ class Catalogue:
 
 @dataclass(frozen=True)
 class Offer:
-    """What the catalogue offers for one keyword: per expected service, the items that answer it."""
+    """What the catalogue offers for one keyword: per expected service, the items that answer it,
+    and how many items are relevant to the keyword at all (its ``relevant`` words)."""
 
     by_service: dict[str, list[CatalogueItem]]
+    relevant: int = 0
+
+    @property
+    def nothing(self) -> bool:
+        """The portal offers nothing the keyword asks for: no expected service, no relevant item."""
+        return not self.relevant and not any(self.by_service.values())
 
     @property
     def not_offered(self) -> list[str]:
@@ -68,7 +75,8 @@ class Offer:
 
 
 def offer(rule: KeywordRule, catalogue: Catalogue, threshold: float) -> Offer:
-    return Offer({s.name: catalogue.answering(s, threshold) for s in rule.expected})
+    relevant = sum(1 for item in catalogue.items if rule.is_relevant(item.name))
+    return Offer({s.name: catalogue.answering(s, threshold) for s in rule.expected}, relevant)
 
 
 def same_item(title: str, names: list[str], threshold: float) -> bool:

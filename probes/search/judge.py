@@ -92,7 +92,8 @@ def measure(
     precision = (len(titles) - len(irrelevant)) / len(titles) if titles else 0.0
     codes: list[str] = []
     if not titles:
-        codes.append("not_found")
+        if offered is None or not offered.nothing:  # nothing to find is not 搜不到
+            codes.append("not_found")
     else:
         if offered is not None and found < len(judged):
             codes.append("incomplete")
@@ -193,6 +194,8 @@ def judge_search(
     }
     if not verdict.judged_incomplete:
         detail["missing"] = []  # not judged: the portal's offer is unknown
+    if offered is not None and offered.nothing:
+        detail["nothing_offered"] = True  # no item of the keyword's family in the catalogue
     if obs.empty_message is not None and not top:
         detail["empty_message"] = obs.empty_message
     if not verdict.codes:
