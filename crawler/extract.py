@@ -18,6 +18,7 @@ import lxml.etree
 import lxml.html
 
 from crawler.labels import GuideElements, fold
+from crawler.values import fee_badge, is_control, label_text, material_from_table, value_text
 
 LIST_ELEMENTS = frozenset({"申请材料"})
 IDENTITY_ELEMENTS = frozenset({"事项名称", "实施编码", "实施主体", "更新时间"})
@@ -77,8 +78,9 @@ def _is_element(el: Any) -> bool:
 
 
 def _list_values(el: Any) -> list[str]:
-    """A material list from a ``ul/ol``, a table (the name column), or text split on separators."""
-    items = [_text(li) for li in el.iter("li")]
+    """A material list from a ``ul/ol`` (an item may be a small table of its own), a table (the
+    name column), or text split on separators."""
+    items = [_list_item(li) for li in el.iter("li") if not _in_li(li, el)]
     if items:
         return [i for i in items if i]
     rows = list(el.iter("tr"))
@@ -89,13 +91,28 @@ def _list_values(el: Any) -> list[str]:
         column = column or 0
         values: list[str] = []
         for row in body:
-            cells = [_text(c) for c in row if _is_element(c)]
+            cells = [value_text(c) for c in row if _is_element(c)]
             if len(cells) > 1 and column == 0 and cells[0].isdigit():
                 column = 1  # a 序号 column first
             if column < len(cells) and cells[column]:
                 values.append(cells[column])
         return values
-    return split_list(_text(el))
+    return split_list(value_text(el))
+
+
+def _in_li(li: Any, top: Any) -> bool:
+    """Whether ``li`` sits inside another list item under ``top`` (its text is the outer one's)."""
+    for ancestor in li.iterancestors():
+        if ancestor is top:
+            return False
+        if ancestor.tag == "li":
+            return True
+    return False
+
+
+def _list_item(li: Any) -> str:
+    table = next(li.iter("table"), None)
+    return material_from_table(table) if table is not None else value_text(li)
 
 
 def split_list(text: str) -> list[str]:
@@ -103,7 +120,15 @@ def split_list(text: str) -> list[str]:
 
 
 def _value_of(el: Any, name: str) -> Any:
-    return _list_values(el) if name in LIST_ELEMENTS else _text(el)
+    return _list_values(el) if name in LIST_ELEMENTS else value_text(el)
+
+
+def _next_content(node: Any) -> Any:
+    """The next sibling a person reads as content: elements only, controls (更多, 展开) skipped."""
+    nxt = node.getnext()
+    while nxt is not None and (not _is_element(nxt) or is_control(nxt)):
+        nxt = nxt.getnext()
+    return nxt
 
 
 class HtmlGuideReader:
@@ -118,7 +143,7 @@ class HtmlGuideReader:
             return self._memo[el]
         name = None
         if el.tag not in _SKIP_TAGS and len(el) <= 3:  # a label has at most a few inline children
-            raw = el.text_content()
+            raw = label_text(el)  # trimmed first (labels come padded), hints (更多) left out
             if raw and len(raw) <= 60:
                 name = self.elements.element_for(raw)
         self._memo[el] = name
@@ -138,7 +163,7 @@ class HtmlGuideReader:
                 # a label wrapped in <b>/<span>: climb while the parent says nothing more
                 node = el
                 while (
-                    node.getnext() is None
+                    _next_content(node) is None
                     and not (node.tail or "").strip()
                     and node.getparent() is not None
                     and self._label(node.getparent()) == name
@@ -147,11 +172,9 @@ class HtmlGuideReader:
                 if (node.tail or "").strip():
                     keep(name, _inline_value(name, fold(node.tail)))
                     continue
-                nxt = node.getnext()
-                while nxt is not None and not _is_element(nxt):
-                    nxt = nxt.getnext()
+                nxt = _next_content(node)
                 if nxt is None or self._label(nxt) is not None:
-                    continue  # a header cell next to another header: a listing, not a guide
+                    continue  # a header cell next to another header: see column_pairs
                 keep(name, _value_of(nxt, name))
                 continue
             if el.tag in _SKIP_TAGS or len(el) > 6:
@@ -162,8 +185,32 @@ class HtmlGuideReader:
                     pair = self.elements.split_label(fold(raw))
                     if pair is not None:
                         keep(pair[0], _inline_value(pair[0], pair[1]))
+        for name, value in self.column_pairs(root):
+            keep(name, value)
+        if not found.get("是否收费"):
+            badge = fee_badge(root)
+            if badge is not None:
+                found["是否收费"] = badge
         self._memo = {}
         return found
+
+    def column_pairs(self, root: Any) -> Iterator[tuple[str, Any]]:
+        """A table of one header row of labels over one row of values: labels by column.
+
+        Exactly one value row: a catalogue (labels over many rows of items) stays a listing.
+        """
+        for table in root.iter("table"):
+            rows = [r for r in table.iter("tr") if next(r.iterancestors("table"), None) is table]
+            if len(rows) != 2:
+                continue
+            heads = [c for c in rows[0] if _is_element(c)]
+            cells = [c for c in rows[1] if _is_element(c)]
+            names = [self._label(c) for c in heads]
+            if len(heads) != len(cells) or None in names or any(self._label(c) for c in cells):
+                continue
+            for name, cell in zip(names, cells, strict=True):
+                if name is not None:
+                    yield name, _value_of(cell, name)
 
 
 _INLINE = frozenset({"br", "b", "strong", "span", "em", "i", "font"})

@@ -59,9 +59,10 @@ class GuideElements:
 
     def element_for(self, label: str) -> str | None:
         """The normalised element a label or JSON key stands for, if any."""
-        if not label or len(label) > 40:
+        key = label_key(label)  # trimmed before the length cap: labels come padded with spaces
+        if not key or len(key) > 40:
             return None
-        return self.alias_to_name.get(label_key(label))
+        return self.alias_to_name.get(key)
 
     def split_label(self, text: str) -> tuple[str, str] | None:
         """``"办理时间：工作日"`` → ``("办理时间", "工作日")`` when the prefix is a known label."""

@@ -2,8 +2,11 @@
 
 Observe: log in on the portal, find services' online-handling links (在线办理 / 网上申报 …) through
 the portal's own pages (or ``entry_urls`` / the profile's ``departments`` as override and
-fallback), follow a sample — one per department system entry — and record what a person sees on
-arrival. Judge (pure): a registration form → ``re_registration``; a password form, or a login page
+fallback), walking until every department system the profile lists has an entry or the page
+budget (``max_pages``) is spent, follow a sample — one entry per department system first — and
+record what a person sees on arrival. Every finding carries the coverage (systems seen in links,
+systems reached, departments listed and reached); a listed department never reached is an
+``error`` (element_not_found, "not reached"), never silently absent. Judge (pure): a registration form → ``re_registration``; a password form, or a login page
 on a host other than the unified authentication → ``second_login``; the user shown as logged in
 (退出 / the user's masked name) with no password field → ``pass``; anything else → ``error``
 (we could not tell), never a guess.
@@ -17,13 +20,14 @@ from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field
 
-from probes.common.discovery import discover_entries
+from probes.common.discovery import discover
 from probes.common.errors import ProbeError, classify_exception
 from probes.common.evidence import masked_screenshot
 from probes.common.login import LoginOptions, log_in
 from probes.common.masking import find_masked, find_unmasked, load_rules, shown_forms
 from probes.common.navigation import goto
 from probes.common.page import has_visible_text, visible_password_fields, visible_text
+from probes.common.systems import Coverage, Department, system_of
 from zwaudit.checks import CheckContext, Requires
 from zwaudit.evidence import safe_name
 from zwaudit.findings import EvidenceRef, Finding, error_finding
@@ -138,7 +142,7 @@ def judge(obs: DuplicateLoginObservation) -> list[Finding]:
 
 class DuplicateLogin:
     name: ClassVar[str] = PROBE
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     codes: ClassVar[frozenset[str]] = frozenset({"second_login", "re_registration"})
     requires: ClassVar[Requires] = Requires.BROWSER
     logged_in: ClassVar[bool] = True  # gets the portal's logged-in context (saved session)
@@ -147,8 +151,9 @@ class DuplicateLogin:
         entry_urls: list[str] = Field(default_factory=list)  # department entry URLs: skip discovery
         service_urls: list[str] = Field(default_factory=list)  # guide pages holding 在线办理 links
         online_texts: list[str] = Field(default_factory=lambda: list(ONLINE_TEXTS))
-        sample_size: int = Field(default=12, ge=1, le=200)
-        max_pages: int = Field(default=40, ge=1, le=2000)  # portal pages read to find the links
+        sample_size: int = Field(default=12, ge=1, le=200)  # entries visited, one per system first
+        max_pages: int = Field(default=40, ge=1, le=2000)  # the walk's budget: portal pages read
+        system_path_depth: int = Field(default=1, ge=0, le=3)  # department system = host + N folders
 
     async def run(self, ctx: CheckContext) -> list[Finding]:
         home = normalize_url(str(ctx.portal.home_url))
@@ -162,24 +167,36 @@ class DuplicateLogin:
         assert isinstance(options, DuplicateLogin.Options) and ctx.browser_context is not None
         context = await ctx.browser_context()
         page = await context.new_page()
+        listed = [Department(d.id, str(d.url)) for d in ctx.portal.departments]
+        depth = options.system_path_depth
+        coverage = Coverage(page_budget=options.max_pages)
         try:
             state = await log_in(page, ctx, options)
             entries: list[tuple[str, str]] = [
                 (u, "probes.duplicate_login.entry_urls") for u in options.entry_urls
             ]
+            coverage.source = "entry_urls"
             if not entries:
-                entries = await discover_entries(
+                found = await discover(
                     page,
                     ctx,
                     options.service_urls,
                     options.online_texts,
                     options.sample_size,
                     options.max_pages,
+                    depth,
                 )
+                entries, coverage.seen, coverage.pages_read = (
+                    found.entries,
+                    found.systems_seen,
+                    found.pages_read,
+                )
+                coverage.source = "discovery"
             if not entries:
                 entries = [(str(d.url), "profile departments") for d in ctx.portal.departments][
                     : options.sample_size
                 ]
+                coverage.source = "profile departments"
             if not entries:
                 return [
                     error_finding(
@@ -187,6 +204,7 @@ class DuplicateLogin:
                         home,
                         ErrorKind.NOT_FOUND,
                         "no online-handling links (在线办理) found on the portal; set entry_urls",
+                        coverage=coverage.detail(listed, depth),
                     )
                 ]
         except Exception as exc:
@@ -194,12 +212,41 @@ class DuplicateLogin:
             return [error_finding(PROBE, home, c.kind, ctx.evidence.redact(c.message))]
         finally:
             await page.close()
+        coverage.visited = {system_of(u, depth) for u, _ in entries}
+        if coverage.source != "discovery":
+            coverage.seen = set(coverage.visited)
         personal = dict(ctx.extra.get("personal", {}))
         visits = [await visit(context, ctx, options, url, found_on, personal) for url, found_on in entries]
         findings = judge(DuplicateLoginObservation(state.auth_host, tuple(a for a, _ in visits)))
         for finding, (arrival, refs) in zip(findings, visits, strict=True):
             finding.evidence = [ctx.evidence.url(arrival.entry_url), *refs]
+        findings += not_reached(listed, coverage, depth)
+        summary = coverage.detail(listed, depth)
+        for finding in findings:
+            finding.detail["coverage"] = summary
         return findings
+
+
+def not_reached(listed: list[Department], coverage: Coverage, depth: int) -> list[Finding]:
+    """An ``error`` for each department of the profile whose system no sampled entry reached."""
+    _, missed = coverage.departments(listed, depth)
+    where = (
+        f"{coverage.pages_read} of at most {coverage.page_budget} portal pages read"
+        if coverage.source == "discovery"
+        else f"entries from {coverage.source}"
+    )
+    return [
+        error_finding(
+            PROBE,
+            normalize_url(d.url),
+            ErrorKind.NOT_FOUND,
+            f"not reached: no online-handling link into department system {d.id!r} was found ({where}); "
+            "raise max_pages or set service_urls / entry_urls",
+            department=d.id,
+        )
+        for d in listed
+        if d.id in missed
+    ]
 
 
 def name_sign(text: str, personal: dict[str, str], ctx: CheckContext) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.plan import ChannelPlan, channel_copy
+from sandbox.plan import ChannelPlan, Plan, channel_copy
 from sandbox.search import judge, keyword_rules, search
 from sandbox.web.kit import Runtime
 from zwaudit.targets import item_target, normalize_url
@@ -44,9 +44,12 @@ def _channel_code(code: str, channel: ChannelPlan) -> str | None:
 def expectations(rt: Runtime, home_url: str) -> list[Expectation]:
     plan = rt.plan
     out: list[Expectation] = []
+    catalogue = [it.name for it in plan.items]
     for keyword in keyword_rules().rules:
-        _, code = judge(keyword, [it.name for it in search(plan, keyword)])
-        out.append(_exp("search_accuracy", keyword, code))
+        codes = judge(keyword, [it.name for it in search(plan, keyword)], catalogue)
+        out += [_exp("search_accuracy", keyword, c) for c in codes] or [
+            _exp("search_accuracy", keyword, None)
+        ]
 
     login_page = normalize_url(rt.sso_login_url("x"))
     a = plan.auth
@@ -89,6 +92,7 @@ def expectations(rt: Runtime, home_url: str) -> list[Expectation]:
                 "guide_completeness", item_target(item.code, "portal"), "element_missing" if missing else None
             )
         )
+    out += _channel_guides(plan)
     for item in plan.items:
         deep = item.code in plan.deep
         out.append(_exp("click_depth", item_target(item.code, "portal"), "too_deep" if deep else None))
@@ -105,6 +109,26 @@ def expectations(rt: Runtime, home_url: str) -> list[Expectation]:
         ]
     else:
         out.append(_exp("link_health", normalize_url(home_url), None))
+    return out
+
+
+def _channel_guides(plan: Plan) -> list[Expectation]:
+    """guide_completeness on the mobile and department channels: every copy a channel shows is
+    judged; it lacks elements where the item is planted incomplete (on every channel) and where
+    the copy drops its 实施编码 (``nocode``: the portal publishes it, the copy does not)."""
+    out: list[Expectation] = []
+    for item in plan.items:
+        dept_site = plan.dept_of(item)
+        channels = [("mobile", plan.mobile)]
+        if dept_site is not None:
+            channels.append((f"dept:{dept_site.id}", plan.dept_channels.get(dept_site.id, ChannelPlan())))
+        for name, channel in channels:
+            if channel_copy(plan, item, channel) is None:
+                continue
+            gap = item.code in plan.incomplete or item.code in channel.nocode
+            out.append(
+                _exp("guide_completeness", item_target(item.code, name), "element_missing" if gap else None)
+            )
     return out
 
 

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 RESULTS = {
     "低保": ["最低生活保障金给付", "城乡居民最低生活保障对象认定", "特困人员救助供养", "临时救助"],
     "公积金": ["住房公积金个人账户设立", "住房公积金贷款", "机动车登记", "出生登记"],
+    "网约车": ["网约车车辆信息备案"],
 }
 
 NAV = (
@@ -125,6 +126,35 @@ LOGIN_PAGE = (
 )
 
 
+# A legacy layout-table portal (header, search and footer are tables beside the result table), as
+# GBK-era portals are: with a single result, the unchanged header and footer tables around it are
+# page furniture, never results.
+TABLE_TOP = (
+    "<table width='100%'><tr><td><b>某市政务服务网</b></td><td align='right'><a href='/login'>登录</a> | "
+    "<a href='javascript:void(0)'>注册</a></td></tr></table><table><tr><td><form action='/tsearch' method='get'>"
+    "<input name='q' type='text' placeholder='请输入事项名称'><input type='submit' value='搜索'></form></td></tr></table>"
+)
+TABLE_FOOT = (
+    "<table width='100%'><tr><td>主办：某市人民政府办公室 "
+    "<a href='javascript:;' onclick=\"window.open('/map')\">网站地图</a></td></tr></table>"
+)
+TABLE_HOME = (
+    f"<html><body>{TABLE_TOP}<table><tr><td><a href='/d1'>公安局</a></td><td><a href='/d2'>民政局</a></td>"
+    f"</tr></table>{TABLE_FOOT}</body></html>"
+)
+
+
+def _table_results(q: str) -> str:
+    rows = "".join(
+        f"<tr><td><a href='/g/{i}'>{escape(t)}</a></td><td>交通运输局</td></tr>"
+        for i, t in enumerate(RESULTS.get(q, []))
+    )
+    return (
+        f"<html><body>{TABLE_TOP}<p>共找到 {len(RESULTS.get(q, []))} 条结果</p>"
+        f"<table width='100%'>{rows}</table>{TABLE_FOOT}</body></html>"
+    )
+
+
 @dataclass
 class Site:
     base: str
@@ -155,6 +185,8 @@ def serve() -> Iterator[Site]:
                 "/form": _home_form(""),
                 "/form-newtab": _home_form("target='_blank'"),
                 "/search": _results_page(q),
+                "/tables": TABLE_HOME,
+                "/tsearch": _table_results(q),
                 "/spa": SPA_HOME,
                 "/app": APP_HOME,
                 "/framed": FRAMED_HOME,

@@ -173,3 +173,99 @@ def test_link_health_judges_only_what_was_fetched() -> None:
 @pytest.mark.parametrize("value", ["", "-", " 暂无 ", None, [], ["", "—"]])
 def test_placeholders_are_blank(value: Any) -> None:
     assert guide_completeness.is_blank(value, frozenset(guide_completeness.PLACEHOLDERS))
+
+
+def test_same_source_compares_meaning_not_strings() -> None:
+    """Issue 13, class 4: the same time limit, phone, fee and address written differently agree;
+    a different number of days, another phone or another fee amount still differ."""
+    rules = data_same_source.Rules(
+        compared_fields=["承诺办结时限", "法定办结时限", "咨询电话", "办理地点", "是否收费", "申请材料"]
+    )
+    base = {"法定办结时限": "二十个工作日", "咨询电话": "0826-2345678", "办理地点": "政务服务中心2楼5号窗口"}
+    portal = [snap("portal", f"C{i}", f"事项{i}", **base) for i in range(1, 5)]
+    mobile = [
+        snap(
+            "mobile",
+            "C1",
+            "事项1",
+            承诺办结时限="5 个工作日",
+            法定办结时限="20个工作日",
+            咨询电话="（0826）2345678",
+            办理地点="政务服务中心 2楼 5号窗口。",
+            是否收费="不收费",
+            申请材料=["居民身份证 ", "申请表(原件)"],
+        ),
+        snap("mobile", "C2", "事项2", **{**base, "承诺办结时限": "5个自然日"}),
+        snap("mobile", "C3", "事项3", **{**base, "咨询电话": "0826-2345679"}),
+        snap("mobile", "C4", "事项4", **{**base, "办理地点": "政务服务中心2楼6号窗口"}),
+    ]
+    findings, _ = data_same_source.judge(portal, {"mobile": mobile}, {}, rules)
+    assert fails(findings) == {
+        ("C2@mobile", "field_mismatch"),
+        ("C3@mobile", "field_mismatch"),
+        ("C4@mobile", "field_mismatch"),
+    }
+    fields = {f.target: [m["field"] for m in f.detail["mismatches"]] for f in findings if f.code}
+    assert fields == {"C2@mobile": ["承诺办结时限"], "C3@mobile": ["咨询电话"], "C4@mobile": ["办理地点"]}
+
+
+def test_every_channel_is_judged_and_one_sided_elements_reported_once() -> None:
+    """Issue 13, class 6: a department guide lacking the 窗口办理 section (办理地点, 办理时间) that the
+    portal publishes is element_missing on that channel, reported by guide_completeness only."""
+    required = ["事项名称", "实施编码", "申请材料", "办理地点", "办理时间"]
+    schema = frozenset({"事项名称", "实施编码", "申请材料", "办理地点", "办理时间", "收费标准"})
+    window = {"办理地点": "政务服务中心2楼", "办理时间": "工作日9:00-17:00"}
+    portal = [snap("portal", "C1", "居住证办理", **window), snap("portal", "C2", "户口迁移", **window)]
+    portal[1].fields.pop("收费标准")  # only the department site shows the fee standard of C2
+    dept = [snap("dept:gongan", "C1", "居住证办理"), snap("dept:gongan", None, "户口迁移", **window)]
+    mobile = [snap("mobile", "C1", "居住证办理", **window)]
+    stored = {"portal": portal, "dept:gongan": dept, "mobile": mobile}
+    findings = guide_completeness.judge_channels(
+        stored, required, guide_completeness.PLACEHOLDERS, schema, 92
+    )
+    assert fails(findings) == {
+        ("C1@dept:gongan", "element_missing"),
+        ("C2@dept:gongan", "element_missing"),  # matched by name; its guide shows no 实施编码
+        ("C2@portal", "element_missing"),
+    }
+    by_target = {f.target: f for f in findings}
+    assert set(by_target) == {"C1@portal", "C2@portal", "C1@dept:gongan", "C2@dept:gongan", "C1@mobile"}
+    dept_gap = by_target["C1@dept:gongan"].detail
+    assert dept_gap["missing"] == ["办理地点", "办理时间"]
+    assert dept_gap["published_elsewhere"] == {
+        "办理地点": ["mobile", "portal"],
+        "办理时间": ["mobile", "portal"],
+    }
+    assert by_target["C2@portal"].detail["published_elsewhere"] == {"收费标准": ["dept:gongan"]}
+    assert by_target["C2@dept:gongan"].detail["missing"] == ["实施编码"]
+    # data_same_source compares only what both show: the absent section is not also a mismatch
+    same, _ = data_same_source.judge(portal, {"dept:gongan": dept}, {"gongan": "公安厅"}, RULES)
+    assert fails(same) == set()
+
+
+def test_meaning_of_time_limits_phones_and_fees() -> None:
+    from crawler.checks.meaning import phones, same_value, time_limits, yes_no
+
+    assert (
+        time_limits("10 个工作日 查看时限说明") == time_limits("10个工作日") == frozenset({(10.0, "工作日")})
+    )
+    assert time_limits("二十个工作日") == frozenset({(20.0, "工作日")})
+    assert time_limits("3个月") == time_limits("三个月") != time_limits("3个工作日")
+    assert time_limits("即办件，当场办结") == frozenset({(0.0, "即办")})
+    assert time_limits("按规定办理") is None
+    assert (
+        phones("咨询电话：0826-2345678，12345")
+        == phones("（0826）2345678；12345")
+        == {"08262345678", "12345"}
+    )
+    assert (yes_no("不收费"), yes_no("免费"), yes_no("否"), yes_no("收费"), yes_no("详见文件")) == (
+        "否",
+        "否",
+        "否",
+        "是",
+        None,
+    )
+    assert same_value("text", "按规定收取工本费10元", "按规定收取工本费 10 元。", 90)
+    assert not same_value("text", "按规定收取工本费10元", "按规定收取工本费20元", 90)
+    assert not same_value("time_limit", "10个工作日", "10个自然日", 90)
+    assert same_value("time_limit", "按规定办理", "按规定 办理", 90)  # no number: compared as text

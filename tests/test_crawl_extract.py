@@ -118,3 +118,82 @@ def test_frames_are_part_of_the_page() -> None:
         "http://h/a/top.html",
         "http://h/main/list.jsp?x=1",
     ]
+
+
+# issue 13, class 4: a value cell holds controls and hints beside the value; the number and its
+# unit are split across elements; class 5: labels padded with indentation (a text node of more
+# than 40 characters around a 6-character title)
+PADDED = "\n" + " " * 22 + "法定办结时限" + "\n" + " " * 18
+CONTROLS = f"""<html><body><h1>居住证签注</h1><table class="info">
+<tr><th>   承诺办结时限   </th><td><span>10</span>个工作日
+  <span class="tips" title="承诺办结时限说明">查看时限说明</span></td></tr>
+<tr><td class="tit">{PADDED}</td><td><span>20</span>个工作日<a href="javascript:;">展开</a></td></tr>
+<tr><th>咨询电话</th><td>0826-2345678 <button type="button">复制</button></td></tr>
+<tr><th>是否收费</th><td><button class="tag" type="button">否</button></td></tr>
+<tr><th>办理地点</th><td>政务服务中心2楼<a href="javascript:;">查看地图详情</a></td></tr>
+</table></body></html>"""
+
+
+def test_value_cells_leave_controls_out(elements: GuideElements) -> None:
+    assert len(PADDED) > 40
+    guide = guide_from_html(parse_html(CONTROLS), elements)
+    assert guide is not None
+    assert guide.fields["承诺办结时限"] == "10个工作日"
+    assert guide.fields["法定办结时限"] == "20个工作日"
+    assert guide.fields["咨询电话"] == "0826-2345678"
+    assert guide.fields["是否收费"] == "否"  # a value drawn as a button is still the value
+    assert guide.fields["办理地点"] == "政务服务中心2楼"
+
+
+# class 5: real guide pages (Sichuan-style sections): a header row of labels over one value row
+# with a synonym (承诺期限), a section heading beside a 更多 control with an ``ol`` of one small
+# table per material below, a fee given only as a badge, a condition under its heading
+def pad(title: str) -> str:
+    """A section title as real pages indent it: a 42-character text node around 4 characters."""
+    return "\n" + " " * 20 + title + "\n" + " " * 16
+
+
+SECTIONS = f"""<html><body><h1>食品经营许可</h1>
+<div class="section1"><table class="table22">
+<tr><th>法定办结时限</th><th>承诺期限</th></tr>
+<tr><td>20个工作日</td><td><span>5</span>个工作日</td></tr></table></div>
+<div class="section3"><div class="title">{pad("设定依据")}</div><div>《食品安全法》第35条</div></div>
+<div class="section7"><div class="title"><span>{pad("办理流程")}</span></div><div>申请、受理、审查、决定</div></div>
+<div class="section5"><div class="title"><h3>{pad("申请材料")}</h3><a href="javascript:;" class="more">更多</a></div>
+<ol id="material">
+<li><table><tr><td>材料名称</td><td>居民身份证</td></tr><tr><td>材料形式</td><td>原件</td></tr></table></li>
+<li><table><tr><td>材料名称</td><td>食品经营许可申请书</td></tr><tr><td>份数</td><td>1</td></tr></table></li>
+</ol></div>
+<div class="section8"><span class="badge">不收费</span></div>
+<div class="section6"><h3>受理条件</h3><div class="content"><p>申请人已取得营业执照。</p></div></div>
+</body></html>"""
+
+
+def test_labels_read_as_a_person_reads_them(elements: GuideElements) -> None:
+    guide = guide_from_html(parse_html(SECTIONS), elements)
+    assert guide is not None
+    assert guide.fields["法定办结时限"] == "20个工作日"
+    assert guide.fields["承诺办结时限"] == "5个工作日"
+    assert guide.fields["申请材料"] == ["居民身份证", "食品经营许可申请书"]
+    assert guide.fields["是否收费"] == "否"
+    assert guide.fields["受理条件"] == "申请人已取得营业执照。"
+    assert len(pad("设定依据")) == 42
+    assert guide.fields["设定依据"] == "《食品安全法》第35条"
+    assert guide.fields["办理流程"] == "申请、受理、审查、决定"
+    for synonym in ("承诺办结时限", "承诺办理时限", "承诺期限", "承诺时限"):
+        assert elements.element_for(f"  {synonym}：") == "承诺办结时限"
+
+
+def test_a_catalogue_with_labels_over_many_rows_stays_a_listing(elements: GuideElements) -> None:
+    listing = """<table><tr><th>法定办结时限</th><th>承诺期限</th></tr>
+    <tr><td>20个工作日</td><td>5个工作日</td></tr><tr><td>30个工作日</td><td>10个工作日</td></tr></table>"""
+    assert guide_from_html(parse_html(listing), elements) is None
+
+
+def test_an_accordion_button_is_a_label(elements: GuideElements) -> None:
+    """Accordion guides (a button per section, its panel below): the button's text is the label."""
+    html = """<h1>户口迁移</h1><button aria-expanded="true">办理地点</button><div role="region">政务服务中心</div>
+    <button aria-expanded="false">  申请材料  </button><div role="region" hidden><ol><li>户口簿</li><li>身份证</li></ol></div>"""
+    guide = guide_from_html(parse_html(html), elements)
+    assert guide is not None
+    assert guide.fields["办理地点"] == "政务服务中心" and guide.fields["申请材料"] == ["户口簿", "身份证"]

@@ -234,3 +234,34 @@ def test_audit_then_export_gives_exactly_that_probe(sandbox: object, tmp_path: P
     assert sorted((r["target"], r["status"], r["code"]) for r in rows) == sorted(
         (neutralise(f.target), f.status, f.code or "") for f in stored
     )
+
+
+def test_two_codes_of_one_keyword_are_two_rows_with_coverage(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Issue 13, class 7: filtering the CSV by code finds every defect; coverage travels in detail."""
+    from probes.search.catalogue import Catalogue, CatalogueItem
+    from probes.search.judge import SearchObservation, SearchResult, judge_search
+    from probes.search.keywords import load_keywords
+    from zwaudit.paths import DEFAULT_CONFIG_DIR
+
+    rule = next(
+        r for r in load_keywords(DEFAULT_CONFIG_DIR / "keywords.yaml").keywords if r.keyword == "工业生产许可"
+    )
+    catalogue = Catalogue((CatalogueItem("工业产品生产许可证核发"),), run_id=1)
+    titles = ["道路运输许可", "食品经营许可", "药品经营许可"]
+    obs = SearchObservation("工业生产许可", [SearchResult(t) for t in titles])
+    findings = judge_search(obs, rule, 10, 0.5, catalogue)
+    run_id = store_run(
+        sessions, [F("sbx-shu", "search_accuracy", f.target, "fail", f.code, f.detail) for f in findings]
+    )
+    out = tmp_path / "f.csv"
+    export_csv(sessions, ExportFilter(run_id, statuses=("fail",)), out)
+    _, rows = read_csv(out)
+    assert sorted((r["target"], r["code"]) for r in rows) == [
+        ("工业生产许可", "imprecise"),
+        ("工业生产许可", "incomplete"),
+    ]
+    detail = json.loads(rows[0]["detail"])
+    assert detail["coverage"] == {"catalogue_items_considered": 1, "not_offered": 0}
+    assert detail["catalogue"]["considered"] == {"工业产品生产许可证核发": ["工业产品生产许可证核发"]}

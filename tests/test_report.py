@@ -167,3 +167,58 @@ def test_summary_keeps_scalars_and_the_error() -> None:
     detail = {"error": "超时 30s", "top_n": 10, "page_url": "https://x", "how": {"a": 1}, "who": "张三丰"}
     assert summarise(detail, [Redactor({"name": "张三丰"})]) == "超时 30s；top_n=10；who=张**"
     assert summarise({}) == "" and summarise("x") == ""
+
+
+def test_coverage_of_duplicate_login_and_search_is_shown(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Issue 13: how far a check looked is in the report (and, whole, in the CSV detail)."""
+    coverage = {
+        "systems_reached": 2,
+        "systems_seen_in_links": 3,
+        "departments_listed": 3,
+        "departments_reached": 2,
+        "departments_not_reached": ["zrt"],
+        "pages_read": 40,
+        "page_budget": 40,
+        "source": "discovery",
+        "systems": ["a", "b"],
+    }
+    catalogue = {"available": True, "run_id": 1, "items": 30, "note": "this run's crawl", "considered": {}}
+    search = {
+        "catalogue": catalogue,
+        "not_offered": ["网络预约出租汽车运输证发放"],
+        "coverage": {"catalogue_items_considered": 0, "not_offered": 1},
+    }
+    run = store_run(
+        sessions,
+        [
+            F("sbx-shu", "duplicate_login", "https://d/wsbs/apply", "pass", None, {"coverage": coverage}),
+            F(
+                "sbx-shu",
+                "duplicate_login",
+                "https://z/",
+                "error",
+                "element_not_found",
+                {"error": "not reached"},
+            ),
+            F("sbx-shu", "search_accuracy", "网约车", "fail", "imprecise", search),
+            F("sbx-shu", "search_accuracy", "低保", "pass", None, {**search, "not_offered": []}),
+            F(
+                "sbx-zhe",
+                "search_accuracy",
+                "低保",
+                "pass",
+                None,
+                {"catalogue": {"available": False, "note": "no crawl stored this portal's catalogue"}},
+            ),
+        ],
+    )
+    html = write_report(sessions, run, tmp_path / "r").read_text(encoding="utf-8")
+    assert "部门系统：到达 2 个（在线办理链接中见到 3 个）；档案所列部门 3 个，到达 2 个，未到达：zrt" in html
+    assert "读取门户页面 40/40" in html
+    source = "本次运行采集的事项目录" if run == 1 else "运行 1 采集的事项目录"
+    assert f"按门户事项目录判断 2 个关键词（{source}）" in html
+    assert "门户未提供的服务 1 项：网络预约出租汽车运输证发放" in html
+    assert "1 个关键词无事项目录（未采集或采集失败），未判断搜不全" in html
+    assert "not_offered=网络预约出租汽车运输证发放" in html  # on the fail row itself

@@ -354,3 +354,17 @@ def test_band_limits_and_provisional_band_when_incomplete() -> None:
         partial.overall.inputs["bands"] == {"national": "非常高"}
         and partial.overall.inputs["bands_provisional"]
     )
+
+
+def test_a_second_code_on_its_own_row_is_counted_by_a_leaf_of_that_code() -> None:
+    """Issue 13, class 7: 搜不准 behind 搜不全 on the same keyword is a row of its own, so a leaf
+    that counts only imprecise sees it (it was hidden in ``detail.also`` before)."""
+    r = Rows()
+    fw = one_leaf({"method": "ratio", "probes": ["search_accuracy"], "codes": ["imprecise"]})
+    rows = [
+        r("search_accuracy", "工业生产许可", "fail", "incomplete"),
+        r("search_accuracy", "工业生产许可", "fail", "imprecise"),
+        r("search_accuracy", "低保", "pass"),
+    ]
+    value = leaf_value(fw, rows)
+    assert value.value == 50.0 and value.inputs["failed_targets"] == 1

@@ -65,3 +65,13 @@ def test_search_url_override(browser_harness: BrowserHarness, site: Site) -> Non
 def test_no_search_box_is_element_not_found(browser_harness: BrowserHarness, site: Site) -> None:
     obs = search(browser_harness, SearchSettings(home_url=site.base + "/login-home"), "低保")
     assert obs.error is not None and obs.error.value == "element_not_found"
+
+
+def test_layout_tables_around_a_single_result_are_not_results(
+    browser_harness: BrowserHarness, site: Site
+) -> None:
+    """One result between an unchanged header and footer table: the header's site name and the
+    footer's 网站地图 are not results (they made the keyword look imprecise)."""
+    obs = search(browser_harness, SearchSettings(home_url=site.base + "/tables"), "网约车")
+    assert obs.error is None, obs.error_message
+    assert [r.title for r in obs.results] == ["网约车车辆信息备案"]

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from probes.search.judge import SearchObservation, SearchResult, judge_search, measure
+from probes.search.catalogue import Catalogue, CatalogueItem, offer
+from probes.search.judge import SearchObservation, SearchResult, measure
+from probes.search.judge import judge_search as judge_all
 from probes.search.keywords import KeywordRule, KeywordRules, load_keywords, normalize_title
 from zwaudit.errors import ConfigError
+from zwaudit.findings import Finding
 from zwaudit.outcomes import ErrorKind, Status
 
 PROJECT_KEYWORDS = Path(__file__).resolve().parent.parent / "config" / "keywords.yaml"
@@ -21,6 +24,21 @@ def rules() -> KeywordRules:
 
 def rule(rules: KeywordRules, word: str) -> KeywordRule:
     return next(r for r in rules.keywords if r.keyword == word)
+
+
+def offering_all(rules: KeywordRules) -> Catalogue:
+    """A catalogue offering every expected service under its official name."""
+    return Catalogue(tuple(CatalogueItem(s.name) for r in rules.keywords for s in r.expected), run_id=1)
+
+
+FULL = offering_all(load_keywords(PROJECT_KEYWORDS))
+
+
+def judge_search(o: SearchObservation, r: KeywordRule, top_n: int, threshold: float) -> Finding:
+    """The single finding of a keyword judged against a catalogue that offers every service."""
+    findings = judge_all(o, r, top_n, threshold, FULL)
+    assert len(findings) == 1, findings
+    return findings[0]
 
 
 def obs(word: str, *titles: str, empty: str | None = None) -> SearchObservation:
@@ -103,12 +121,18 @@ def test_threshold_is_strictly_above(rules: KeywordRules) -> None:
     assert judge_search(obs("结婚", *titles), rule(rules, "结婚"), 10, 0.5).status is Status.PASS
 
 
-def test_precedence_incomplete_over_imprecise(rules: KeywordRules) -> None:
+def test_incomplete_and_imprecise_are_two_rows(rules: KeywordRules) -> None:
+    """Class 7: each (keyword, code) is its own finding, nothing hidden in the detail."""
     titles = ["工业产品许可", "道路运输许可", "食品经营许可"]
-    f = judge_search(obs("工业生产许可", *titles), rule(rules, "工业生产许可"), 10, 0.5)
-    assert (f.status, f.code) == (Status.FAIL, "incomplete")
-    assert f.detail["also"] == ["imprecise"]
-    assert measure(rule(rules, "工业生产许可"), titles, 0.5).codes == ("incomplete", "imprecise")
+    findings = judge_all(obs("工业生产许可", *titles), rule(rules, "工业生产许可"), 10, 0.5, FULL)
+    assert [(f.status, f.code) for f in findings] == [
+        (Status.FAIL, "incomplete"),
+        (Status.FAIL, "imprecise"),
+    ]
+    assert all("also" not in f.detail for f in findings)
+    assert {f.target for f in findings} == {"工业生产许可"}
+    offered = offer(rule(rules, "工业生产许可"), FULL, 90)
+    assert measure(rule(rules, "工业生产许可"), titles, 0.5, offered).codes == ("incomplete", "imprecise")
 
 
 def test_only_the_top_n_count(rules: KeywordRules) -> None:
@@ -117,8 +141,8 @@ def test_only_the_top_n_count(rules: KeywordRules) -> None:
     f = judge_search(obs("低保", *titles), rule(rules, "低保"), 10, 0.5)
     assert f.status is Status.PASS and f.detail["results_read"] == 10
     late = ["机动车登记"] * 10 + ["最低生活保障"]
-    g = judge_search(obs("低保", *late), rule(rules, "低保"), 10, 0.5)
-    assert (g.status, g.code) == (Status.FAIL, "incomplete")
+    g = judge_all(obs("低保", *late), rule(rules, "低保"), 10, 0.5, FULL)
+    assert [(f.status, f.code) for f in g] == [(Status.FAIL, "incomplete"), (Status.FAIL, "imprecise")]
 
 
 def test_bad_keywords_file_names_file_and_key(tmp_path: Path) -> None:
@@ -136,3 +160,68 @@ def test_bad_keywords_file_names_file_and_key(tmp_path: Path) -> None:
     bad.write_text("top_n: 0\nkeywords: {a: {}}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="top_n"):
         load_keywords(bad)
+
+
+def test_item_the_portal_does_not_offer_is_not_incomplete(rules: KeywordRules) -> None:
+    """Class 1: the portal's catalogue has 最低生活保障 items but no 网约车 items at all; all
+    results irrelevant → imprecise only, the absent services recorded as not_offered."""
+    catalogue = Catalogue(
+        (
+            CatalogueItem("最低生活保障金给付"),
+            CatalogueItem("巡游出租汽车经营许可"),
+            CatalogueItem("结婚登记"),
+        ),
+        run_id=7,
+    )
+    titles = ["机动车驾驶证换证", "建设工程规划许可", "出生医学证明"]
+    findings = judge_all(obs("网约车", *titles), rule(rules, "网约车"), 10, 0.5, catalogue)
+    assert [(f.status, f.code) for f in findings] == [(Status.FAIL, "imprecise")]
+    d = findings[0].detail
+    assert d["not_offered"] == ["网络预约出租汽车运输证发放", "网络预约出租汽车驾驶员证核发"]
+    assert d["missing"] == [] and d["catalogue"]["available"] and d["catalogue"]["run_id"] == 7
+    assert d["coverage"] == {"catalogue_items_considered": 0, "not_offered": 2}
+
+
+def test_offered_item_under_its_official_name_counts(rules: KeywordRules) -> None:
+    """An offered item is found by its catalogue name, even where the keyword's patterns miss it."""
+    catalogue = Catalogue(
+        (CatalogueItem("住房公积金提取（退休）"), CatalogueItem("住房公积金单位缴存登记")), run_id=3
+    )
+    titles = ["住房公积金提取（退休）", "住房公积金单位缴存登记"]
+    findings = judge_all(obs("公积金", *titles), rule(rules, "公积金"), 10, 0.5, catalogue)
+    assert [f.status for f in findings] == [Status.PASS]
+    considered = findings[0].detail["catalogue"]["considered"]
+    assert considered == {
+        "住房公积金提取": ["住房公积金提取（退休）"],
+        "住房公积金缴存": ["住房公积金单位缴存登记"],
+    }
+    missing = judge_all(obs("公积金", "住房公积金提取（退休）"), rule(rules, "公积金"), 10, 0.5, catalogue)
+    assert [(f.code, f.detail["missing"]) for f in missing] == [("incomplete", ["住房公积金缴存"])]
+
+
+def test_without_catalogue_incomplete_is_not_judged(rules: KeywordRules) -> None:
+    """No crawl: the finding says so; only not_found and imprecise can be judged."""
+    o = obs("公积金", "住房公积金提取", "公积金贷款")
+    findings = judge_all(o, rule(rules, "公积金"), 10, 0.5, None, catalogue_note="crawl not run")
+    assert [f.status for f in findings] == [Status.PASS]
+    assert findings[0].detail["catalogue"] == {
+        "available": False,
+        "note": "crawl not run",
+        "judged": ["not_found", "imprecise"],
+    }
+    noise = obs("公积金", "机动车登记", "出生医学证明", "住房公积金提取")
+    assert [f.code for f in judge_all(noise, rule(rules, "公积金"), 10, 0.5, None)] == ["imprecise"]
+    empty = obs("公积金", empty="没有找到相关结果")
+    assert [f.code for f in judge_all(empty, rule(rules, "公积金"), 10, 0.5, None)] == ["not_found"]
+
+
+def test_nothing_found_where_nothing_is_offered_is_not_not_found(rules: KeywordRules) -> None:
+    """A city catalogue without any tax item: a search for 个税 that finds nothing is right."""
+    city = Catalogue((CatalogueItem("最低生活保障金给付"), CatalogueItem("结婚登记")), run_id=2)
+    [f] = judge_all(obs("个税", empty="没有找到相关结果"), rule(rules, "个税"), 10, 0.5, city)
+    assert f.status is Status.PASS and f.detail["nothing_offered"] is True
+    assert f.detail["not_offered"] == ["个人所得税纳税申报", "开具个人所得税纳税记录"]
+    # one relevant item is enough for an empty answer to be 搜不到
+    taxed = Catalogue((*city.items, CatalogueItem("个人所得税专项附加扣除")), run_id=2)
+    [g] = judge_all(obs("个税", empty="没有找到相关结果"), rule(rules, "个税"), 10, 0.5, taxed)
+    assert (g.status, g.code) == (Status.FAIL, "not_found")

@@ -163,3 +163,19 @@ def test_evidence_directories_of_two_databases_never_collide(
     with pytest.raises(UsageError, match="run 9 does not exist"):
         store.evidence_run_dir(sessions, 9)
     other_engine.dispose()
+
+
+def test_two_codes_of_one_target_are_two_rows(sessions: sessionmaker[Session]) -> None:
+    """Issue 13, class 7: one row per (target, code), kept through a rerun, on both backends."""
+    run_id = store.start_run(sessions, "audit", portals=[_portal()])
+    both = [
+        Finding("search_accuracy", "工业生产许可", Status.FAIL, "incomplete", {"missing": ["x"]}),
+        Finding("search_accuracy", "工业生产许可", Status.FAIL, "imprecise", {"missing": ["x"]}),
+    ]
+    for _ in range(2):
+        store.replace_findings(sessions, run_id, "p1", "search_accuracy", "1.1.0", both)
+    with sessions() as s:
+        rows = s.execute(
+            select(models.Finding.target, models.Finding.code).where(models.Finding.run_id == run_id)
+        ).all()
+    assert sorted(rows) == [("工业生产许可", "imprecise"), ("工业生产许可", "incomplete")]

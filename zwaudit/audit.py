@@ -8,6 +8,9 @@ what it learnt and a rerun of one check on one portal replaces exactly its rows.
 
 Crawl-based checks read the snapshots of the run, so the crawl (``zwaudit.crawl.crawl``, a
 subprocess) starts once at the beginning when such a check is selected, and those checks wait for it.
+A check that reads the portal's catalogue (``reads_catalogue = True``, e.g. ``search_accuracy``)
+also waits for a crawl of this run when there is one, so it judges against this run's items; with
+``crawl_for_catalogue`` (calibration) such a check starts the crawl by itself.
 """
 
 from __future__ import annotations
@@ -73,6 +76,11 @@ def select_checks(config: Config, probes: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def reads_catalogue(config: Config, name: str) -> bool:
+    """Whether check ``name`` reads the portal's catalogue (class attribute ``reads_catalogue``)."""
+    return bool(getattr(config.check_class(name), "reads_catalogue", False))
+
+
 def load_crawl() -> CrawlFn | None:
     """``zwaudit.crawl.crawl`` when the crawler is installed, else None."""
     try:
@@ -109,6 +117,8 @@ class _Orchestrator:
         kinds = {name: config.check_class(name).requires for name in checks}
         self.needs_browser = Requires.BROWSER in kinds.values()
         self.crawl_checks = [n for n, k in kinds.items() if k is Requires.CRAWL]
+        self.catalogue_checks = [n for n in checks if reads_catalogue(config, n)]
+        self.crawl_for_catalogue = False
 
     def prepare(self) -> dict[str, PortalAudit]:
         """Resolve secrets and options for every portal before any work (bad config fails fast)."""
@@ -163,6 +173,8 @@ class _Orchestrator:
                 findings = [error_finding(name, audit.fallback_target, ErrorKind.INTERNAL, outcome)]
                 self._store(audit, name, cls.version, findings)
                 return
+        elif name in self.catalogue_checks and self.crawl_task is not None:
+            await self.crawl_task  # this run's catalogue; a failed crawl leaves an earlier one
         self.progress.start(portal_id, name)
         started = time.monotonic()
         findings = await audit.run_check(name)
@@ -184,13 +196,13 @@ class _Orchestrator:
                 await audit.close()
 
     async def run(self, audits: dict[str, PortalAudit]) -> None:
-        if self.crawl_checks:
-            if load_crawl() is None:
-                log.warning(
-                    "crawl-based checks skipped (%s): the crawler (zwaudit.crawl) is not installed",
-                    ", ".join(self.crawl_checks),
-                )
-                self.result.skipped.extend(self.crawl_checks)
+        if self.crawl_checks and load_crawl() is None:
+            log.warning(
+                "crawl-based checks skipped (%s): the crawler (zwaudit.crawl) is not installed",
+                ", ".join(self.crawl_checks),
+            )
+            self.result.skipped.extend(self.crawl_checks)
+        if self.crawl_checks or (self.crawl_for_catalogue and self.catalogue_checks):
             self.crawl_task = asyncio.create_task(self._crawl())
         pool = asyncio.Semaphore(self.config.settings.audit.portal_concurrency)
         browser = (
@@ -228,8 +240,12 @@ def run_audit(
     run_id: int | None = None,
     progress: ProgressSink | None = None,
     db_url: str,
+    crawl_for_catalogue: bool = False,
 ) -> AuditResult:
     """Run ``probes`` (default: all) on ``portal_ids`` (default: all) and store one run.
+
+    ``crawl_for_catalogue``: crawl also when only checks that read the catalogue are selected
+    (calibration, whose ground truth assumes this run's catalogue).
 
     Bad input (unknown portal or probe, missing secret) raises before a run row is created.
     A run that breaks half-way is finished as ``failed`` with the error and the exception
@@ -239,6 +255,7 @@ def run_audit(
     checks = select_checks(config, probes)
     sink = progress or NullProgress()
     orchestrator = _Orchestrator(config, sf, portals, checks, run_id or 0, sink, db_url)
+    orchestrator.crawl_for_catalogue = crawl_for_catalogue
     audits = orchestrator.prepare()
     if run_id is None:
         run_id = store.start_run(sf, trigger, config_dir=str(config.directory), portals=portals)

@@ -222,6 +222,7 @@ def calibrate(
         trigger="calibrate",
         progress=progress,
         db_url=db_url,
+        crawl_for_catalogue=True,
     )
     report = compare(
         truth,

@@ -3,8 +3,10 @@
 数据同源 / "一张网": the portal is the reference. Each portal item is looked up on every channel
 where it is expected (``mobile`` always; ``dept:<id>`` for the items of that department) — by
 实施编码 first, then by name (width-insensitive punctuation, equal bracketed qualifiers, a strict
-rapidfuzz ratio) — and judged ``item_missing``, ``field_mismatch`` (which field, both values) or
-``stale`` (更新时间 further apart than ``stale_days``).
+rapidfuzz ratio) — and judged ``item_missing``, ``field_mismatch`` (which field, both values;
+compared by meaning, :mod:`crawler.checks.meaning`) or ``stale`` (更新时间 further apart than
+``stale_days``). An element one channel publishes and another lacks is not compared here: it is
+``guide_completeness``'s ``element_missing`` on the channel that lacks it (reported once).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rapidfuzz import fuzz
@@ -28,6 +30,7 @@ from crawler.checks.common import (
     qualifiers,
     require_sessions,
 )
+from crawler.checks.meaning import same_value
 from zwaudit.checks import CheckContext, CheckOptions, Requires
 from zwaudit.config.yamlfile import validation_error
 from zwaudit.evidence import safe_name
@@ -35,6 +38,15 @@ from zwaudit.findings import Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.targets import item_target
 
+FieldKind = Literal["time_limit", "phone", "yes_no", "list", "text"]
+DEFAULT_KINDS: dict[str, FieldKind] = {
+    "法定办结时限": "time_limit",
+    "承诺办结时限": "time_limit",
+    "咨询电话": "phone",
+    "监督电话": "phone",
+    "是否收费": "yes_no",
+    "申请材料": "list",
+}
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 
 
@@ -46,9 +58,12 @@ class Rules(BaseModel):
     name_match_threshold: float = Field(default=92.0, ge=50.0, le=100.0)
     compared_fields: list[str] = Field(default_factory=lambda: ["申请材料", "承诺办结时限", "收费标准"])
     update_field: str = "更新时间"
+    field_kinds: dict[str, FieldKind] = Field(default_factory=lambda: dict(DEFAULT_KINDS))
+    text_match_threshold: float = Field(default=90.0, ge=50.0, le=100.0)
 
 
 class Options(CheckOptions):
+    text_match_threshold: float | None = Field(default=None, ge=50.0, le=100.0)
     stale_days: int | None = Field(default=None, ge=0)
     name_match_threshold: float | None = Field(default=None, ge=50.0, le=100.0)
     compared_fields: list[str] | None = None
@@ -63,13 +78,6 @@ def parse_date(value: Any) -> date | None:
         return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
         return None
-
-
-def comparable(value: Any) -> Any:
-    """Lists compare as sets of normalised entries; text as its normalised form."""
-    if isinstance(value, list):
-        return frozenset(compare_key(str(v)) for v in value if compare_key(str(v)))
-    return compare_key(str(value))
 
 
 class Matcher:
@@ -137,8 +145,9 @@ def compare(
         for name in rules.compared_fields:
             ours, theirs = item.fields.get(name), copy.fields.get(name)
             if ours in (None, "", []) or theirs in (None, "", []):
-                continue  # an absent element is guide_completeness's finding, not a mismatch
-            if comparable(ours) != comparable(theirs):
+                continue  # absent on one side: guide_completeness reports it on that channel
+            kind = rules.field_kinds.get(name, "text")
+            if not same_value(kind, ours, theirs, rules.text_match_threshold):
                 mismatches.append({"field": name, "portal": ours, channel: theirs})
         mine, other = (
             parse_date(item.fields.get(rules.update_field)),
@@ -203,13 +212,19 @@ def judge(
     return findings, comparisons
 
 
-def load_rules(ctx: CheckContext) -> Rules:
+def base_rules(ctx: CheckContext) -> Rules:
+    """``config/data_same_source.yaml`` without the portal's overrides (guide_completeness matches
+    channel copies with the same rules)."""
     config = context_config(ctx)
     path = config.data_file("data_same_source.yaml")
     try:
-        base = Rules.model_validate(config.read_data("data_same_source.yaml") or {})
+        return Rules.model_validate(config.read_data("data_same_source.yaml") or {})
     except ValidationError as exc:
         raise validation_error(path, exc) from exc
+
+
+def load_rules(ctx: CheckContext) -> Rules:
+    base = base_rules(ctx)
     options = ctx.options
     assert isinstance(options, Options)
     overrides = {k: v for k, v in options.model_dump().items() if v is not None and k in Rules.model_fields}
@@ -218,7 +233,7 @@ def load_rules(ctx: CheckContext) -> Rules:
 
 class DataSameSource:
     name: ClassVar[str] = "data_same_source"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     codes: ClassVar[frozenset[str]] = frozenset({"item_missing", "field_mismatch", "stale"})
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options

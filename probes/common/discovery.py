@@ -4,9 +4,10 @@ A best-first walk over the portal's pages, led by what link texts look like (an 
 department, then a service section), collecting the hrefs of visible online-handling links. Where
 the control has no usable href (``javascript:void(0)`` with an ``onclick``, a button, a div with a
 script-bound click), it is clicked as a person would, and the first address the browser goes to
-(in the page or in a new tab) is the entry. The sample
-keeps one link per department system entry (normalised URL) and spreads over hosts first, so a
-dozen visits cover a dozen departments rather than one department a dozen times.
+(in the page or in a new tab) is the entry. The walk and the sample go by department system
+(:mod:`probes.common.systems`): the walk goes on until every department the profile lists has an
+entry or the page budget is spent, and the sample takes one entry per system before any second
+one, so a dozen visits cover a dozen departments rather than one department a dozen times.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import contextlib
 import heapq
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from probes.common.navigation import goto
 from probes.common.page import Candidate, find_clickables
+from probes.common.systems import Department, covered, system_of
 from zwaudit.checks import CheckContext
 from zwaudit.targets import normalize_url
 
@@ -40,7 +44,8 @@ LINK_CLASSES = (
 )
 NEVER_FOLLOW = re.compile(r"退出|注销|登录|注册|logout|signout|sign_out|logoff|exit|login|register", re.I)
 PER_PAGE = {0: 30, 1: 2}  # links followed from one page by depth (default 1): breadth over departments
-SATURATION = 12  # after a first entry, stop when this many pages in a row brought no new one
+SATURATION = 12  # no listed departments: stop when this many pages in a row showed no new system
+DEFERRED = 10  # rank penalty of links beyond a page's share (visited after every promising one)
 CLICKS_PER_PAGE = 2  # script-bound online-handling controls clicked on one page
 CLICK_WAIT_S = 5.0  # how long a click may take to start a navigation
 # Controls not to click: inside a link with a real href (collected as a link already), or in the
@@ -150,18 +155,22 @@ def link_rank(text: str, href: str) -> int | None:
     return next((i for i, pattern in enumerate(LINK_CLASSES) if pattern.search(text)), len(LINK_CLASSES))
 
 
-def spread(entries: list[tuple[str, str]], size: int) -> list[tuple[str, str]]:
-    """Up to ``size`` entries, one per normalised URL, round-robin over hosts (pure)."""
-    by_host: dict[str, list[tuple[str, str]]] = {}
+def spread(
+    entries: list[tuple[str, str]], size: int, key: Callable[[str], str] | None = None
+) -> list[tuple[str, str]]:
+    """Up to ``size`` entries, one per normalised URL, round-robin over ``key`` (default: the
+    host; duplicate_login: the department system), so every group is sampled before any twice (pure)."""
+    group = key or (lambda u: urlsplit(u).netloc)
+    by_group: dict[str, list[tuple[str, str]]] = {}
     seen: set[str] = set()
     for url, found_on in entries:
-        key = normalize_url(url)
-        if key in seen:
+        norm = normalize_url(url)
+        if norm in seen:
             continue
-        seen.add(key)
-        by_host.setdefault(urlsplit(key).netloc, []).append((url, found_on))
+        seen.add(norm)
+        by_group.setdefault(group(norm), []).append((url, found_on))
     out: list[tuple[str, str]] = []
-    queues = list(by_host.values())
+    queues = list(by_group.values())
     while queues and len(out) < size:
         for q in list(queues):
             if q and len(out) < size:
@@ -169,6 +178,15 @@ def spread(entries: list[tuple[str, str]], size: int) -> list[tuple[str, str]]:
             if not q:
                 queues.remove(q)
     return out
+
+
+@dataclass
+class Discovery:
+    """The sampled entries and how far the walk reached."""
+
+    entries: list[tuple[str, str]]
+    systems_seen: set[str] = field(default_factory=set)
+    pages_read: int = 0
 
 
 async def discover_entries(
@@ -180,17 +198,47 @@ async def discover_entries(
     max_pages: int,
 ) -> list[tuple[str, str]]:
     """``(entry URL, page it was found on)`` pairs for a sample of online-handling links."""
+    found = await discover(page, ctx, start_urls, online_texts, sample_size, max_pages)
+    return found.entries
+
+
+async def discover(
+    page: Page,
+    ctx: CheckContext,
+    start_urls: list[str],
+    online_texts: list[str],
+    sample_size: int,
+    max_pages: int,
+    path_depth: int = 1,
+) -> Discovery:
+    """Walk the portal's pages for online-handling links, by department system.
+
+    The walk reads at most ``max_pages`` pages (the stated budget). It ends early only when every
+    department system the profile lists has an entry, or — when the profile lists none — after
+    ``SATURATION`` pages in a row that showed no new system. Links beyond a page's share
+    (``PER_PAGE``) are not dropped but queued behind the promising ones, so a walk that has not
+    reached every listed department goes on into the rest of the portal. The sample takes one
+    entry per system first (:func:`spread` over systems), up to ``sample_size`` visits.
+    """
     home = str(ctx.portal.home_url)
     queue: list[tuple[int, int, int, str]] = [(0, 0, i, u) for i, u in enumerate(start_urls or [home])]
     order = len(queue)
     visited: set[str] = set()
     entries: list[tuple[str, str]] = []
     wanted = [t.replace(" ", "") for t in online_texts]
-    distinct: set[str] = set()
+    systems: set[str] = set()
     barren = 0
     queued = {_key(u) for *_, u in queue}
-    known_hosts = {urlsplit(normalize_url(str(d.url))).netloc for d in ctx.portal.departments}
-    while queue and len(visited) < max_pages and barren < SATURATION:
+    listed = [Department(d.id, str(d.url)) for d in ctx.portal.departments]
+
+    def system(url: str) -> str:
+        return system_of(url, path_depth)
+
+    while queue and len(visited) < max_pages:
+        if listed and covered(listed, systems, path_depth):
+            break  # every department system the profile names has an entry
+        if not listed and barren >= SATURATION:
+            break  # nothing new for a while, and no list to say what else to look for
         _, depth, _, url = heapq.heappop(queue)
         key = _key(url)
         if key in visited:
@@ -203,7 +251,7 @@ async def discover_entries(
             log.info("discovery skipped %s: %s", ctx.evidence.redact(url), exc)
             continue
         log.debug("discovery read %s (%d links)", ctx.evidence.redact(url), len(links))
-        before = len(distinct)
+        before = len(systems)
         nexts: list[tuple[int, str]] = []
         found_here = False
         for link in links:
@@ -212,7 +260,7 @@ async def discover_entries(
                 continue
             if any(w and w in text for w in wanted):
                 entries.append((href, page.url))
-                distinct.add(normalize_url(href))
+                systems.add(system(href))
                 found_here = True
                 continue
             rank = link_rank(text, href)
@@ -227,13 +275,11 @@ async def discover_entries(
                 log.info("discovery could not click on %s: %s", ctx.evidence.redact(url), exc)
                 clicked = []
             entries.extend(clicked)
-            distinct.update(normalize_url(u) for u, _ in clicked)
-        barren = 0 if len(distinct) > before or not distinct else barren + 1
-        if len(distinct) >= sample_size or (
-            known_hosts and known_hosts <= {urlsplit(d).netloc for d in distinct}
-        ):
-            break  # enough, or every department system the profile names is covered
-        for rank, nxt in sorted(nexts)[: PER_PAGE.get(depth, 1)]:
-            heapq.heappush(queue, (rank, depth + 1, order, nxt))
+            systems.update(system(u) for u, _ in clicked)
+        barren = 0 if len(systems) > before or not systems else barren + 1
+        share = PER_PAGE.get(depth, 1)
+        for i, (rank, nxt) in enumerate(sorted(nexts)):
+            later = 0 if i < share else DEFERRED  # beyond the page's share: after the promising ones
+            heapq.heappush(queue, (rank + later, depth + 1, order, nxt))
             order += 1
-    return spread(entries, sample_size)
+    return Discovery(spread(entries, sample_size, key=system), systems, len(visited))

@@ -191,7 +191,13 @@ EXTRACT = (
       if (!byTag.has(key)) byTag.set(key, []);
       byTag.get(key).push(child);
     }
-    for (const items of byTag.values()) {
+    for (const blocks of byTag.values()) {
+      // blocks seen unchanged before the search and not side by side with the others are the
+      // page's furniture (a layout table's header and footer around a changed middle), not results
+      const seen = (c) => baselineItems.has(norm(c.innerText).slice(0, 200));
+      const at = blocks.map((c) => Array.from(parent.children).indexOf(c));
+      const together = Math.max(...at) - Math.min(...at) + 1 === blocks.length;
+      const items = together || blocks.every(seen) ? blocks : blocks.filter((c) => !seen(c));
       const results = items.map(titleOf).filter((t) => t && !PAGER.test(t.title));
       if (!results.length) continue;
       // the list that changed after the search. A list seen whole before (navigation, footer) is

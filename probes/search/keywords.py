@@ -54,6 +54,7 @@ class KeywordModel(_Strict):
 class KeywordsFileModel(_Strict):
     top_n: int = Field(default=10, ge=1, le=50)
     imprecise_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    catalogue_match_threshold: float = Field(default=90.0, ge=50.0, le=100.0)
     keywords: dict[str, KeywordModel] = Field(min_length=1)
 
 
@@ -89,6 +90,7 @@ class KeywordRules:
     imprecise_threshold: float
     keywords: tuple[KeywordRule, ...]
     source: Path
+    catalogue_match_threshold: float = 90.0
 
 
 def _patterns(items: list[str]) -> tuple[re.Pattern[str], ...]:
@@ -112,4 +114,4 @@ def load_keywords(path: Path) -> KeywordRules:
         )
         for word, spec in model.keywords.items()
     )
-    return KeywordRules(model.top_n, model.imprecise_threshold, rules, path)
+    return KeywordRules(model.top_n, model.imprecise_threshold, rules, path, model.catalogue_match_threshold)

@@ -245,3 +245,19 @@ def aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime")
     return value
+
+
+def latest_catalogue(
+    session: Session, portal_id: str, up_to_run: int, channel: str = "portal"
+) -> tuple[int, datetime | None, list[tuple[str, str | None]]] | None:
+    """The newest run (≤ ``up_to_run``) whose crawl stored items of ``portal_id`` on ``channel``:
+    ``(run id, newest fetch time, [(name, code), …])``; None when no run stored any."""
+    item = models.ServiceItem
+    where = (item.portal_id == portal_id, item.channel == channel, item.run_id <= up_to_run)
+    run_id = session.scalar(select(func.max(item.run_id)).where(*where))
+    if run_id is None:
+        return None
+    mine = (item.portal_id == portal_id, item.channel == channel, item.run_id == run_id)
+    fetched = session.scalar(select(func.max(item.fetched_at)).where(*mine))
+    rows = session.execute(select(item.name, item.code).where(*mine).order_by(item.item_key))
+    return int(run_id), fetched, [(str(name), code) for name, code in rows]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from zwaudit.db import models
 from zwaudit.redact import Redactor
 from zwaudit.report import labels
+from zwaudit.report.coverage import coverage_lines
 
 SUMMARY_CHARS = 240
 
@@ -47,6 +48,7 @@ class ProbeSection:
     by_portal: dict[str, dict[str, int]] = field(default_factory=dict)
     findings: list[FindingView] = field(default_factory=list)
     hidden: int = 0
+    coverage: dict[str, str] = field(default_factory=dict)  # portal id → how far the check looked
 
 
 def summarise(detail: Any, redact: Sequence[Redactor] = ()) -> str:
@@ -54,6 +56,12 @@ def summarise(detail: Any, redact: Sequence[Redactor] = ()) -> str:
     if not isinstance(detail, dict) or not detail:
         return ""
     parts = [str(detail["error"])] if isinstance(detail.get("error"), str) else []
+    if isinstance(detail.get("not_offered"), list) and detail["not_offered"]:
+        parts.append("not_offered=" + "、".join(str(n) for n in detail["not_offered"]))
+    coverage = detail.get("coverage")
+    if isinstance(coverage, dict):
+        shown = {k: v for k, v in coverage.items() if v is not None and not isinstance(v, dict | list)}
+        parts.append("coverage: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     for key, value in detail.items():
         # scalars only: nested structures and URLs are technical (the CSV keeps them whole)
         if key in ("error", "url") or key.endswith("_url") or isinstance(value, dict | list):
@@ -115,10 +123,14 @@ def probe_sections(
 ) -> list[ProbeSection]:
     """One section per probe (in the order of :data:`labels.PROBES`, then by name)."""
     counts = _counts(session, run_id)
+    covered = coverage_lines(session, run_id)
     order = {name: i for i, name in enumerate(labels.PROBES)}
     sections: dict[str, ProbeSection] = {}
     for probe in sorted(counts, key=lambda p: (order.get(p, len(order)), p)):
-        section = ProbeSection(probe, labels.probe(probe))
+        lines = covered.get(probe, {})
+        section = ProbeSection(
+            probe, labels.probe(probe), coverage={portal_names.get(p, p): t for p, t in lines.items()}
+        )
         for portal, by_status in sorted(counts[probe].items()):
             section.by_portal[portal] = dict(by_status)
             for status, n in by_status.items():
