@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from crawler.labels import GuideElements
 from zwaudit.browser import LAUNCH_ARGS
 from zwaudit.config import Config, PortalProfile
+from zwaudit.deadlines import Limits
 from zwaudit.errors import ConfigError
 
 API_KEYS = frozenset({"field_aliases"})  # crawl.api keys this crawler reads
@@ -54,6 +55,7 @@ class PortalCrawl:
     executable_path: str | None
     navigation_timeout_ms: int
     department_names: dict[str, str] = field(default_factory=dict)
+    timeout_s: float = 0.0  # the crawl deadline (zwaudit.deadlines); 0 = none
 
     @classmethod
     def from_profile(cls, profile: PortalProfile, config: Config) -> PortalCrawl:
@@ -95,6 +97,7 @@ class PortalCrawl:
             executable_path=str(browser.executable_path) if browser.executable_path else None,
             navigation_timeout_ms=int(browser.navigation_timeout_s * 1000),
             department_names={d.id: d.name for d in profile.departments},
+            timeout_s=Limits.for_portal(config.settings, profile).crawl_s,
         )
 
     def channel_for(self, url: str) -> ChannelStart | None:
@@ -123,6 +126,7 @@ class PortalCrawl:
             "AUTOTHROTTLE_START_DELAY": max(self.delay_seconds, 0.1),
             "AUTOTHROTTLE_TARGET_CONCURRENCY": float(self.concurrency_per_host),
             "CLOSESPIDER_PAGECOUNT": self.max_pages,
+            "CLOSESPIDER_TIMEOUT": self.timeout_s,  # a clean close: reason closespider_timeout
             "PLAYWRIGHT_LAUNCH_OPTIONS": {
                 "headless": True,
                 "args": list(LAUNCH_ARGS),

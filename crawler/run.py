@@ -175,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             if reason == "closespider_pagecount":
                 # a truncated catalogue would turn unread items into "missing" accusations
                 failed.append(f"{crawl.portal_id}: stopped at crawl.max_pages={crawl.max_pages}; raise it")
+            elif reason == "closespider_timeout":
+                failed.append(f"{crawl.portal_id}: crawl deadline of {crawl.timeout_s:.0f}s reached")
             elif reason != "finished":
                 failed.append(f"{crawl.portal_id}: {reason}")
     engine.dispose()

@@ -7,17 +7,42 @@ Screenshots are the probe's job to mask (Playwright's ``mask``) before they reac
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from zwaudit.errors import RunError
 from zwaudit.findings import EvidenceRef
 from zwaudit.paths import evidence_root
 from zwaudit.redact import Redactor
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: a storage failure that every later write would meet too: the run stops with one clear line
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+class EvidenceStorageError(RunError):
+    """The evidence disk is full or read-only. Raised, never turned into a finding: the check's
+    findings are not stored (evidence is written before the finding rows), and the run fails."""
+
+
+@contextmanager
+def storage_guard(path: Path) -> Iterator[None]:
+    """Turn a full or read-only disk while writing ``path`` into :class:`EvidenceStorageError`,
+    removing the half-written file so no evidence row can ever point at a truncated one."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        if path.is_file():
+            path.unlink(missing_ok=True)
+        raise EvidenceStorageError(f"evidence storage: cannot write {path}: {exc.strerror}") from exc
 
 
 def safe_name(text: str, limit: int = 80) -> str:
@@ -56,7 +81,8 @@ class EvidenceWriter:
     @property
     def directory(self) -> Path:
         path = self.root / self.relative_dir
-        path.mkdir(parents=True, exist_ok=True)
+        with storage_guard(path):
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
     def path_for(self, name: str) -> Path:
@@ -75,7 +101,8 @@ class EvidenceWriter:
     def text(self, kind: str, name: str, text: str, media_type: str = "text/plain") -> EvidenceRef:
         """Write redacted text (a DOM excerpt, an HTTP log)."""
         path = self.path_for(name)
-        path.write_text(self.redact(text), encoding="utf-8")
+        with storage_guard(path):
+            path.write_text(self.redact(text), encoding="utf-8")
         return self.register(kind, path, media_type)
 
     def json(self, kind: str, name: str, data: Any) -> EvidenceRef:
