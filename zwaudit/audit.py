@@ -13,6 +13,7 @@ subprocess) starts once at the beginning when such a check is selected, and thos
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import time
@@ -31,7 +32,7 @@ from zwaudit.errors import RunError, UsageError
 from zwaudit.faults import pause_at
 from zwaudit.findings import Finding, error_finding
 from zwaudit.logs import register_redactor
-from zwaudit.outcomes import ErrorKind
+from zwaudit.outcomes import ErrorKind, RunStatus
 from zwaudit.paths import evidence_root
 from zwaudit.portal_audit import PortalAudit
 from zwaudit.progress import NullProgress, ProgressSink
@@ -316,12 +317,15 @@ def run_audit(
     run_id: int | None = None,
     progress: ProgressSink | None = None,
     db_url: str,
+    leave_running: bool = False,
 ) -> AuditResult:
     """Run ``probes`` (default: all) on ``portal_ids`` (default: all) and store one run.
 
     Bad input (unknown portal or probe, missing secret) raises before a run row is created.
     A run that breaks half-way is finished as ``failed`` with the error and the exception
-    re-raised; findings already stored stay stored.
+    re-raised; findings already stored stay stored. ``leave_running`` (the nightly job, whose run
+    is complete only after scoring and export) stores the summary but leaves the run ``running``
+    for the caller to finish.
     """
     portals = config.select_portals(portal_ids)
     checks = select_checks(config, probes)
@@ -339,7 +343,8 @@ def run_audit(
         asyncio.run(orchestrator.run(audits))
     except BaseException as exc:
         message = f"{type(exc).__name__}: {exc}"[:500]
-        store.finish_run(sf, run_id, "failed", {"error": message})
+        with contextlib.suppress(Exception):  # the database itself may be what failed
+            store.finish_run(sf, run_id, RunStatus.FAILED, {"error": message})
         orchestrator.result.status, orchestrator.result.error = "failed", message
         raise
     summary = {
@@ -349,5 +354,8 @@ def run_audit(
         "counts": dict(orchestrator.result.counts),
         "skipped": orchestrator.result.skipped,
     }
-    store.finish_run(sf, run_id, "ok", summary)
+    if leave_running:
+        store.update_summary(sf, run_id, summary)
+    else:
+        store.finish_run(sf, run_id, RunStatus.OK, summary)
     return orchestrator.result

@@ -3,7 +3,8 @@
 The lock is a row of the ``lock`` table (works on a PostgreSQL shared by several machines),
 held by ``host:pid`` and kept alive by a heartbeat thread. It is *stale* when its heartbeat is
 older than the timeout (the holder hung or its machine died), or when the holder is a process of
-this host that no longer exists (killed with ``kill -9``): a stale lock is taken over.
+this host that no longer exists (killed with ``kill -9``): a stale lock is taken over, and the
+runs its holder left ``running`` are marked ``interrupted`` in the same transaction.
 
 Acquisition is transaction-safe without ``SELECT … FOR UPDATE``: an ``INSERT … ON CONFLICT DO
 NOTHING`` creates a free lock; a stale one is taken with a compare-and-swap ``UPDATE`` that only
@@ -28,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.db import models
-from zwaudit.db.store import host_id
+from zwaudit.db.store import host_id, interrupt_runs
 from zwaudit.errors import RunError
 from zwaudit.findings import utcnow
 
@@ -127,7 +128,15 @@ def try_acquire(
         )
         if swapped.first() is None:
             raise LockHeld(f"lock {name!r} was taken over by another process at the same moment")
-    log.warning("took over stale lock %r from %s: %s", name, seen.holder, reason)
+        # the holder's runs will never finish: say so, so no diff compares with them
+        interrupted = interrupt_runs(session, [seen.holder], f"lock {name!r} taken over: {reason}")
+    log.warning(
+        "took over stale lock %r from %s: %s%s",
+        name,
+        seen.holder,
+        reason,
+        f"; run {', '.join(map(str, interrupted))} marked interrupted" if interrupted else "",
+    )
     return LockState(name, me, now, now)
 
 

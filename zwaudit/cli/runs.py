@@ -8,6 +8,7 @@ from rich.table import Table
 
 from zwaudit.cli.context import AppContext
 from zwaudit.history import run_infos
+from zwaudit.run_state import reap_dead_runs
 
 
 @click.command("runs")
@@ -15,7 +16,9 @@ from zwaudit.history import run_infos
 @click.option("--trigger", help="Only runs of this trigger (nightly, audit, crawl, …).")
 @click.pass_obj
 def command(app: AppContext, limit: int, trigger: str | None) -> None:
-    """List the newest runs with their finding counts by status."""
+    """List the newest runs with their finding counts by status (running, ok, failed, or
+    interrupted: its process died before it finished)."""
+    reap_dead_runs(app.sessions())
     with app.sessions()() as session:
         infos = run_infos(session, limit=limit, trigger=trigger)
     if not infos:

@@ -22,6 +22,7 @@ from zwaudit.config.schema import PortalProfile
 from zwaudit.db import models
 from zwaudit.errors import UsageError
 from zwaudit.findings import Finding, utcnow
+from zwaudit.outcomes import RunStatus
 from zwaudit.paths import run_dir_name
 
 
@@ -50,7 +51,11 @@ def start_run(
         for profile in portals:
             sync_portal(session, profile)
         run = models.Run(
-            trigger=trigger, status="running", started_at=utcnow(), host=host_id(), config_dir=config_dir
+            trigger=trigger,
+            status=RunStatus.RUNNING,
+            started_at=utcnow(),
+            host=host_id(),
+            config_dir=config_dir,
         )
         session.add(run)
         session.flush()
@@ -83,16 +88,49 @@ def evidence_run_dir(sf: sessionmaker[Session], run_id: int) -> str:
 
 
 def finish_run(
-    sf: sessionmaker[Session], run_id: int, status: str, summary: dict[str, Any] | None = None
+    sf: sessionmaker[Session], run_id: int, status: RunStatus | str, summary: dict[str, Any] | None = None
 ) -> None:
+    """Close a run as ``status``. A run already found ``interrupted`` (its lock was taken over
+    while it hung) stays so: another run overlapped it, so it is not a complete run."""
     with sf.begin() as session:
         run = session.get(models.Run, run_id)
         if run is None:
             raise UsageError(f"run {run_id} does not exist")
-        run.status = status
+        if run.status != RunStatus.INTERRUPTED:
+            run.status = RunStatus(status)
         run.finished_at = utcnow()
         if summary is not None:
             run.summary = {**(run.summary or {}), **summary}
+
+
+def update_summary(sf: sessionmaker[Session], run_id: int, summary: dict[str, Any]) -> None:
+    """Merge ``summary`` into a run's summary, leaving its status alone."""
+    with sf.begin() as session:
+        run = session.get(models.Run, run_id)
+        if run is None:
+            raise UsageError(f"run {run_id} does not exist")
+        run.summary = {**(run.summary or {}), **summary}
+
+
+def interrupt_runs(session: Session, hosts: Sequence[str], reason: str) -> list[int]:
+    """Mark the ``running`` runs of these ``host:pid`` holders ``interrupted`` (their process is
+    gone); returns their ids. Findings they stored stay, for the record; no diff uses them."""
+    if not hosts:
+        return []
+    stmt = select(models.Run).where(models.Run.status == RunStatus.RUNNING, models.Run.host.in_(hosts))
+    ids = []
+    for run in session.scalars(stmt):
+        run.status = RunStatus.INTERRUPTED
+        run.finished_at = utcnow()
+        run.summary = {**(run.summary or {}), "interrupted": reason}
+        ids.append(run.id)
+    return ids
+
+
+def running_runs(session: Session) -> list[tuple[int, str]]:
+    """``(id, host)`` of the runs still marked ``running``."""
+    stmt = select(models.Run.id, models.Run.host).where(models.Run.status == RunStatus.RUNNING)
+    return [(int(i), str(h)) for i, h in session.execute(stmt)]
 
 
 def replace_findings(
