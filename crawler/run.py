@@ -106,6 +106,8 @@ def build_crawler(
         if jobdir is not None and jobdir.exists():
             if reason == "finished":
                 shutil.rmtree(jobdir, ignore_errors=True)
+                with contextlib.suppress(OSError):  # the run's folder, once its last portal is done
+                    jobdir.parent.rmdir()
             else:
                 (jobdir / CLEAN_MARKER).write_text(reason)
 

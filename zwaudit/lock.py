@@ -26,9 +26,11 @@ from datetime import datetime
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.db import models
+from zwaudit.db.engine import driver_message
 from zwaudit.db.store import host_id, interrupt_runs
 from zwaudit.errors import RunError
 from zwaudit.findings import utcnow
@@ -176,7 +178,9 @@ class HeldLock:
                     log.error("lock %r was taken over by another process", self.state.name)
                     self.lost.set()
                     return
-            except Exception:  # a database hiccup must not kill the run; the next beat retries
+            except DBAPIError as exc:  # a database hiccup must not kill the run; the next beat retries
+                log.warning("lock %r heartbeat failed: %s", self.state.name, driver_message(exc))
+            except Exception:
                 log.warning("lock %r heartbeat failed", self.state.name, exc_info=True)
 
     def start(self) -> None:
@@ -186,7 +190,14 @@ class HeldLock:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
-        release(self.sf, self.state.name, self.state.holder)
+        try:
+            release(self.sf, self.state.name, self.state.holder)
+        except DBAPIError as exc:  # the database is gone: keep the run's own error, not this one
+            log.warning(
+                "lock %r not released (%s); the next run takes it over as stale",
+                self.state.name,
+                driver_message(exc),
+            )
 
 
 @contextmanager

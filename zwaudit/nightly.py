@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.config import Config
 from zwaudit.db import models
+from zwaudit.db.engine import driver_message
 from zwaudit.errors import EXIT_OK, EXIT_REGRESSION, EXIT_RUN_ERROR, RunError, ZwauditError
 from zwaudit.export import ExportFilter, export_csv, redactors_for
 from zwaudit.export_bundle import write_bundle
@@ -114,6 +116,8 @@ def run_nightly(
             )
         except ZwauditError:
             raise
+        except DBAPIError as exc:  # the database went away (restarted, network cut) mid-run
+            raise RunError(f"nightly: the database was lost during the audit: {driver_message(exc)}") from exc
         except Exception as exc:  # the orchestrator stored what it could and marked the run failed
             raise RunError(f"nightly: the audit stage failed: {type(exc).__name__}: {exc}"[:500]) from exc
         result = NightlyResult(run_id=audit.run_id)
@@ -122,7 +126,12 @@ def run_nightly(
         if lock.lost.is_set():
             result.stages["lock"] = "the lock was taken over by another process during the run"
     result.exit_code = _exit_code(result, options)
-    _record(sf, result)
+    try:
+        _record(sf, result)
+    except DBAPIError as exc:  # the run stays "running" and is found interrupted by the next run
+        raise RunError(
+            f"nightly: the database was lost recording run {result.run_id}: {driver_message(exc)}"
+        ) from exc
     return result
 
 

@@ -222,7 +222,12 @@ class PortalAudit:
         if self.browser is not None and cls.requires is Requires.BROWSER:
             context = await self.browser_context(wants_login(cls))  # first: it loads the session notes
             self.browser.allow_resources(context, needs)
-        return await cls().run(self.check_context(cls))
+        ctx = self.check_context(cls)
+        try:
+            return await cls().run(ctx)
+        finally:
+            if ctx.evidence.failure is not None:  # even if the check caught it and went on
+                raise ctx.evidence.failure
 
     async def close(self) -> None:
         contexts, self._contexts = list(self._contexts.values()), {}
