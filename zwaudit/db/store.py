@@ -24,6 +24,7 @@ from zwaudit.errors import UsageError
 from zwaudit.findings import Finding, utcnow
 from zwaudit.outcomes import RunStatus
 from zwaudit.paths import run_dir_name
+from zwaudit.text_safety import storable, storable_value
 
 
 def host_id() -> str:
@@ -158,15 +159,19 @@ def replace_findings(
                 run_id=run_id,
                 portal_id=portal_id,
                 probe=probe,
-                target=finding.target,
+                target=storable(finding.target),
                 status=finding.status.value,
                 code=finding.code,
-                detail=finding.detail,
+                detail=storable_value(finding.detail),
                 probe_version=probe_version,
                 observed_at=finding.observed_at,
                 evidence=[
                     models.Evidence(
-                        kind=e.kind, path=e.path, url=e.url, sha256=e.sha256, media_type=e.media_type
+                        kind=e.kind,
+                        path=e.path,
+                        url=storable(e.url) if e.url is not None else None,
+                        sha256=e.sha256,
+                        media_type=e.media_type,
                     )
                     for e in finding.evidence
                 ],
@@ -235,7 +240,7 @@ def upsert_service_items(session: Session, rows: Sequence[dict[str, Any]]) -> No
     assert isinstance(table, Table)
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table).values(list(rows))
+    stmt = insert(table).values([storable_value(r) for r in rows])  # NUL-laden pages, stored whole
     keys = ["run_id", "portal_id", "channel", "item_key"]
     stmt = stmt.on_conflict_do_update(
         index_elements=keys,
@@ -254,7 +259,7 @@ def upsert_crawled_pages(session: Session, rows: Sequence[dict[str, Any]]) -> No
     assert isinstance(table, Table)
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table).values(list(rows))
+    stmt = insert(table).values([storable_value(r) for r in rows])
     stmt = stmt.on_conflict_do_update(
         index_elements=["run_id", "portal_id", "url"],
         set_={
