@@ -34,6 +34,7 @@ from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory, upgrade
 from zwaudit.deadlines import Limits, PortalClock
 from zwaudit.findings import Finding
+from zwaudit.history import run_note
 from zwaudit.outcomes import Status
 
 STARTED: dict[str, float] = {}
@@ -191,6 +192,7 @@ def test_slow_crawl_does_not_starve_browser_checks_and_deadlines_end_the_run(
     assert (status, code) == ("error", "timeout") and "crawl deadline" in message
     assert pages and pages < 300  # the crawl stored what it had when its deadline closed it
     assert run is not None and run.status == "ok"
+    assert run_note(run.summary) == "deadline hit: slow, slow (crawl)"
     assert run.summary["deadlines"] == {
         "slow": "portal deadline of 4s reached",
         "slow (crawl)": "crawl deadline reached: a truncated catalogue is not judged",

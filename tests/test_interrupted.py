@@ -84,7 +84,7 @@ def test_a_run_whose_process_is_gone_is_reaped_and_listed_as_interrupted(db_url:
     result = CliRunner().invoke(cli, ["--config", str(make_config(tmp_path)), "--db", db_url, "runs"])
     assert result.exit_code == 0, result.output
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 5}
-    assert "interrupted" in rows[str(dead)]
+    assert "interrupted" in rows[str(dead)] and "its process no longer exists" in rows[str(dead)]
     assert "running" in rows[str(alive)] and "running" in rows[str(other_host)]
     engine = make_engine(db_url)
     assert reap_dead_runs(session_factory(engine)) == []  # done once

@@ -37,6 +37,7 @@ class RunInfo:
     host: str
     counts: dict[str, int]
     portals: int
+    note: str = ""  # why it is not ok, or which deadlines it hit (run_note)
 
     @property
     def elapsed_s(self) -> float | None:
@@ -83,9 +84,28 @@ def run_infos(
             r.host,
             counts.get(r.id, {}),
             int(portals.get(r.id, 0)),
+            run_note(r.summary),
         )
         for r in runs
     ]
+
+
+def run_note(summary: Any) -> str:
+    """One short line from a run's summary: why it was interrupted or failed, or the deadlines
+    it hit (a run cut by a deadline is ``ok``, with what it had)."""
+    if not isinstance(summary, dict):
+        return ""
+    for key in ("interrupted", "error"):
+        if isinstance(summary.get(key), str):
+            return str(summary[key])
+    stages = (summary.get("nightly") or {}).get("stages") or {}
+    failed = [f"{stage}: {state}" for stage, state in stages.items() if state != "ok"]
+    if failed:
+        return failed[0]
+    deadlines = summary.get("deadlines") or {}
+    if deadlines:
+        return "deadline hit: " + ", ".join(sorted(deadlines))
+    return ""
 
 
 def previous_run(

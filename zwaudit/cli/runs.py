@@ -25,7 +25,17 @@ def command(app: AppContext, limit: int, trigger: str | None) -> None:
         click.echo("no runs stored yet")
         return
     table = Table(
-        "run", "trigger", "status", "started (UTC)", "elapsed", "portals", "pass", "fail", "error", "n/a"
+        "run",
+        "trigger",
+        "status",
+        "started (UTC)",
+        "elapsed",
+        "portals",
+        "pass",
+        "fail",
+        "error",
+        "n/a",
+        "note",
     )
     for r in infos:
         elapsed = f"{r.elapsed_s:.0f}s" if r.elapsed_s is not None else "-"
@@ -37,5 +47,6 @@ def command(app: AppContext, limit: int, trigger: str | None) -> None:
             elapsed,
             str(r.portals),
             *(str(r.counts.get(s, 0)) for s in ("pass", "fail", "error", "not_applicable")),
+            r.note if len(r.note) <= 60 else r.note[:59] + "…",
         )
-    Console(width=max(Console().width, 110)).print(table)
+    Console(width=max(Console().width, 150)).print(table)
