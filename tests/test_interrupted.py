@@ -144,3 +144,32 @@ def test_diff_defaults_to_the_last_two_completed_runs_and_warns_on_partial_ones(
         session.execute(update(models.Run).where(models.Run.id == a).values(status="interrupted"))
     res = CliRunner().invoke(cli, ["--config", cfg, "--db", url, "diff"])
     assert res.exit_code == 2 and "two completed (ok) runs" in res.stderr
+
+
+def test_migration_0002_closes_the_status_of_an_existing_database(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        for status in ("ok", "running", "finished"):  # "finished": a hand edit
+            conn.execute(
+                text(
+                    "INSERT INTO run (trigger, status, started_at, host, config_dir, summary) "
+                    "VALUES ('audit', :s, CURRENT_TIMESTAMP, 'h:1', '', '{}')"
+                ),
+                {"s": status},
+            )
+    upgrade(engine)
+    with engine.begin() as conn:
+        assert [r[0] for r in conn.execute(text("SELECT status FROM run ORDER BY id"))] == [
+            "ok",
+            "running",
+            "failed",
+        ]
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO run (trigger, status, started_at, host, config_dir, summary) "
+                "VALUES ('audit', 'done', CURRENT_TIMESTAMP, 'h:1', '', '{}')"
+            )
+        )
+    engine.dispose()
