@@ -1,13 +1,17 @@
-"""The audit orchestrator: one run, one browser, a bounded pool of portals, checks in sequence.
+"""The audit orchestrator: one run, one browser, a bounded pool of portals, deadlines.
 
 ``run_audit`` is the library entry point used by ``zwaudit audit``, ``zwaudit calibrate`` and the
 nightly job. Portals are probed concurrently (``settings.audit.portal_concurrency``); within a
-portal, checks run one after another so per-host politeness holds. Each (portal, check) is stored
-as soon as it finishes with :func:`~zwaudit.db.store.replace_findings`, so an interrupted run keeps
-what it learnt and a rerun of one check on one portal replaces exactly its rows.
+portal, the browser and HTTP checks run one after another so per-host politeness holds. Each
+(portal, check) is stored as soon as it finishes with :func:`~zwaudit.db.store.replace_findings`,
+so an interrupted run keeps what it learnt and a rerun of one check on one portal replaces exactly
+its rows.
 
 Crawl-based checks read the snapshots of the run, so the crawl (``zwaudit.crawl.crawl``, a
-subprocess) starts once at the beginning when such a check is selected, and those checks wait for it.
+subprocess) starts once at the beginning when such a check is selected. They wait for it on a side
+of their own, beside the browser checks: a crawl that runs long never keeps the browser checks from
+starting (seen on a hostile portal: a crawl past the run's limit, 0 browser checks run). Every side
+is bounded by the deadlines of :mod:`zwaudit.deadlines`; what a deadline cuts is ``error``/``timeout``.
 """
 
 from __future__ import annotations
