@@ -16,6 +16,7 @@ from crawler.labels import GuideElements
 from zwaudit.browser import LAUNCH_ARGS
 from zwaudit.config import Config, PortalProfile
 from zwaudit.config.schema import NetworkSettings
+from zwaudit.deadlines import Limits
 from zwaudit.errors import ConfigError
 from zwaudit.net.egress import EgressPolicy, policy_for
 
@@ -63,6 +64,8 @@ class PortalCrawl:
         """A fresh egress policy for one crawl (it learns redirect hosts as it goes)."""
         return policy_for(self.profile) if self.profile is not None else None
 
+    timeout_s: float = 0.0  # the crawl deadline (zwaudit.deadlines); 0 = none
+
     @classmethod
     def from_profile(cls, profile: PortalProfile, config: Config) -> PortalCrawl:
         source = profile.source_file or Path(profile.id)
@@ -105,6 +108,7 @@ class PortalCrawl:
             department_names={d.id: d.name for d in profile.departments},
             network=config.settings.network,
             profile=profile,
+            timeout_s=Limits.for_portal(config.settings, profile).crawl_s,
         )
 
     def channel_for(self, url: str) -> ChannelStart | None:
@@ -133,6 +137,7 @@ class PortalCrawl:
             "AUTOTHROTTLE_START_DELAY": max(self.delay_seconds, 0.1),
             "AUTOTHROTTLE_TARGET_CONCURRENCY": float(self.concurrency_per_host),
             "CLOSESPIDER_PAGECOUNT": self.max_pages,
+            "CLOSESPIDER_TIMEOUT": self.timeout_s,  # a clean close: reason closespider_timeout
             "PLAYWRIGHT_LAUNCH_OPTIONS": {
                 "headless": True,
                 "args": list(LAUNCH_ARGS),

@@ -9,7 +9,8 @@ Resuming: each (run, portal) has a ``JOBDIR`` under ``var/crawl-jobs/`` (named b
 and a digest of its database and start time, so a new database's run 1 never resumes another's). A crawl stopped cleanly
 (SIGINT/SIGTERM) resumes from it; a crawl that was killed (no clean-stop marker) cannot trust its
 on-disk queue, so that portal is crawled again from its home page — the storage upserts make the
-second pass rewrite, never duplicate, the rows already stored.
+second pass rewrite, never duplicate, the rows already stored. The directories of runs that are
+over are pruned at the start of each crawl (:mod:`zwaudit.crawl_jobs`).
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ from sqlalchemy.orm import Session
 from crawler.config import PortalCrawl
 from crawler.spiders.portal import PortalSpider
 from zwaudit.config import load_config
+from zwaudit.crawl_jobs import crawl_jobs_dir, prune_crawl_jobs
 from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory
 from zwaudit.db.store import database_identity, item_counts, sync_portal
 from zwaudit.errors import RunError, UsageError, ZwauditError
-from zwaudit.paths import run_dir_name, var_dir
+from zwaudit.paths import run_dir_name
+from zwaudit.run_state import reap_dead_runs
 
 CLEAN_MARKER = "zwaudit-clean-stop"
 PARENT_ENV = "ZWAUDIT_CRAWL_PARENT"  # the launcher's pid (set by zwaudit.crawl)
@@ -54,7 +57,7 @@ def jobdir_for(run_dir: str, portal_id: str) -> Path:
     restart at 1 in every new database, and resuming another database's frontier would crawl
     URLs of a sandbox or portal that is gone.
     """
-    return var_dir() / "crawl-jobs" / run_dir / portal_id
+    return crawl_jobs_dir() / run_dir / portal_id
 
 
 def prepare_jobdir(path: Path) -> str:
@@ -103,6 +106,8 @@ def build_crawler(
         if jobdir is not None and jobdir.exists():
             if reason == "finished":
                 shutil.rmtree(jobdir, ignore_errors=True)
+                with contextlib.suppress(OSError):  # the run's folder, once its last portal is done
+                    jobdir.parent.rmdir()
             else:
                 (jobdir / CLEAN_MARKER).write_text(reason)
 
@@ -143,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = run_dir_name(database_identity(session), args.run_id, started)
             for profile in profiles:
                 sync_portal(session, profile)
+        reap_dead_runs(sessions)  # a killed run's state is of no use to anyone: prune it below
+        with sessions() as session:
+            prune_crawl_jobs(session, keep=run_dir)
     except ZwauditError as exc:
         print(f"crawl: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -175,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             if reason == "closespider_pagecount":
                 # a truncated catalogue would turn unread items into "missing" accusations
                 failed.append(f"{crawl.portal_id}: stopped at crawl.max_pages={crawl.max_pages}; raise it")
+            elif reason == "closespider_timeout":
+                failed.append(f"{crawl.portal_id}: crawl deadline of {crawl.timeout_s:.0f}s reached")
             elif reason != "finished":
                 failed.append(f"{crawl.portal_id}: {reason}")
     engine.dispose()

@@ -44,8 +44,10 @@ def store_run(
     trigger: str = "nightly",
     indicators: Sequence[tuple[str, str, str, float | None, str | None]] = (),
     portals: Sequence[str] = ("sbx-shu", "sbx-zhe"),
+    status: str = "ok",
 ) -> int:
-    """Store a finished run; ``indicators`` are (portal, framework, indicator, value, band)."""
+    """Store a run (finished as ``status``; ``running`` leaves it open, as ``run_audit`` does for
+    the nightly job); ``indicators`` are (portal, framework, indicator, value, band)."""
     run_id = start_run(sf, trigger, portals=[PORTALS[p] for p in portals])
     grouped: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     for f in findings:
@@ -67,5 +69,6 @@ def store_run(
                     computed_at=utcnow(),
                 )
             )
-    finish_run(sf, run_id, "ok")
+    if status != "running":
+        finish_run(sf, run_id, status)
     return run_id

@@ -76,7 +76,9 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch, plan: Plan, *, scoring: bool = Tr
         calls.append(kw)
         findings, values = next(steps)
         kw["progress"].start("sbx-shu", "search_accuracy")
-        run_id = store_run(sf, findings, trigger=kw["trigger"])
+        run_id = store_run(
+            sf, findings, trigger=kw["trigger"], status="running" if kw["leave_running"] else "ok"
+        )
         kw["progress"].finish("sbx-shu", "search_accuracy", {"pass": 1}, 0.1)
         indicators[run_id] = values
         return SimpleNamespace(run_id=run_id)
@@ -121,7 +123,7 @@ def db(tmp_path: Path) -> Iterator[tuple[str, sessionmaker[Session]]]:
 def test_real_stage_entry_points_take_what_nightly_passes() -> None:
     run_audit = nightly.stage_api("zwaudit.audit", "run_audit", "audit")
     params = inspect.signature(run_audit).parameters
-    assert {"portal_ids", "probes", "trigger", "progress", "db_url"} <= set(params)
+    assert {"portal_ids", "probes", "trigger", "progress", "db_url", "leave_running"} <= set(params)
     score_run = nightly.stage_api("scoring.api", "score_run", "score")
     assert len(inspect.signature(score_run).parameters) == 4
     with pytest.raises(RunError, match="the score stage is unavailable"):

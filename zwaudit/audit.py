@@ -1,21 +1,27 @@
-"""The audit orchestrator: one run, one browser, a bounded pool of portals, checks in sequence.
+"""The audit orchestrator: one run, one browser, a bounded pool of portals, deadlines.
 
 ``run_audit`` is the library entry point used by ``zwaudit audit``, ``zwaudit calibrate`` and the
 nightly job. Portals are probed concurrently (``settings.audit.portal_concurrency``); within a
-portal, checks run one after another so per-host politeness holds. Each (portal, check) is stored
-as soon as it finishes with :func:`~zwaudit.db.store.replace_findings`, so an interrupted run keeps
-what it learnt and a rerun of one check on one portal replaces exactly its rows.
+portal, the browser and HTTP checks run one after another so per-host politeness holds. Each
+(portal, check) is stored as soon as it finishes with :func:`~zwaudit.db.store.replace_findings`,
+so an interrupted run keeps what it learnt and a rerun of one check on one portal replaces exactly
+its rows.
 
 Crawl-based checks read the snapshots of the run, so the crawl (``zwaudit.crawl.crawl``, a
-subprocess) starts once at the beginning when such a check is selected, and those checks wait for it.
+subprocess) starts once at the beginning when such a check is selected. They wait for it on a side
+of their own, beside the browser checks: a crawl that runs long never keeps the browser checks from
+starting (seen on a hostile portal: a crawl past the run's limit, 0 browser checks run). Every side
+is bounded by the deadlines of :mod:`zwaudit.deadlines`; what a deadline cuts is ``error``/``timeout``.
 A check that reads the portal's catalogue (``reads_catalogue = True``, e.g. ``search_accuracy``)
-also waits for a crawl of this run when there is one, so it judges against this run's items; with
-``crawl_for_catalogue`` (calibration) such a check starts the crawl by itself.
+also waits for a crawl of this run when there is one (within its portal deadline, and after the
+other browser checks), so it judges against this run's items; with ``crawl_for_catalogue``
+(calibration) such a check starts the crawl by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import time
@@ -29,10 +35,12 @@ from zwaudit.checks import Requires
 from zwaudit.config.loader import Config
 from zwaudit.config.schema import PortalProfile
 from zwaudit.db import store
-from zwaudit.errors import UsageError
+from zwaudit.deadlines import Limits, PortalClock
+from zwaudit.errors import RunError, UsageError
+from zwaudit.faults import pause_at
 from zwaudit.findings import Finding, error_finding
 from zwaudit.logs import register_redactor
-from zwaudit.outcomes import ErrorKind
+from zwaudit.outcomes import ErrorKind, RunStatus
 from zwaudit.paths import evidence_root
 from zwaudit.portal_audit import PortalAudit
 from zwaudit.progress import NullProgress, ProgressSink
@@ -41,9 +49,12 @@ from zwaudit.secrets import Secrets
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from zwaudit.crawl import CrawlSummary
+
 log = logging.getLogger("zwaudit.audit")
 
 CrawlFn = Callable[..., object]
+BACKSTOP_S = 300.0  # the launcher's timeout beyond the longest crawl deadline (zwaudit.crawl)
 _REDACTING: set[tuple[tuple[str, str], ...]] = set()  # personal data already behind a log filter
 
 
@@ -57,11 +68,33 @@ class AuditResult:
     by_check: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     error: str | None = None
+    deadlines: dict[str, str] = field(default_factory=dict)  # portal → the deadline it hit
 
     def add(self, portal_id: str, check: str, findings: Sequence[Finding]) -> None:
         per = Counter(f.status.value for f in findings)
         self.by_check[(portal_id, check)] = per
         self.counts.update(per)
+
+
+@dataclass(frozen=True)
+class CrawlOutcome:
+    """What the crawl gave the crawl checks: a per-portal summary and/or one error line."""
+
+    summary: CrawlSummary | None = None
+    error: str | None = None
+    timed_out: bool = False
+    skipped: bool = False  # no crawler installed
+
+    def problem(self, portal_id: str) -> tuple[ErrorKind, str] | None:
+        """Why ``portal_id``'s crawl checks cannot run (kind, message), or None when they can."""
+        result = self.summary.portals.get(portal_id) if self.summary is not None else None
+        if result is not None and result.finish_reason == "finished":
+            return None
+        if result is not None and result.finish_reason == "closespider_timeout":
+            return ErrorKind.TIMEOUT, "crawl deadline reached: a truncated catalogue is not judged"
+        if self.error is None:
+            return None  # a crawl that succeeded (a stand-in crawler may print no summary)
+        return (ErrorKind.TIMEOUT if self.timed_out else ErrorKind.INTERNAL), self.error
 
 
 def select_checks(config: Config, probes: Sequence[str] | None) -> list[str]:
@@ -113,7 +146,7 @@ class _Orchestrator:
         self.db_url = db_url
         self.secrets = Secrets.for_config_dir(config.directory)
         self.result = AuditResult(run_id)
-        self.crawl_task: asyncio.Task[str | None] | None = None
+        self.crawl_task: asyncio.Task[CrawlOutcome] | None = None
         kinds = {name: config.check_class(name).requires for name in checks}
         self.needs_browser = Requires.BROWSER in kinds.values()
         self.crawl_checks = [n for n, k in kinds.items() if k is Requires.CRAWL]
@@ -142,58 +175,124 @@ class _Orchestrator:
             audits[portal.id] = audit
         return audits
 
-    async def _crawl(self) -> str | None:
-        """Run the crawl once; returns an error message, or None when it succeeded."""
+    async def _crawl(self) -> CrawlOutcome:
+        """Run the crawl once, in a thread (the crawler is a subprocess); never raises."""
         crawl = load_crawl()
         if crawl is None:
-            return "skip"
+            return CrawlOutcome(skipped=True)
+        limits = [Limits.for_portal(self.config.settings, p).crawl_s for p in self.portals]
         try:
-            await asyncio.to_thread(
+            summary = await asyncio.to_thread(
                 crawl,
                 self.run_id,
                 [p.id for p in self.portals],
                 config_dir=self.config.directory,
                 db_url=self.db_url,
                 progress=self.progress,
+                timeout_s=max(limits) + BACKSTOP_S,  # each spider closes itself at its own deadline
             )
         except Exception as exc:
             log.error("crawl of run %s failed: %s", self.run_id, exc)
-            return f"crawl failed: {type(exc).__name__}: {exc}"[:500]
-        return None
+            message = f"crawl failed: {exc}" if isinstance(exc, RunError) else f"crawl failed: {exc!r}"
+            return CrawlOutcome(
+                summary=getattr(exc, "summary", None),
+                error=message[:500],
+                timed_out=bool(getattr(exc, "timed_out", False)),
+            )
+        # a stand-in crawler (tests) may return something else: then only "it succeeded" is known
+        return CrawlOutcome(summary=summary if hasattr(summary, "portals") else None)  # type: ignore[arg-type]
 
-    async def _run_one(self, audit: PortalAudit, name: str) -> None:
+    async def _run_one(self, audit: PortalAudit, name: str, clock: PortalClock | None = None) -> None:
+        """Run one check and store it; ``clock`` (browser/HTTP checks) bounds it by the portal deadline."""
         portal_id = audit.portal.id
         cls = self.config.check_class(name)
-        if cls.requires is Requires.CRAWL:
-            assert self.crawl_task is not None
-            outcome = await self.crawl_task
-            if outcome == "skip":
-                return
-            if outcome is not None:
-                findings = [error_finding(name, audit.fallback_target, ErrorKind.INTERNAL, outcome)]
-                self._store(audit, name, cls.version, findings)
-                return
-        elif name in self.catalogue_checks and self.crawl_task is not None:
-            await self.crawl_task  # this run's catalogue; a failed crawl leaves an earlier one
+        if name in self.catalogue_checks and self.crawl_task is not None:
+            # this run's catalogue; a failed or overlong crawl leaves an earlier one (or none)
+            wait = None if clock is None else max(0.0, clock.remaining())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.crawl_task), timeout=wait)
         self.progress.start(portal_id, name)
         started = time.monotonic()
-        findings = await audit.run_check(name)
+        if clock is None:
+            findings = await audit.run_check(name)
+        else:
+            budget, overrun = clock.budget()
+            findings = await audit.run_check(name, budget, overrun)
+            if any(f.code == ErrorKind.TIMEOUT.value and f.detail.get("error") == overrun for f in findings):
+                clock.hit = True
         self._store(audit, name, cls.version, findings)
         self.progress.finish(
             portal_id, name, dict(Counter(f.status.value for f in findings)), time.monotonic() - started
         )
+        pause_at("probes")  # fault-injection tests only (zwaudit.faults)
 
     def _store(self, audit: PortalAudit, name: str, version: str, findings: list[Finding]) -> None:
         store.replace_findings(self.sf, self.run_id, audit.portal.id, name, version, findings)
         self.result.add(audit.portal.id, name, findings)
 
-    async def _portal(self, audit: PortalAudit, pool: asyncio.Semaphore) -> None:
+    def _store_error(self, audit: PortalAudit, name: str, kind: ErrorKind, message: str) -> None:
+        cls = self.config.check_class(name)
+        self._store(audit, name, cls.version, [error_finding(name, audit.fallback_target, kind, message)])
+
+    async def _browser_side(self, audit: PortalAudit, names: list[str], pool: asyncio.Semaphore) -> None:
+        """The browser and HTTP checks of one portal, in sequence (per-host politeness), under the
+        portal deadline; what the deadline leaves unstarted is stored as ``error``/``timeout``."""
+        if not names:
+            return
+        clock = PortalClock(Limits.for_portal(self.config.settings, audit.portal))
+        # checks that wait for this run's catalogue go last, so the crawl delays nothing else
+        names = sorted(names, key=lambda n: n in self.catalogue_checks)
         async with pool:
-            try:
-                for name in self.checks:
-                    await self._run_one(audit, name)
-            finally:
-                await audit.close()
+            clock.start()
+            for name in names:
+                if clock.remaining() <= 0:
+                    clock.hit = True
+                    message = (
+                        f"portal deadline of {clock.limits.portal_s:.0f}s reached before this check started"
+                    )
+                    self._store_error(audit, name, ErrorKind.TIMEOUT, message)
+                    continue
+                await self._run_one(audit, name, clock)
+        if clock.hit:
+            self.result.deadlines[audit.portal.id] = (
+                f"portal deadline of {clock.limits.portal_s:.0f}s reached"
+            )
+
+    async def _crawl_side(self, audit: PortalAudit, names: list[str]) -> None:
+        """The crawl checks of one portal: they wait for the crawl (never holding a portal slot,
+        so a slow crawl cannot starve the browser checks), then read what it stored."""
+        if not names:
+            return
+        assert self.crawl_task is not None
+        outcome = await asyncio.shield(self.crawl_task)
+        if outcome.skipped:
+            return
+        problem = outcome.problem(audit.portal.id)
+        if problem is not None:
+            kind, message = problem
+            if kind is ErrorKind.TIMEOUT:
+                self.result.deadlines.setdefault(f"{audit.portal.id} (crawl)", message)
+            for name in names:
+                self._store_error(audit, name, kind, message)
+            return
+        for name in names:
+            await self._run_one(audit, name)
+
+    async def _portal(self, audit: PortalAudit, pool: asyncio.Semaphore) -> None:
+        kinds = {name: self.config.check_class(name).requires for name in self.checks}
+        crawl_side = [n for n in self.checks if kinds[n] is Requires.CRAWL]
+        browser_side = [n for n in self.checks if kinds[n] is not Requires.CRAWL]
+        try:
+            results = await asyncio.gather(
+                self._browser_side(audit, browser_side, pool),
+                self._crawl_side(audit, crawl_side),
+                return_exceptions=True,
+            )
+            for outcome in results:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+        finally:
+            await audit.close()
 
     async def run(self, audits: dict[str, PortalAudit]) -> None:
         if self.crawl_checks and load_crawl() is None:
@@ -241,6 +340,7 @@ def run_audit(
     progress: ProgressSink | None = None,
     db_url: str,
     crawl_for_catalogue: bool = False,
+    leave_running: bool = False,
 ) -> AuditResult:
     """Run ``probes`` (default: all) on ``portal_ids`` (default: all) and store one run.
 
@@ -249,7 +349,9 @@ def run_audit(
 
     Bad input (unknown portal or probe, missing secret) raises before a run row is created.
     A run that breaks half-way is finished as ``failed`` with the error and the exception
-    re-raised; findings already stored stay stored.
+    re-raised; findings already stored stay stored. ``leave_running`` (the nightly job, whose run
+    is complete only after scoring and export) stores the summary but leaves the run ``running``
+    for the caller to finish.
     """
     portals = config.select_portals(portal_ids)
     checks = select_checks(config, probes)
@@ -268,14 +370,19 @@ def run_audit(
         asyncio.run(orchestrator.run(audits))
     except BaseException as exc:
         message = f"{type(exc).__name__}: {exc}"[:500]
-        store.finish_run(sf, run_id, "failed", {"error": message})
+        with contextlib.suppress(Exception):  # the database itself may be what failed
+            store.finish_run(sf, run_id, RunStatus.FAILED, {"error": message})
         orchestrator.result.status, orchestrator.result.error = "failed", message
         raise
     summary = {
+        "deadlines": orchestrator.result.deadlines,  # what a deadline cut: the run ended with what it had
         "portals": [p.id for p in portals],
         "checks": checks,
         "counts": dict(orchestrator.result.counts),
         "skipped": orchestrator.result.skipped,
     }
-    store.finish_run(sf, run_id, "ok", summary)
+    if leave_running:
+        store.update_summary(sf, run_id, summary)
+    else:
+        store.finish_run(sf, run_id, RunStatus.OK, summary)
     return orchestrator.result

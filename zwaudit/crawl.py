@@ -21,8 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from zwaudit.errors import RunError
+from zwaudit.faults import pause_at
 from zwaudit.paths import PROJECT_ROOT
 from zwaudit.progress import ProgressSink
+
+STOP_GRACE_S = 60.0  # after the launcher's backstop timeout: time for Scrapy's clean stop
+
+
+class CrawlFailed(RunError):
+    """The crawl did not finish every portal; ``summary`` tells which did (when it printed one)."""
+
+    def __init__(self, message: str, summary: CrawlSummary | None, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.summary = summary
+        self.timed_out = timed_out
 
 
 @dataclass(frozen=True)
@@ -83,7 +95,13 @@ def crawl(
     progress: ProgressSink | None = None,
     timeout_s: float | None = None,
 ) -> CrawlSummary:
-    """Crawl ``portal_ids`` for ``run_id`` in a subprocess; a failed crawl raises :class:`RunError`."""
+    """Crawl ``portal_ids`` for ``run_id`` in a subprocess; a failed crawl raises :class:`CrawlFailed`
+    (a :class:`RunError` carrying the per-portal summary when the crawler printed one).
+
+    Each portal's spider closes itself at its crawl deadline (``CLOSESPIDER_TIMEOUT``);
+    ``timeout_s`` is the launcher's backstop for a crawler that does not stop (SIGTERM, then
+    SIGKILL after :data:`STOP_GRACE_S`).
+    """
     label = ",".join(portal_ids) or "all"
     if progress is not None:
         for portal_id in portal_ids:
@@ -94,25 +112,48 @@ def crawl(
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
         "ZWAUDIT_CRAWL_PARENT": str(os.getpid()),  # the crawl stops if this process dies
     }
+    proc = subprocess.Popen(
+        crawl_command(run_id, portal_ids, config_dir=config_dir, db_url=db_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=os.getcwd(),
+    )
+    pause_at("crawl")  # fault-injection tests only (zwaudit.faults); a no-op otherwise
     try:
-        proc = subprocess.run(
-            crawl_command(run_id, portal_ids, config_dir=config_dir, db_url=db_url),
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=os.getcwd(),
-            timeout=timeout_s,
-            check=False,
-        )
+        stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
-        raise RunError(f"crawl of {label} timed out after {exc.timeout:.0f}s") from exc
+        stdout, stderr = _stop(proc)
+        raise CrawlFailed(
+            f"crawl of {label} timed out after {exc.timeout:.0f}s", _summary_or_none(stdout), timed_out=True
+        ) from exc
     if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("crawl:")] or proc.stderr.splitlines()
+        lines = [ln for ln in stderr.splitlines() if ln.startswith("crawl:")] or stderr.splitlines()
         last = lines[-1] if lines else f"exit status {proc.returncode}"
-        raise RunError(f"crawl of {label} failed: {last.removeprefix('crawl: ')}")
-    summary = parse_summary(proc.stdout)
+        raise CrawlFailed(
+            f"crawl of {label} failed: {last.removeprefix('crawl: ')}", _summary_or_none(stdout)
+        )
+    summary = parse_summary(stdout)
     if progress is not None:
         elapsed = time.monotonic() - started
         for portal_id, result in summary.portals.items():
             progress.finish(portal_id, "crawl", dict(result.item_counts), elapsed)
     return summary
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGTERM (Scrapy's clean stop: the JOBDIR stays resumable), then SIGKILL after a grace."""
+    proc.terminate()
+    try:
+        return proc.communicate(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()
+
+
+def _summary_or_none(stdout: str) -> CrawlSummary | None:
+    try:
+        return parse_summary(stdout)
+    except (RunError, ValueError, KeyError):
+        return None

@@ -7,17 +7,35 @@ Screenshots are the probe's job to mask (Playwright's ``mask``) before they reac
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from zwaudit.errors import RunError
 from zwaudit.findings import EvidenceRef
 from zwaudit.paths import evidence_root
 from zwaudit.redact import Redactor
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: a storage failure that every later write would meet too: the run stops with one clear line
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+class EvidenceStorageError(RunError):
+    """The evidence disk is full or read-only. Raised, never turned into a finding: the check's
+    findings are not stored (evidence is written before the finding rows), and the run fails."""
+
+
+#: below this much free space no evidence file is started (a screenshot is written by the browser
+#: driver, whose own disk error a probe could mistake for a network one)
+MIN_FREE_BYTES = 1 << 20
 
 
 def safe_name(text: str, limit: int = 80) -> str:
@@ -52,16 +70,39 @@ class EvidenceWriter:
         # only for evidence that belongs to no stored run (the login stand-in's scratch files)
         self.relative_dir = Path(run_dir or f"run-{run_id}") / portal_id / probe
         self.redact = redactor or Redactor()
+        # kept as well as raised: a probe's broad ``except`` may swallow it, the orchestrator may not
+        self.failure: EvidenceStorageError | None = None
+
+    @contextmanager
+    def storage_guard(self, path: Path) -> Iterator[None]:
+        """Turn a full or read-only disk while writing ``path`` into :class:`EvidenceStorageError`
+        (remembered in :attr:`failure`), removing a half-written file so that no evidence row can
+        point at a truncated one."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in STORAGE_ERRNOS:
+                raise
+            if path.is_file():
+                path.unlink(missing_ok=True)
+            self.failure = EvidenceStorageError(f"evidence storage: cannot write {path}: {exc.strerror}")
+            raise self.failure from exc
 
     @property
     def directory(self) -> Path:
         path = self.root / self.relative_dir
-        path.mkdir(parents=True, exist_ok=True)
+        with self.storage_guard(path):
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
     def path_for(self, name: str) -> Path:
-        """An absolute path for a file the caller writes itself (a screenshot)."""
-        return self.directory / name
+        """An absolute path for a file the caller writes itself (a screenshot); refused with
+        :class:`EvidenceStorageError` when the disk has less than :data:`MIN_FREE_BYTES` free."""
+        path = self.directory / name
+        with self.storage_guard(path):
+            if shutil.disk_usage(path.parent).free < MIN_FREE_BYTES:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return path
 
     def register(self, kind: str, path: Path, media_type: str) -> EvidenceRef:
         """An :class:`EvidenceRef` for a file already written under :attr:`directory`."""
@@ -75,7 +116,8 @@ class EvidenceWriter:
     def text(self, kind: str, name: str, text: str, media_type: str = "text/plain") -> EvidenceRef:
         """Write redacted text (a DOM excerpt, an HTTP log)."""
         path = self.path_for(name)
-        path.write_text(self.redact(text), encoding="utf-8")
+        with self.storage_guard(path):
+            path.write_text(self.redact(text), encoding="utf-8")
         return self.register(kind, path, media_type)
 
     def json(self, kind: str, name: str, data: Any) -> EvidenceRef:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from zwaudit.db import models
 from zwaudit.errors import UsageError
+from zwaudit.outcomes import RunStatus
 
 #: an indicator moving by less than this is noise from float arithmetic, not a move
 EPSILON = 1e-6
@@ -36,6 +37,7 @@ class RunInfo:
     host: str
     counts: dict[str, int]
     portals: int
+    note: str = ""  # why it is not ok, or which deadlines it hit (run_note)
 
     @property
     def elapsed_s(self) -> float | None:
@@ -82,25 +84,64 @@ def run_infos(
             r.host,
             counts.get(r.id, {}),
             int(portals.get(r.id, 0)),
+            run_note(r.summary),
         )
         for r in runs
     ]
 
 
-def previous_run(session: Session, run_id: int, *, trigger: str | None = None) -> int | None:
-    """The newest run before ``run_id`` (of the same ``trigger`` when given)."""
+def run_note(summary: Any) -> str:
+    """One short line from a run's summary: why it was interrupted or failed, or the deadlines
+    it hit (a run cut by a deadline is ``ok``, with what it had)."""
+    if not isinstance(summary, dict):
+        return ""
+    for key in ("interrupted", "error"):
+        if isinstance(summary.get(key), str):
+            return str(summary[key])
+    stages = (summary.get("nightly") or {}).get("stages") or {}
+    failed = [f"{stage}: {state}" for stage, state in stages.items() if state != "ok"]
+    if failed:
+        return failed[0]
+    deadlines = summary.get("deadlines") or {}
+    if deadlines:
+        return "deadline hit: " + ", ".join(sorted(deadlines))
+    return ""
+
+
+def previous_run(
+    session: Session, run_id: int, *, trigger: str | None = None, completed: bool = True
+) -> int | None:
+    """The newest run before ``run_id`` (of the same ``trigger`` when given) — only a completed
+    (``ok``) one unless ``completed=False``: a run that was interrupted or failed half-way would
+    report everything it did not reach as changed."""
     stmt = select(func.max(models.Run.id)).where(models.Run.id < run_id)
     if trigger:
         stmt = stmt.where(models.Run.trigger == trigger)
+    if completed:
+        stmt = stmt.where(models.Run.status == RunStatus.OK)
     found = session.scalar(stmt)
     return int(found) if found is not None else None
 
 
 def last_two_runs(session: Session) -> tuple[int, int]:
-    ids = list(session.scalars(select(models.Run.id).order_by(models.Run.id.desc()).limit(2)))
+    """The two newest completed (``ok``) runs, older first."""
+    stmt = (
+        select(models.Run.id).where(models.Run.status == RunStatus.OK).order_by(models.Run.id.desc()).limit(2)
+    )
+    ids = list(session.scalars(stmt))
     if len(ids) < 2:
-        raise UsageError("need at least two runs to compare (see 'zwaudit runs')")
+        raise UsageError("need at least two completed (ok) runs to compare (see 'zwaudit runs')")
     return ids[1], ids[0]
+
+
+def incomplete(session: Session, run_ids: Iterable[int]) -> dict[int, str]:
+    """The status of those of ``run_ids`` that are not complete (not ``ok``)."""
+    found = session.execute(
+        select(models.Run.id, models.Run.status).where(
+            models.Run.id.in_(list(run_ids)), models.Run.status != RunStatus.OK
+        )
+    )
+    return {int(i): str(s) for i, s in found}
 
 
 # --- the diff -------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 The lock is a row of the ``lock`` table (works on a PostgreSQL shared by several machines),
 held by ``host:pid`` and kept alive by a heartbeat thread. It is *stale* when its heartbeat is
 older than the timeout (the holder hung or its machine died), or when the holder is a process of
-this host that no longer exists (killed with ``kill -9``): a stale lock is taken over.
+this host that no longer exists (killed with ``kill -9``): a stale lock is taken over, and the
+runs its holder left ``running`` are marked ``interrupted`` in the same transaction.
 
 Acquisition is transaction-safe without ``SELECT … FOR UPDATE``: an ``INSERT … ON CONFLICT DO
 NOTHING`` creates a free lock; a stale one is taken with a compare-and-swap ``UPDATE`` that only
@@ -25,10 +26,12 @@ from datetime import datetime
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.db import models
-from zwaudit.db.store import host_id
+from zwaudit.db.engine import driver_message
+from zwaudit.db.store import host_id, interrupt_runs
 from zwaudit.errors import RunError
 from zwaudit.findings import utcnow
 
@@ -127,7 +130,15 @@ def try_acquire(
         )
         if swapped.first() is None:
             raise LockHeld(f"lock {name!r} was taken over by another process at the same moment")
-    log.warning("took over stale lock %r from %s: %s", name, seen.holder, reason)
+        # the holder's runs will never finish: say so, so no diff compares with them
+        interrupted = interrupt_runs(session, [seen.holder], f"lock {name!r} taken over: {reason}")
+    log.warning(
+        "took over stale lock %r from %s: %s%s",
+        name,
+        seen.holder,
+        reason,
+        f"; run {', '.join(map(str, interrupted))} marked interrupted" if interrupted else "",
+    )
     return LockState(name, me, now, now)
 
 
@@ -167,7 +178,9 @@ class HeldLock:
                     log.error("lock %r was taken over by another process", self.state.name)
                     self.lost.set()
                     return
-            except Exception:  # a database hiccup must not kill the run; the next beat retries
+            except DBAPIError as exc:  # a database hiccup must not kill the run; the next beat retries
+                log.warning("lock %r heartbeat failed: %s", self.state.name, driver_message(exc))
+            except Exception:
                 log.warning("lock %r heartbeat failed", self.state.name, exc_info=True)
 
     def start(self) -> None:
@@ -177,7 +190,14 @@ class HeldLock:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
-        release(self.sf, self.state.name, self.state.holder)
+        try:
+            release(self.sf, self.state.name, self.state.holder)
+        except DBAPIError as exc:  # the database is gone: keep the run's own error, not this one
+            log.warning(
+                "lock %r not released (%s); the next run takes it over as stale",
+                self.state.name,
+                driver_message(exc),
+            )
 
 
 @contextmanager

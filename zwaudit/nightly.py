@@ -22,17 +22,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.config import Config
 from zwaudit.db import models
+from zwaudit.db.engine import driver_message
 from zwaudit.errors import EXIT_OK, EXIT_REGRESSION, EXIT_RUN_ERROR, RunError, ZwauditError
 from zwaudit.export import ExportFilter, export_csv, redactors_for
 from zwaudit.export_bundle import write_bundle
+from zwaudit.faults import pause_at
+from zwaudit.findings import utcnow
 from zwaudit.history import RunDiff, diff_runs, previous_run
 from zwaudit.lock import DEFAULT_STALE_AFTER_S, hold
+from zwaudit.outcomes import RunStatus
 from zwaudit.progress import NullProgress, ProgressSink
 from zwaudit.report.render import write_report
+from zwaudit.run_state import reap_dead_runs
 from zwaudit.webhook import post_summary
 
 log = logging.getLogger(__name__)
@@ -96,6 +102,7 @@ def run_nightly(
         raise RunError(f"nightly: no portals configured in {config.directory / 'portals'}")
     run_audit = stage_api("zwaudit.audit", "run_audit", "audit")
     with hold(sf, LOCK_NAME, stale_after_s=options.stale_after_s) as lock:
+        reap_dead_runs(sf)  # e.g. an `audit` killed on this host: never a run to compare with
         try:
             audit = run_audit(
                 config,
@@ -105,9 +112,12 @@ def run_nightly(
                 trigger="nightly",
                 progress=sink,
                 db_url=db_url,
+                leave_running=True,  # complete only after every stage: _record finishes it
             )
         except ZwauditError:
             raise
+        except DBAPIError as exc:  # the database went away (restarted, network cut) mid-run
+            raise RunError(f"nightly: the database was lost during the audit: {driver_message(exc)}") from exc
         except Exception as exc:  # the orchestrator stored what it could and marked the run failed
             raise RunError(f"nightly: the audit stage failed: {type(exc).__name__}: {exc}"[:500]) from exc
         result = NightlyResult(run_id=audit.run_id)
@@ -116,7 +126,12 @@ def run_nightly(
         if lock.lost.is_set():
             result.stages["lock"] = "the lock was taken over by another process during the run"
     result.exit_code = _exit_code(result, options)
-    _record(sf, result)
+    try:
+        _record(sf, result)
+    except DBAPIError as exc:  # the run stays "running" and is found interrupted by the next run
+        raise RunError(
+            f"nightly: the database was lost recording run {result.run_id}: {driver_message(exc)}"
+        ) from exc
     return result
 
 
@@ -147,6 +162,7 @@ def _after_audit(
         score_run = stage_api("scoring.api", "score_run", "score")
 
         def go() -> dict[str, int]:
+            pause_at("score")  # fault-injection tests only (zwaudit.faults)
             scored = score_run(sf, run_id, None, config)
             return {fw: len(rows) for fw, rows in scored.items()}
 
@@ -160,6 +176,7 @@ def _after_audit(
             exported = export_csv(
                 sf, ExportFilter(run_id), result.csv, redactors=redactors, collect_evidence=True
             )
+            pause_at("export")  # fault-injection tests only (zwaudit.faults)
             result.bundle = out / f"evidence-run{run_id}.zip"
             packed = write_bundle(result.bundle, result.csv, exported.evidence, run_id=run_id)
             return {"rows": exported.rows, "files": packed.files, "missing": len(packed.missing)}
@@ -175,6 +192,7 @@ def _after_audit(
 
     def compare() -> None:
         with sf() as session:
+            # only a completed (ok) nightly run: never one that was interrupted or failed
             result.previous_run = previous_run(session, run_id, trigger="nightly")
             if result.previous_run is not None:
                 result.diff = diff_runs(session, result.previous_run, run_id)
@@ -232,5 +250,6 @@ def _record(sf: sessionmaker[Session], result: NightlyResult) -> None:
             "outputs": webhook_payload(result)["outputs"],
         }
         run.summary = {**(run.summary or {}), "nightly": nightly}
-        if result.failed_stages and run.status == "ok":
-            run.status = "failed"
+        if run.status == RunStatus.RUNNING:  # not when found interrupted meanwhile (lock lost)
+            run.status = RunStatus.FAILED if result.failed_stages else RunStatus.OK
+            run.finished_at = utcnow()

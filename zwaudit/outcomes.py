@@ -40,3 +40,13 @@ class ErrorKind(StrEnum):
     RATE_LIMITED = "rate_limited"  # 429/503 whose Retry-After outlasted the cap
     EGRESS_REFUSED = "egress_refused"  # the network policy refused the destination; never fetched
     INTERNAL = "internal"
+
+
+class RunStatus(StrEnum):
+    """Where a run stands. Only ``ok`` runs are complete: diffs, regressions and the webhook
+    compare with those alone (:func:`zwaudit.history.previous_run`)."""
+
+    RUNNING = "running"
+    OK = "ok"  # every stage finished
+    FAILED = "failed"  # a stage failed; what it stored is kept
+    INTERRUPTED = "interrupted"  # its process died (killed, machine lost): found so afterwards

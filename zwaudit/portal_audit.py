@@ -9,6 +9,7 @@ HTTP client trusting the profile's CA bundle.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import logging
 import ssl
@@ -24,7 +25,8 @@ from zwaudit.checks import Check, CheckContext, Requires
 from zwaudit.config.loader import Config
 from zwaudit.config.schema import PortalProfile
 from zwaudit.db.store import evidence_run_dir
-from zwaudit.evidence import EvidenceWriter
+from zwaudit.deadlines import Limits
+from zwaudit.evidence import EvidenceStorageError, EvidenceWriter
 from zwaudit.findings import Finding, error_finding
 from zwaudit.net.egress import EgressPolicy, EgressRefused, policy_for
 from zwaudit.outcomes import ErrorKind
@@ -73,6 +75,13 @@ def http_client_factory(
         )
 
     return make
+
+
+def no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` says a disk is full (an ``OSError``, or the text of a browser driver's)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return "ENOSPC" in str(exc) or "No space left on device" in str(exc)
 
 
 def wants_login(cls: type[Check]) -> bool:
@@ -199,22 +208,30 @@ class PortalAudit:
             extra=extra,
         )
 
-    async def run_check(self, name: str) -> list[Finding]:
-        """Run check ``name``; a crash or overrun becomes one ``error`` finding, never a raise."""
+    async def run_check(
+        self, name: str, timeout: float | None = None, overrun: str | None = None
+    ) -> list[Finding]:
+        """Run check ``name``; a crash or overrun becomes one ``error`` finding, never a raise.
+
+        ``timeout`` (default: the portal's check limit, :class:`zwaudit.deadlines.Limits`) bounds
+        the whole check, browser set-up included; ``overrun`` is the message of its timeout finding.
+        """
         cls = self.config.check_class(name)
-        needs = getattr(cls, "needs_resources", ())
-        if self.browser is not None and cls.requires is Requires.BROWSER:
-            context = await self.browser_context(wants_login(cls))  # first: it loads the session notes
-            self.browser.allow_resources(context, needs)
-        ctx = self.check_context(cls)
-        timeout = self.config.settings.audit.check_timeout_s
+        if timeout is None:
+            timeout = Limits.for_portal(self.config.settings, self.portal).check_s
+        message = overrun or f"check exceeded {timeout:.0f}s"
         try:
-            findings = await asyncio.wait_for(cls().run(ctx), timeout)
+            findings = await asyncio.wait_for(self._run(cls), timeout)
         except TimeoutError:
-            return [
-                error_finding(name, self.fallback_target, ErrorKind.TIMEOUT, f"check exceeded {timeout:.0f}s")
-            ]
+            return [error_finding(name, self.fallback_target, ErrorKind.TIMEOUT, message)]
+        except EvidenceStorageError:
+            raise  # the evidence disk is full or read-only: every later check would fail alike
         except Exception as exc:
+            if no_space(exc):  # a screenshot Playwright could not write: the disk is full
+                raise EvidenceStorageError(
+                    f"evidence storage: cannot write under {self.evidence_root or 'the evidence root'}: "
+                    "No space left on device"
+                ) from exc
             log.error(
                 "%s on %s crashed: %s",
                 name,
@@ -225,6 +242,18 @@ class PortalAudit:
             message = self.redactor(f"{type(exc).__name__}: {exc}")[:500]
             return [error_finding(name, self.fallback_target, ErrorKind.INTERNAL, message)]
         return findings
+
+    async def _run(self, cls: type[Check]) -> list[Finding]:
+        needs = getattr(cls, "needs_resources", ())
+        if self.browser is not None and cls.requires is Requires.BROWSER:
+            context = await self.browser_context(wants_login(cls))  # first: it loads the session notes
+            self.browser.allow_resources(context, needs)
+        ctx = self.check_context(cls)
+        try:
+            return await cls().run(ctx)
+        finally:
+            if ctx.evidence.failure is not None:  # even if the check caught it and went on
+                raise ctx.evidence.failure
 
     async def close(self) -> None:
         contexts, self._contexts = list(self._contexts.values()), {}

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from zwaudit.cli.context import AppContext
 from zwaudit.db.store import resolve_run
-from zwaudit.history import RunDiff, diff_runs, last_two_runs
+from zwaudit.history import RunDiff, diff_runs, incomplete, last_two_runs
+from zwaudit.run_state import reap_dead_runs
 
 KIND_LABEL = {"new": "new fail", "fixed": "fixed", "unresolved": "not re-checked", "changed": "changed"}
 
@@ -21,16 +22,22 @@ KIND_LABEL = {"new": "new fail", "fixed": "fixed", "unresolved": "not re-checked
 @click.option("--json", "as_json", is_flag=True, help="Print the regression summary as JSON.")
 @click.pass_obj
 def command(app: AppContext, run_a: str | None, run_b: str | None, as_json: bool) -> None:
-    """Compare RUN_A with RUN_B (default: the last two runs): new, fixed and changed findings,
-    and indicator moves, per portal. Only (portal, probe) pairs examined in both are compared."""
+    """Compare RUN_A with RUN_B (default: the last two completed runs): new, fixed and changed
+    findings, and indicator moves, per portal. Only (portal, probe) pairs examined in both are
+    compared. Runs that were interrupted or failed are never picked by default (their findings are
+    partial); named explicitly, they are compared with a warning."""
+    reap_dead_runs(app.sessions())
     with app.sessions()() as session:
         if run_a is None and run_b is None:
             a, b = last_two_runs(session)
         elif run_a is not None and run_b is not None:
             a, b = resolve_run(session, run_a), resolve_run(session, run_b)
         else:
-            raise click.UsageError("give two runs, or none for the last two")
+            raise click.UsageError("give two runs, or none for the last two completed runs")
+        partial = incomplete(session, (a, b))
         diff = diff_runs(session, a, b)
+    for run_id, status in sorted(partial.items()):
+        click.echo(f"warning: run {run_id} is {status}, not complete: its findings are partial", err=True)
     if as_json:
         click.echo(json.dumps(diff.summary(), ensure_ascii=False, indent=2))
         return

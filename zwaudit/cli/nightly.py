@@ -63,9 +63,11 @@ def command(
     if result.diff is not None:
         new, drops = result.diff.regressions
         click.echo(
-            f"  compared with run {result.previous_run}: {len(new)} new fails, "
-            f"{len(result.diff.of_kind('fixed'))} fixed, {len(drops)} indicator drops"
+            f"  compared with run {result.previous_run} (the last completed nightly run): {len(new)} new "
+            f"fails, {len(result.diff.of_kind('fixed'))} fixed, {len(drops)} indicator drops"
         )
+    elif result.stages.get("diff") == "ok":
+        click.echo("  no completed earlier nightly run to compare with")
     if result.webhook_delivered is not None:
         click.echo(f"  webhook  {'delivered' if result.webhook_delivered else 'FAILED (see log)'}")
     click.get_current_context().exit(result.exit_code)

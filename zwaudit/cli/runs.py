@@ -8,6 +8,7 @@ from rich.table import Table
 
 from zwaudit.cli.context import AppContext
 from zwaudit.history import run_infos
+from zwaudit.run_state import reap_dead_runs
 
 
 @click.command("runs")
@@ -15,14 +16,26 @@ from zwaudit.history import run_infos
 @click.option("--trigger", help="Only runs of this trigger (nightly, audit, crawl, …).")
 @click.pass_obj
 def command(app: AppContext, limit: int, trigger: str | None) -> None:
-    """List the newest runs with their finding counts by status."""
+    """List the newest runs with their finding counts by status (running, ok, failed, or
+    interrupted: its process died before it finished)."""
+    reap_dead_runs(app.sessions())
     with app.sessions()() as session:
         infos = run_infos(session, limit=limit, trigger=trigger)
     if not infos:
         click.echo("no runs stored yet")
         return
     table = Table(
-        "run", "trigger", "status", "started (UTC)", "elapsed", "portals", "pass", "fail", "error", "n/a"
+        "run",
+        "trigger",
+        "status",
+        "started (UTC)",
+        "elapsed",
+        "portals",
+        "pass",
+        "fail",
+        "error",
+        "n/a",
+        "note",
     )
     for r in infos:
         elapsed = f"{r.elapsed_s:.0f}s" if r.elapsed_s is not None else "-"
@@ -34,5 +47,6 @@ def command(app: AppContext, limit: int, trigger: str | None) -> None:
             elapsed,
             str(r.portals),
             *(str(r.counts.get(s, 0)) for s in ("pass", "fail", "error", "not_applicable")),
+            r.note if len(r.note) <= 60 else r.note[:59] + "…",
         )
-    Console(width=max(Console().width, 110)).print(table)
+    Console(width=max(Console().width, 150)).print(table)

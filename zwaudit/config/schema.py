@@ -97,6 +97,15 @@ class Egress(Strict):
     allow: list[str] = Field(default_factory=list)
 
 
+class Deadlines(Strict):
+    """A portal's own time limits (profile key ``deadlines``); a key left out takes the value of
+    ``settings.audit`` (``check_timeout_s``, ``portal_deadline_s``, ``crawl_timeout_s``)."""
+
+    check_s: float | None = Field(default=None, gt=0)
+    portal_s: float | None = Field(default=None, gt=0)
+    crawl_s: float | None = Field(default=None, gt=0)
+
+
 class PortalProfile(Strict):
     """One audited portal. Only ``id``, ``name`` and ``home_url`` are required."""
 
@@ -112,6 +121,7 @@ class PortalProfile(Strict):
     politeness: Politeness = Field(default_factory=Politeness)
     crawl: CrawlProfile = Field(default_factory=CrawlProfile)
     egress: Egress = Field(default_factory=Egress)
+    deadlines: Deadlines = Field(default_factory=Deadlines)
     probes: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
     source_file: Path | None = Field(default=None, exclude=True)
@@ -135,7 +145,12 @@ class BrowserSettings(Strict):
 
 class AuditSettings(Strict):
     portal_concurrency: int = Field(default=4, ge=1, le=64)
-    check_timeout_s: float = Field(default=600.0, gt=0)
+    check_timeout_s: float = Field(default=600.0, gt=0)  # one check on one portal
+    # the browser and HTTP checks of one portal, from its first check: what is unfinished then is
+    # error/timeout and the run goes on (zwaudit.deadlines)
+    portal_deadline_s: float = Field(default=3600.0, gt=0)
+    # one portal's crawl (Scrapy's CLOSESPIDER_TIMEOUT); its crawl checks are then error/timeout
+    crawl_timeout_s: float = Field(default=7200.0, gt=0)
 
 
 class NetworkSettings(Strict):

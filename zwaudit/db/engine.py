@@ -74,10 +74,15 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return cfg
 
 
+def driver_message(exc: DBAPIError) -> str:
+    """The first line of a driver error (psycopg's span lines; SQLAlchemy appends the SQL)."""
+    text = str(exc.orig).strip() if exc.orig is not None else str(exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0]
+
+
 def database_error(engine: Engine, exc: DBAPIError) -> RunError:
     """A one-line :class:`RunError` for a driver error (psycopg's messages span lines)."""
-    first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-    return RunError(f"database {engine.url.render_as_string(hide_password=True)}: {first}")
+    return RunError(f"database {engine.url.render_as_string(hide_password=True)}: {driver_message(exc)}")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

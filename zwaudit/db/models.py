@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -25,7 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+from zwaudit.outcomes import RunStatus
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -82,10 +85,13 @@ class Run(Base):
     """One audit run: a nightly job, a manual rerun, a crawl or a calibration."""
 
     __tablename__ = "run"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(repr(s.value) for s in RunStatus)})", name="status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     trigger: Mapped[str] = mapped_column(String(20))  # nightly, audit, crawl, calibrate, score
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running, ok, failed, interrupted
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.RUNNING.value)  # a RunStatus
     started_at: Mapped[datetime] = _ts()
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     host: Mapped[str] = mapped_column(String(200), default="")
@@ -93,6 +99,10 @@ class Run(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
     findings: Mapped[list[Finding]] = relationship(back_populates="run", cascade="all, delete-orphan")
+
+    @validates("status")
+    def _closed_status(self, _key: str, value: str) -> str:
+        return RunStatus(value).value  # an unknown status is a ValueError here, not a stored row
 
 
 class Finding(Base):

@@ -22,7 +22,9 @@ from zwaudit.config.schema import PortalProfile
 from zwaudit.db import models
 from zwaudit.errors import UsageError
 from zwaudit.findings import Finding, utcnow
+from zwaudit.outcomes import RunStatus
 from zwaudit.paths import run_dir_name
+from zwaudit.text_safety import storable, storable_value
 
 
 def host_id() -> str:
@@ -50,7 +52,11 @@ def start_run(
         for profile in portals:
             sync_portal(session, profile)
         run = models.Run(
-            trigger=trigger, status="running", started_at=utcnow(), host=host_id(), config_dir=config_dir
+            trigger=trigger,
+            status=RunStatus.RUNNING,
+            started_at=utcnow(),
+            host=host_id(),
+            config_dir=config_dir,
         )
         session.add(run)
         session.flush()
@@ -83,16 +89,49 @@ def evidence_run_dir(sf: sessionmaker[Session], run_id: int) -> str:
 
 
 def finish_run(
-    sf: sessionmaker[Session], run_id: int, status: str, summary: dict[str, Any] | None = None
+    sf: sessionmaker[Session], run_id: int, status: RunStatus | str, summary: dict[str, Any] | None = None
 ) -> None:
+    """Close a run as ``status``. A run already found ``interrupted`` (its lock was taken over
+    while it hung) stays so: another run overlapped it, so it is not a complete run."""
     with sf.begin() as session:
         run = session.get(models.Run, run_id)
         if run is None:
             raise UsageError(f"run {run_id} does not exist")
-        run.status = status
+        if run.status != RunStatus.INTERRUPTED:
+            run.status = RunStatus(status)
         run.finished_at = utcnow()
         if summary is not None:
             run.summary = {**(run.summary or {}), **summary}
+
+
+def update_summary(sf: sessionmaker[Session], run_id: int, summary: dict[str, Any]) -> None:
+    """Merge ``summary`` into a run's summary, leaving its status alone."""
+    with sf.begin() as session:
+        run = session.get(models.Run, run_id)
+        if run is None:
+            raise UsageError(f"run {run_id} does not exist")
+        run.summary = {**(run.summary or {}), **summary}
+
+
+def interrupt_runs(session: Session, hosts: Sequence[str], reason: str) -> list[int]:
+    """Mark the ``running`` runs of these ``host:pid`` holders ``interrupted`` (their process is
+    gone); returns their ids. Findings they stored stay, for the record; no diff uses them."""
+    if not hosts:
+        return []
+    stmt = select(models.Run).where(models.Run.status == RunStatus.RUNNING, models.Run.host.in_(hosts))
+    ids = []
+    for run in session.scalars(stmt):
+        run.status = RunStatus.INTERRUPTED
+        run.finished_at = utcnow()
+        run.summary = {**(run.summary or {}), "interrupted": reason}
+        ids.append(run.id)
+    return ids
+
+
+def running_runs(session: Session) -> list[tuple[int, str]]:
+    """``(id, host)`` of the runs still marked ``running``."""
+    stmt = select(models.Run.id, models.Run.host).where(models.Run.status == RunStatus.RUNNING)
+    return [(int(i), str(h)) for i, h in session.execute(stmt)]
 
 
 def replace_findings(
@@ -120,15 +159,19 @@ def replace_findings(
                 run_id=run_id,
                 portal_id=portal_id,
                 probe=probe,
-                target=finding.target,
+                target=storable(finding.target),
                 status=finding.status.value,
                 code=finding.code,
-                detail=finding.detail,
+                detail=storable_value(finding.detail),
                 probe_version=probe_version,
                 observed_at=finding.observed_at,
                 evidence=[
                     models.Evidence(
-                        kind=e.kind, path=e.path, url=e.url, sha256=e.sha256, media_type=e.media_type
+                        kind=e.kind,
+                        path=e.path,
+                        url=storable(e.url) if e.url is not None else None,
+                        sha256=e.sha256,
+                        media_type=e.media_type,
                     )
                     for e in finding.evidence
                 ],
@@ -197,7 +240,7 @@ def upsert_service_items(session: Session, rows: Sequence[dict[str, Any]]) -> No
     assert isinstance(table, Table)
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table).values(list(rows))
+    stmt = insert(table).values([storable_value(r) for r in rows])  # NUL-laden pages, stored whole
     keys = ["run_id", "portal_id", "channel", "item_key"]
     stmt = stmt.on_conflict_do_update(
         index_elements=keys,
@@ -216,7 +259,7 @@ def upsert_crawled_pages(session: Session, rows: Sequence[dict[str, Any]]) -> No
     assert isinstance(table, Table)
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table).values(list(rows))
+    stmt = insert(table).values([storable_value(r) for r in rows])
     stmt = stmt.on_conflict_do_update(
         index_elements=["run_id", "portal_id", "url"],
         set_={

@@ -25,6 +25,7 @@ from zwaudit.redact import Redactor
 from zwaudit.report import charts, labels
 from zwaudit.report.findings import ProbeSection, probe_sections
 from zwaudit.report.scores import FrameworkScore, RankRow, ranking, ranking_bars, run_scores
+from zwaudit.text_safety import safe_href, shown
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DIFF_LIMIT = 300
@@ -131,6 +132,9 @@ def environment() -> Environment:
     env.filters["num"] = lambda v, digits=1: "缺失" if v is None else f"{v:.{digits}f}"
     env.filters["signed"] = lambda v: "" if v is None else f"{v:+.1f}"
     env.filters["ts"] = lambda v: "" if v is None else v.strftime("%Y-%m-%d %H:%M UTC")
+    # scraped text: hidden direction/width controls made visible, long names cut (stored whole)
+    env.filters["shown"] = shown
+    env.filters["href"] = safe_href  # only http(s) links are clickable
     return env
 
 
@@ -154,6 +158,6 @@ def write_report(
     html = render_html(data)
     target = out / "index.html"
     tmp = out / ".index.html.tmp"
-    tmp.write_text(html, encoding="utf-8")
+    tmp.write_text(html, encoding="utf-8", errors="replace")  # a stray surrogate never loses the report
     tmp.replace(target)
     return target

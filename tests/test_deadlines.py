@@ -1,0 +1,220 @@
+"""Deadlines and no starvation, on a slow local site with the real crawler.
+
+The site answers every page after a delay and has far more pages than the crawl deadline allows;
+one URL never answers in time. The run must finish with what it has: the browser/HTTP checks start
+while the crawl is still running (a slow crawl does not starve them), the portal deadline cuts the
+check that hangs and skips the ones after it (``error``/``timeout``), the crawl deadline closes the
+spider and its crawl checks are ``error``/``timeout`` (never judged on a truncated catalogue), and
+the run is ``ok`` with the deadlines it hit recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from zwaudit import audit as audit_module
+from zwaudit.audit import run_audit
+from zwaudit.checks import CheckContext, CheckOptions, Requires
+from zwaudit.config import load_config
+from zwaudit.config.schema import Deadlines, PortalProfile, Settings
+from zwaudit.db import models
+from zwaudit.db.engine import make_engine, session_factory, upgrade
+from zwaudit.deadlines import Limits, PortalClock
+from zwaudit.findings import Finding
+from zwaudit.history import run_note
+from zwaudit.outcomes import Status
+
+STARTED: dict[str, float] = {}
+
+
+class SlowSite:
+    """Every page after ``delay`` s; the home page links to 300 pages; ``/hang`` answers after 60 s."""
+
+    def __init__(self, delay: float = 0.5) -> None:
+        self.delay = delay
+        self.port = 0
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.path == "/robots.txt":
+            return web.Response(text="User-agent: *\nAllow: /\n")
+        if request.path == "/hang":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.release.wait(), 60)
+        await asyncio.sleep(self.delay)
+        links = ""
+        if request.path == "/":  # distinct names, all one click deep: no trap, no depth limit
+            names = [hashlib.sha1(str(i).encode()).hexdigest()[:10] for i in range(300)]
+            links = "".join(f'<a href="/g/{n}.html">事项{n}</a> ' for n in names)
+        return web.Response(text=f"<html><body><h1>慢</h1>{links}</body></html>", content_type="text/html")
+
+    def __enter__(self) -> SlowSite:
+        def serve() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.release = asyncio.Event()
+            app = web.Application()
+            app.router.add_get("/{tail:.*}", self.handle)
+            self.runner = web.AppRunner(app, access_log=None)
+            self.loop.run_until_complete(self.runner.setup())
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            self.loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.ready.set()
+            self.loop.run_forever()
+
+        threading.Thread(target=serve, daemon=True).start()
+        self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.release.set)
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+class _Http:
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1.0.0"
+    codes: ClassVar[frozenset[str]] = frozenset()
+    requires: ClassVar[Requires] = Requires.HTTP
+    path: ClassVar[str] = "/"
+
+    class Options(CheckOptions):
+        pass
+
+    async def run(self, ctx: CheckContext) -> list[Finding]:
+        STARTED[self.name] = time.monotonic()
+        url = str(ctx.portal.home_url).rstrip("/") + self.path
+        async with httpx.AsyncClient(timeout=120) as client:
+            await client.get(url)
+        return [Finding(self.name, url, Status.PASS)]
+
+
+class Quick(_Http):
+    name = "a_quick"
+
+
+class Hangs(_Http):
+    name = "b_hangs"
+    path = "/hang"
+
+
+class Later(_Http):
+    name = "c_later"
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[tuple[str, sessionmaker[Session]]]:
+    url = f"sqlite:///{tmp_path / 'd.sqlite'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    yield url, session_factory(engine)
+    engine.dispose()
+
+
+def write_config(root: Path, port: int) -> Path:
+    (root / "portals").mkdir(parents=True)
+    (root / "checks.yaml").write_text(
+        "checks:\n"
+        '  a_quick: "test_deadlines:Quick"\n  b_hangs: "test_deadlines:Hangs"\n'
+        '  c_later: "test_deadlines:Later"\n  link_health: "crawler.checks.link_health:LinkHealth"\n',
+        encoding="utf-8",
+    )
+    # link_health first: run one after another, it would hold the browser checks until the crawl ends
+    (root / "settings.yaml").write_text(
+        "checks: [link_health, a_quick, b_hangs, c_later]\naudit: {portal_deadline_s: 4}\n", encoding="utf-8"
+    )
+    (root / "portals" / "slow.yaml").write_text(
+        f"id: slow\nname: 慢省政务服务网\nhome_url: http://127.0.0.1:{port}/\n"
+        "politeness: {concurrency_per_host: 2, delay_seconds: 0, obey_robots: true, autothrottle: false}\n"
+        "deadlines: {crawl_s: 4}\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_slow_crawl_does_not_starve_browser_checks_and_deadlines_end_the_run(
+    tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, sf = sqlite_db
+    crawl_ended: list[float] = []
+    real_load = audit_module.load_crawl
+
+    def timed_load() -> Callable[..., object] | None:
+        real = real_load()
+        assert real is not None
+
+        def crawl(*args: Any, **kwargs: Any) -> object:
+            try:
+                return real(*args, **kwargs)
+            finally:
+                crawl_ended.append(time.monotonic())
+
+        return crawl
+
+    monkeypatch.setattr(audit_module, "load_crawl", timed_load)
+    STARTED.clear()
+    with SlowSite() as site:
+        config = load_config(write_config(tmp_path / "config", site.port))
+        began = time.monotonic()
+        result = run_audit(config, sf, portal_ids=None, probes=None, db_url=url)
+        elapsed = time.monotonic() - began
+
+    assert elapsed < 60, "the deadlines did not end the run"
+    # no starvation: the first browser-side check started long before the crawl ended
+    assert crawl_ended and STARTED["a_quick"] < crawl_ended[0] - 1
+    assert "c_later" not in STARTED  # the portal deadline passed before it could start
+    with sf() as session:
+        rows = {
+            f.probe: (f.status, f.code, f.detail.get("error", ""))
+            for f in session.scalars(select(models.Finding).where(models.Finding.run_id == result.run_id))
+        }
+        run = session.get(models.Run, result.run_id)
+        pages = session.scalar(select(func.count()).select_from(models.CrawledPage))
+    assert rows["a_quick"][:2] == ("pass", None)
+    assert rows["b_hangs"] == ("error", "timeout", "portal deadline of 4s reached")
+    assert rows["c_later"] == ("error", "timeout", "portal deadline of 4s reached before this check started")
+    status, code, message = rows["link_health"]
+    assert (status, code) == ("error", "timeout") and "crawl deadline" in message
+    assert pages and pages < 300  # the crawl stored what it had when its deadline closed it
+    assert run is not None and run.status == "ok"
+    assert run_note(run.summary) == "deadline hit: slow, slow (crawl)"
+    assert run.summary["deadlines"] == {
+        "slow": "portal deadline of 4s reached",
+        "slow (crawl)": "crawl deadline reached: a truncated catalogue is not judged",
+    }
+
+
+def test_limits_come_from_settings_unless_the_profile_sets_its_own() -> None:
+    settings = Settings.model_validate({"audit": {"check_timeout_s": 60, "portal_deadline_s": 900}})
+    plain = PortalProfile(id="p", name="p", home_url="https://p.example/")  # type: ignore[arg-type]
+    assert Limits.for_portal(settings, plain) == Limits(60, 900, 7200)
+    own = plain.model_copy(update={"deadlines": Deadlines(portal_s=120, crawl_s=30)})
+    assert Limits.for_portal(settings, own) == Limits(60, 120, 30)
+
+
+def test_portal_clock_shrinks_the_last_checks_budget() -> None:
+    clock = PortalClock(Limits(check_s=10, portal_s=0.2, crawl_s=1))
+    assert clock.budget() == (0.2, "portal deadline of 0s reached")  # not started: the whole deadline
+    clock.start()
+    budget, message = clock.budget()
+    assert budget <= 0.2 and message == "portal deadline of 0s reached"
+    time.sleep(0.25)
+    assert clock.remaining() == 0
+    long = PortalClock(Limits(check_s=10, portal_s=3600, crawl_s=1))
+    long.start()
+    assert long.budget() == (10, "check exceeded 10s")
