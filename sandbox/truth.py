@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.plan import ChannelPlan, channel_copy
-from sandbox.search import judge, keyword_rules, search
+from sandbox.plan import ChannelPlan, Plan, channel_copy
+from sandbox.search import judge, judge_offered, keyword_rules, offered, search
 from sandbox.web.kit import Runtime
 from zwaudit.targets import item_target, normalize_url
 
@@ -36,17 +36,36 @@ def _channel_code(code: str, channel: ChannelPlan) -> str | None:
         return "item_missing"
     if code in channel.mismatch:
         return "field_mismatch"
+    if code in channel.absent:
+        return "field_mismatch"  # the portal publishes elements this channel lacks (issue 13, class 6)
     if code in channel.stale:
         return "stale"
     return None
 
 
-def expectations(rt: Runtime, home_url: str) -> list[Expectation]:
-    plan = rt.plan
+REAL_STRUCTURE = "real-structure"
+
+
+def _search_expectations(plan: Plan, family: str) -> list[Expectation]:
+    """The sandbox-1 family keeps its first-code verdicts against the national list; the
+    real-structure family is judged against its own catalogue, one row per failing code."""
     out: list[Expectation] = []
     for keyword in keyword_rules().rules:
-        _, code = judge(keyword, [it.name for it in search(plan, keyword)])
-        out.append(_exp("search_accuracy", keyword, code))
+        titles = [it.name for it in search(plan, keyword)]
+        if family == REAL_STRUCTURE:
+            codes = judge_offered(plan, keyword, titles)
+            out += [_exp("search_accuracy", keyword, c) for c in codes] or [
+                _exp("search_accuracy", keyword, None)
+            ]
+        else:
+            _, code = judge(keyword, titles)
+            out.append(_exp("search_accuracy", keyword, code))
+    return out
+
+
+def expectations(rt: Runtime, home_url: str, family: str = "sandbox-1") -> list[Expectation]:
+    plan = rt.plan
+    out: list[Expectation] = _search_expectations(plan, family)
 
     login_page = normalize_url(rt.sso_login_url("x"))
     a = plan.auth
@@ -122,12 +141,13 @@ def item_counts(rt: Runtime) -> dict[str, int]:
     return counts
 
 
-def ground_truth(rt: Runtime, home_url: str) -> dict[str, Any]:
+def ground_truth(rt: Runtime, home_url: str, family: str = "sandbox-1") -> dict[str, Any]:
     plan = rt.plan
     return {
         "portal_id": plan.id,
+        "family": family,
         "style": plan.style,
-        "expectations": expectations(rt, home_url),
+        "expectations": expectations(rt, home_url, family),
         "item_counts": item_counts(rt),
         "notes": {
             "captcha_login": plan.auth.captcha,
@@ -139,5 +159,7 @@ def ground_truth(rt: Runtime, home_url: str) -> dict[str, Any]:
             "robots_disallow": list(plan.robots_disallow),
             "synthetic_items": sorted(it.code for it in plan.items if it.synthetic),
             "untrusted_login_certificate": plan.auth.untrusted_cert,
+            # expected services of config/keywords.yaml this portal's catalogue does not offer
+            "not_offered": {k: lacking for k in keyword_rules().rules if (lacking := offered(plan, k)[1])},
         },
     }
