@@ -262,3 +262,44 @@ def test_portal_logins_bounce_through_the_unified_authentication(real: Sandbox, 
 
 def test_sichuan_ground_truth_dir_is_written(real: Sandbox) -> None:
     assert sorted(p.stem for p in Path(real.ground_truth_dir).glob("*.json")) == REAL
+
+
+@pytest.mark.browser
+def test_real_structure_pages_in_chromium(real: Sandbox) -> None:
+    """The bundles draw what a person sees: a no-href catalogue, a guide with label variants and
+    a 不收费 badge or 许可收费 heading, a hash-routed guide opened in a new tab by a bound click."""
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Debian chromium not installed")
+    from playwright.sync_api import sync_playwright
+
+    from zwaudit.browser import LAUNCH_ARGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=list(LAUNCH_ARGS), headless=True)
+        try:
+            context = browser.new_context(ignore_https_errors=True)
+            page = context.new_page()
+            yue = real.urls["sbx-yue"]["portal"]
+            page.goto(yue + "/portal/v2/personal")
+            page.locator(".item-name").first.wait_for(timeout=10_000)
+            assert page.locator("#list a").count() == 0 and page.locator(".item-name").count() == 10
+            page.goto(yue + "/portal/v2/guide/SBX-GJJ-0002")
+            page.locator(".matters-table").wait_for(timeout=10_000)
+            text = page.inner_text("#mainWrap")
+            assert re.search(r"承诺(办结时限|办理时限|期限)", text) and (
+                "不收费" in text or "许可收费" in text
+            )
+            assert page.locator("ol.material-list > li > table").count() >= 2
+            zj = real.urls["sbx-zj"]["portal"]
+            page.goto(zj + "/zjservice-fe/#/dept?deptCode=D01")
+            page.locator(".matter-item").first.wait_for(timeout=10_000)
+            with context.expect_page() as opened:
+                page.locator(".matter-item").first.click()
+            guide = opened.value
+            guide.locator(".wg-online").wait_for(timeout=10_000)
+            assert "#/workguide?localInnerCode=3300" in guide.url
+            assert "查看时限说明" in guide.inner_text("#wg")
+            assert guide.get_attribute(".wg-online", "href").startswith(real.urls["sbx-zj"]["dept:scjg"])  # type: ignore[union-attr]
+        finally:
+            browser.close()
