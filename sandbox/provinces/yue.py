@@ -66,6 +66,7 @@ def plan() -> Plan:
     cancelled = next(it.code for it in items if it.name == common.CANCELLED_ITEM)
     synonyms = {k: v for k, v in common.FULL_SYNONYMS.items() if k != "低保"}  # 低保: 搜不到
     synonyms["工业生产许可"] = ("许可",)  # nothing to find, and an over-broad synonym: 搜不准
+    synonyms["网约车"] = ("运输", "许可")  # one expected item found among noise: 搜不全 and 搜不准 (two rows)
     return Plan(
         id=ID,
         name="粤海政务服务网",
