@@ -74,7 +74,7 @@ def test_family_table_lists_each_family_and_the_overall_row() -> None:
 
 def test_family_option_selects_provinces() -> None:
     assert calibrate_cli.chosen_provinces((), ()) is None
-    assert calibrate_cli.chosen_provinces((), ("real-structure",)) == ["sbx-yue", "sbx-zj"]
+    assert calibrate_cli.chosen_provinces((), ("real-structure",)) == ["sbx-yue", "sbx-zj", "sbx-chuan"]
     assert calibrate_cli.chosen_provinces(("sbx-shu", "sbx-zj"), ("real-structure",)) == ["sbx-zj"]
     assert len(calibrate_cli.chosen_provinces((), ("sandbox-1",)) or []) == 6
     with pytest.raises(UsageError):
@@ -99,7 +99,7 @@ def test_cli_prints_per_family_and_keeps_the_exit_rule(
     db = f"sqlite:///{tmp_path / 'c.sqlite'}"
     runner = CliRunner()
     failing = runner.invoke(cli, ["--db", db, "calibrate", "--family", "real-structure"])
-    assert started == [["sbx-yue", "sbx-zj"]]
+    assert started == [["sbx-chuan", "sbx-yue", "sbx-zj"]]
     assert failing.exit_code == 1, failing.output
     assert (
         "per family" in failing.output and "real-structure" in failing.output and "overall" in failing.output

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from sandbox.provinces import jin, min, rong, shu, yue, yun, zhe, zj
+from sandbox.provinces import chuan, jin, min, rong, shu, yue, yun, zhe, zj
 
-PROVINCES: dict[str, ModuleType] = {m.ID: m for m in (shu, zhe, jin, yun, rong, min, yue, zj)}
+PROVINCES: dict[str, ModuleType] = {m.ID: m for m in (shu, zhe, jin, yun, rong, min, yue, zj, chuan)}
 FAMILIES: tuple[str, ...] = ("sandbox-1", "real-structure")
 
 
