@@ -49,8 +49,8 @@ class ChannelPlan:
     mismatch: dict[str, str] = field(default_factory=dict)  # code -> 申请材料 | 承诺办结时限 | 收费标准
     stale: frozenset[str] = frozenset()
     nocode: frozenset[str] = frozenset()  # copy lists the name (other punctuation) but not the code
-    # code -> elements this channel's guide lacks while the portal publishes them (a same-source
-    # defect: data_same_source ``field_mismatch`` on the channel's copy, sandbox/README.md)
+    # code -> elements this channel's guide lacks while the portal publishes them (issue 13,
+    # class 6: guide_completeness ``element_missing`` on the channel's copy, reported once)
     absent: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 

@@ -36,8 +36,6 @@ def _channel_code(code: str, channel: ChannelPlan) -> str | None:
         return "item_missing"
     if code in channel.mismatch:
         return "field_mismatch"
-    if code in channel.absent:
-        return "field_mismatch"  # the portal publishes elements this channel lacks (issue 13, class 6)
     if code in channel.stale:
         return "stale"
     return None
@@ -108,6 +106,8 @@ def expectations(rt: Runtime, home_url: str, family: str = "sandbox-1") -> list[
                 "guide_completeness", item_target(item.code, "portal"), "element_missing" if missing else None
             )
         )
+    if family == REAL_STRUCTURE:
+        out += _channel_guides(plan)
     for item in plan.items:
         deep = item.code in plan.deep
         out.append(_exp("click_depth", item_target(item.code, "portal"), "too_deep" if deep else None))
@@ -124,6 +124,28 @@ def expectations(rt: Runtime, home_url: str, family: str = "sandbox-1") -> list[
         ]
     else:
         out.append(_exp("link_health", normalize_url(home_url), None))
+    return out
+
+
+def _channel_guides(plan: Plan) -> list[Expectation]:
+    """guide_completeness on the mobile and department channels (issue 13): every copy a channel
+    shows is judged; it lacks elements where the item is planted incomplete (absent on every
+    channel), where the copy drops its 实施编码 (``nocode``), and where the channel drops a section
+    the portal publishes (``absent``, class 6: reported once, here, as ``element_missing`` on the
+    channel lacking it; data_same_source compares only the elements both show)."""
+    out: list[Expectation] = []
+    for item in plan.items:
+        dept_site = plan.dept_of(item)
+        channels = [("mobile", plan.mobile)]
+        if dept_site is not None:
+            channels.append((f"dept:{dept_site.id}", plan.dept_channels.get(dept_site.id, ChannelPlan())))
+        for name, channel in channels:
+            if channel_copy(plan, item, channel) is None:
+                continue
+            gap = item.code in plan.incomplete or item.code in channel.nocode or item.code in channel.absent
+            out.append(
+                _exp("guide_completeness", item_target(item.code, name), "element_missing" if gap else None)
+            )
     return out
 
 

@@ -175,13 +175,14 @@ def test_the_planted_section_gap_is_absent_only_on_that_department(
     gap = next(
         e["target"]
         for e in truth["expectations"]
-        if e["probe"] == "data_same_source" and e["target"].endswith("@dept:scjg") and e["status"] == "fail"
+        if e["probe"] == "guide_completeness" and e["target"].endswith("@dept:scjg") and e["status"] == "fail"
     )
     code = gap.split("@")[0]
     base = real.urls["sbx-zj"]["dept:scjg"]
     page = client.get(base + "/jiq/front/transition/ywTransToDetail", params={"itemCode": code}).text
     assert "办理地点" not in page and "办理时间" not in page and "咨询方式" in page
     assert _status(real, "sbx-zj", "guide_completeness", item_target(code, "portal")) == ["pass"]
+    assert _status(real, "sbx-zj", "data_same_source", gap) == ["pass"]  # reported once, not twice
     portal = client.post(
         real.urls["sbx-zj"]["portal"] + "/interface/gateway.do",
         json={"method": "mgop.zj.matter.search", "params": {"keyword": "消费纠纷调解"}},
@@ -217,11 +218,16 @@ def test_ground_truth_plants_the_issue_classes(real: Sandbox) -> None:
         logins = [e for e in truth["expectations"] if e["probe"] == "duplicate_login"]
         assert [e.get("code") for e in logins][:2] == [None, None]
         assert logins[2].get("code") in ("second_login", "re_registration")
-        # class 6: a section the portal publishes and a department lacks is data_same_source's
-        dept_mismatch = [
-            t for p, t, c in fails if p == "data_same_source" and "@dept:" in t and c == "field_mismatch"
+        # class 6: a section the portal publishes and a department lacks: guide_completeness's,
+        # on that channel, and only there
+        gaps = [
+            t
+            for p, t, c in fails
+            if p == "guide_completeness"
+            and "@dept:" in t
+            and _status(real, pid, p, t.split("@")[0] + "@portal") == ["pass"]  # not an incomplete item
         ]
-        assert len(dept_mismatch) >= 1
+        assert len(gaps) == 1 and _status(real, pid, "data_same_source", gaps[0]) == ["pass"]
         # classes 4 and 5: every other department copy, with controls beside values, is a pass
         passes = [
             e for e in truth["expectations"] if e["probe"] == "data_same_source" and e["status"] == "pass"
