@@ -90,39 +90,3 @@ def judge(keyword: str, titles: list[str]) -> tuple[str, str | None]:
     if noise / len(top) > rules.threshold:
         return "fail", "imprecise"
     return "pass", None
-
-
-def offered(plan: Plan, keyword: str) -> tuple[list[tuple[str, ...]], list[str]]:
-    """The keyword's expected services this portal's catalogue offers (their patterns), and the
-    names of those it does not offer: an item the portal lacks cannot be missing from its search."""
-    rule = keyword_rules().rules[keyword]
-    names = [normalise(it.name) for it in plan.items]
-    raw: dict[str, Any] = yaml.safe_load((CONFIG_DIR / "keywords.yaml").read_text(encoding="utf-8"))
-    labels = [str(e.get("name", "")) for e in raw["keywords"][keyword].get("expected", [])]
-    have, lacking = [], []
-    for label, patterns in zip(labels, rule.expected, strict=True):
-        if any(re.search(p, n) for p in patterns for n in names):
-            have.append(patterns)
-        else:
-            lacking.append(label)
-    return have, lacking
-
-
-def judge_offered(plan: Plan, keyword: str, titles: list[str]) -> list[str]:
-    """Every failing code for one keyword, judged against the portal's own catalogue (issue 13):
-    ``not_found`` alone on no result; otherwise ``incomplete`` when an offered expected service is
-    absent from the top results, and ``imprecise`` when irrelevant results dominate — both can hold."""
-    rules = keyword_rules()
-    rule = rules.rules[keyword]
-    top = [normalise(t) for t in titles[: rules.top_n]]
-    if not top:
-        return ["not_found"]
-    have, _ = offered(plan, keyword)
-    codes = []
-    if any(not any(re.search(p, t) for p in patterns for t in top) for patterns in have):
-        codes.append("incomplete")
-    good = [p for pats in rule.expected for p in pats] + list(rule.relevant)
-    noise = sum(1 for t in top if not any(re.search(p, t) for p in good))
-    if noise / len(top) > rules.threshold:
-        codes.append("imprecise")
-    return codes

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.offered import catalogue_split, judge_offered
 from sandbox.plan import ChannelPlan, Plan, channel_copy
-from sandbox.search import judge, judge_offered, keyword_rules, offered, search
+from sandbox.search import judge, keyword_rules, search
 from sandbox.web.kit import Runtime
 from zwaudit.targets import item_target, normalize_url
 
@@ -182,6 +183,8 @@ def ground_truth(rt: Runtime, home_url: str, family: str = "sandbox-1") -> dict[
             "synthetic_items": sorted(it.code for it in plan.items if it.synthetic),
             "untrusted_login_certificate": plan.auth.untrusted_cert,
             # expected services of config/keywords.yaml this portal's catalogue does not offer
-            "not_offered": {k: lacking for k in keyword_rules().rules if (lacking := offered(plan, k)[1])},
+            "not_offered": {
+                k: lacking for k in keyword_rules().rules if (lacking := catalogue_split(plan, k)[1])
+            },
         },
     }
