@@ -49,6 +49,9 @@ class ChannelPlan:
     mismatch: dict[str, str] = field(default_factory=dict)  # code -> 申请材料 | 承诺办结时限 | 收费标准
     stale: frozenset[str] = frozenset()
     nocode: frozenset[str] = frozenset()  # copy lists the name (other punctuation) but not the code
+    # code -> elements this channel's guide lacks while the portal publishes them (issue 13,
+    # class 6: guide_completeness ``element_missing`` on the channel's copy, reported once)
+    absent: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class Plan:
     robots_disallow: tuple[str, ...] = ()  # linked from home, answers 500, never fetched by a polite crawler
     label_aliases: dict[str, str] = field(default_factory=dict)  # element -> the label this portal shows
     user_centre_path: str = "/user/center"
+    mobile_path: str = "/h5/index"  # the H5 channel's entry (and catalogue) page
     home_path: str = "/"
     level: Literal["province", "city"] = "province"  # the profile's ``level``
 
@@ -160,6 +164,10 @@ def channel_copy(plan: Plan, item: Item, channel: ChannelPlan) -> Copy | None:
         if item.code in channel.stale
         else guide.updated - timedelta(days=2)
     )
+    absent = channel.absent.get(item.code, ())
+    fields = {k: v for k, v in fields.items() if k not in absent}
+    if "申请材料" in absent:
+        materials = ()
     copy_guide = replace(guide, fields=fields, materials=materials, updated=updated)
     if item.code in channel.nocode:
         fields.pop("实施编码", None)

@@ -28,7 +28,7 @@ import yaml
 from aiohttp import web
 
 from sandbox import ca
-from sandbox.provinces import PROVINCES
+from sandbox.provinces import PROVINCES, family_of
 from sandbox.truth import ground_truth
 from sandbox.web import channels, sso
 from sandbox.web.kit import Listener, Runtime
@@ -135,7 +135,10 @@ def _profile(rt: Runtime, ca_pem: Path) -> dict[str, Any]:
             }
             for d in plan.depts
         ],
-        "mobile": {"url": rt.url("mobile", "/h5/index"), "catalogue_url": rt.url("mobile", "/h5/index")},
+        "mobile": {
+            "url": rt.url("mobile", plan.mobile_path),
+            "catalogue_url": rt.url("mobile", plan.mobile_path),
+        },
         "politeness": {"concurrency_per_host": 2, "delay_seconds": 0},
         # every site of the province lives on 127.0.0.1: its origins are the profile's own, so the
         # egress policy lets zwaudit reach them (and nothing else on loopback)
@@ -171,7 +174,7 @@ def _write_files(directory: Path, runtimes: dict[str, Runtime], ca_pem: Path) ->
                 f"{pid}.phone": a.phone,
             }
         )
-        truth = ground_truth(rt, profile["home_url"])
+        truth = ground_truth(rt, profile["home_url"], family_of(pid))
         (truth_dir / f"{pid}.json").write_text(
             json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8"
         )
@@ -223,9 +226,12 @@ async def _open(provinces: list[str], base_port: int, directory: Path) -> _Runni
         for pid, rt in running.runtimes.items():
             module = PROVINCES[pid]
             apps: dict[str, web.Application] = {"portal": module.build_portal(rt), "auth": sso.build(rt)}
-            apps["mobile"] = channels.build_mobile(rt)
+            # a province family with its own channel markup brings its own department and H5 apps
+            build_mobile = getattr(module, "build_mobile", channels.build_mobile)
+            build_dept = getattr(module, "build_dept", channels.build_dept)
+            apps["mobile"] = build_mobile(rt)
             for dept in rt.plan.depts:
-                apps[f"dept:{dept.id}"] = channels.build_dept(rt, dept)
+                apps[f"dept:{dept.id}"] = build_dept(rt, dept)
             wrap = getattr(module, "middlewares", None)
             for app in apps.values():
                 for mw in reversed(wrap(rt) if wrap else []):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.offered import catalogue_split
 from sandbox.plan import ChannelPlan, Plan, channel_copy
 from sandbox.search import judge, keyword_rules, search
 from sandbox.web.kit import Runtime
@@ -41,8 +42,8 @@ def _channel_code(code: str, channel: ChannelPlan) -> str | None:
     return None
 
 
-def expectations(rt: Runtime, home_url: str) -> list[Expectation]:
-    plan = rt.plan
+def _search_expectations(plan: Plan) -> list[Expectation]:
+    """Every family is judged against the portal's own catalogue, one row per failing code."""
     out: list[Expectation] = []
     catalogue = [it.name for it in plan.items]
     for keyword in keyword_rules().rules:
@@ -50,6 +51,12 @@ def expectations(rt: Runtime, home_url: str) -> list[Expectation]:
         out += [_exp("search_accuracy", keyword, c) for c in codes] or [
             _exp("search_accuracy", keyword, None)
         ]
+    return out
+
+
+def expectations(rt: Runtime, home_url: str) -> list[Expectation]:
+    plan = rt.plan
+    out: list[Expectation] = _search_expectations(plan)
 
     login_page = normalize_url(rt.sso_login_url("x"))
     a = plan.auth
@@ -113,9 +120,11 @@ def expectations(rt: Runtime, home_url: str) -> list[Expectation]:
 
 
 def _channel_guides(plan: Plan) -> list[Expectation]:
-    """guide_completeness on the mobile and department channels: every copy a channel shows is
-    judged; it lacks elements where the item is planted incomplete (on every channel) and where
-    the copy drops its 实施编码 (``nocode``: the portal publishes it, the copy does not)."""
+    """guide_completeness on the mobile and department channels (issue 13): every copy a channel
+    shows is judged; it lacks elements where the item is planted incomplete (absent on every
+    channel), where the copy drops its 实施编码 (``nocode``), and where the channel drops a section
+    the portal publishes (``absent``, class 6: reported once, here, as ``element_missing`` on the
+    channel lacking it; data_same_source compares only the elements both show)."""
     out: list[Expectation] = []
     for item in plan.items:
         dept_site = plan.dept_of(item)
@@ -125,7 +134,7 @@ def _channel_guides(plan: Plan) -> list[Expectation]:
         for name, channel in channels:
             if channel_copy(plan, item, channel) is None:
                 continue
-            gap = item.code in plan.incomplete or item.code in channel.nocode
+            gap = item.code in plan.incomplete or item.code in channel.nocode or item.code in channel.absent
             out.append(
                 _exp("guide_completeness", item_target(item.code, name), "element_missing" if gap else None)
             )
@@ -146,10 +155,11 @@ def item_counts(rt: Runtime) -> dict[str, int]:
     return counts
 
 
-def ground_truth(rt: Runtime, home_url: str) -> dict[str, Any]:
+def ground_truth(rt: Runtime, home_url: str, family: str = "sandbox-1") -> dict[str, Any]:
     plan = rt.plan
     return {
         "portal_id": plan.id,
+        "family": family,
         "style": plan.style,
         "expectations": expectations(rt, home_url),
         "item_counts": item_counts(rt),
@@ -163,5 +173,9 @@ def ground_truth(rt: Runtime, home_url: str) -> dict[str, Any]:
             "robots_disallow": list(plan.robots_disallow),
             "synthetic_items": sorted(it.code for it in plan.items if it.synthetic),
             "untrusted_login_certificate": plan.auth.untrusted_cert,
+            # expected services of config/keywords.yaml this portal's catalogue does not offer
+            "not_offered": {
+                k: lacking for k in keyword_rules().rules if (lacking := catalogue_split(plan, k)[1])
+            },
         },
     }

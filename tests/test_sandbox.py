@@ -82,7 +82,7 @@ def test_ground_truth_covers_every_reason_code_and_a_pass_per_check(sandbox: San
                 assert e["status"] == "pass" and "code" not in e
                 passes[e["probe"]] += 1
         assert 20 <= truth["item_counts"]["portal"] <= 80
-        assert sum(1 for e in truth["expectations"] if e["probe"] == "search_accuracy") == 10
+        assert len({e["target"] for e in truth["expectations"] if e["probe"] == "search_accuracy"}) == 10
     missing = {probe: codes - fails[probe] for probe, codes in REQUIRED_CODES.items() if codes - fails[probe]}
     if len(sandbox.portal_ids) >= 4:
         assert not missing, f"reason codes without a planted case: {missing}"
@@ -98,7 +98,7 @@ def test_every_compliant_name_style_has_a_clean_user_centre(sandbox: Sandbox) ->
         assert len({e["target"] for e in masking}) == 1, "one user centre per portal"
         if not any(e.get("code") == "name_unmasked" for e in masking):
             clean.add(truth["notes"]["name_display"])
-    if len(sandbox.portal_ids) == 6:
+    if {"sbx-zhe", "sbx-yun", "sbx-rong", "sbx-min"} <= set(sandbox.portal_ids):
         assert {"张*", "张*三", "张**", "*大友"} <= clean
 
 

@@ -1,7 +1,10 @@
 """Calibration: audit the sandbox and compare the findings with its ground truth.
 
 Per check and reason code: TP = an expected fail reported with the same (target, code); FP = a
-reported fail not expected; FN = an expected fail not reported. ``error`` findings are never TP;
+reported fail not expected; FN = an expected fail not reported. The same counts are kept per
+style family of portals (the ground truth's ``family``: ``sandbox-1``, the portals zwaudit was built
+against; ``real-structure``, portals written from real portals' structures) and overall, because a
+score on the portals a tool was tuned to says little about the others. ``error`` findings are never TP;
 they are listed apart so that "could not look" is never mistaken for "looked and found nothing".
 The comparison (:func:`compare`) is a pure function of ground truth and findings.
 
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("zwaudit.calibration")
 
 STAND_IN = "probes.common.person:sandbox_person"
+DEFAULT_FAMILY = "sandbox-1"  # a ground truth written before families existed
 LOGGED_IN_CHECKS = frozenset({"name_masking", "duplicate_login"})
 
 
@@ -74,6 +78,8 @@ class CalibrationReport:
     run_id: int
     per_code: dict[tuple[str, str], Score] = field(default_factory=dict)
     per_probe: dict[str, Score] = field(default_factory=dict)
+    per_family: dict[str, dict[str, Score]] = field(default_factory=dict)  # family -> check -> score
+    overall: Score = field(default_factory=Score)
     false_positives: list[Reported] = field(default_factory=list)
     false_negatives: list[tuple[str, str, str, str]] = field(
         default_factory=list
@@ -90,8 +96,11 @@ def compare(
     reported: Iterable[Reported],
     probes: Sequence[str],
     run_id: int = 0,
+    families: dict[str, str] | None = None,
 ) -> CalibrationReport:
-    """Score ``reported`` findings against the ground truth of each portal (pure)."""
+    """Score ``reported`` findings against the ground truth of each portal (pure); ``families``
+    maps a portal to its style family (default :data:`DEFAULT_FAMILY`)."""
+    family_of = families or {}
     wanted = set(probes)
     expected = {
         (pid, e["probe"], e["target"], e["code"])
@@ -113,21 +122,24 @@ def compare(
             fail_rows[key] = r
     for probe in sorted(wanted):
         report.per_probe[probe] = Score()
+    for pid in expectations:
+        checks = report.per_family.setdefault(family_of.get(pid, DEFAULT_FAMILY), {})
+        for probe in sorted(wanted):
+            checks.setdefault(probe, Score())
     for key in sorted(expected | found):
-        _, probe, _, code = key
-        score = report.per_code.setdefault((probe, code), Score())
-        total = report.per_probe[probe]
+        pid, probe, _, code = key
+        family = report.per_family[family_of.get(pid, DEFAULT_FAMILY)][probe]
+        scores = (report.per_code.setdefault((probe, code), Score()), report.per_probe[probe], family)
         if key in expected and key in found:
-            score.tp += 1
-            total.tp += 1
+            kind = "tp"
         elif key in found:
-            score.fp += 1
-            total.fp += 1
+            kind = "fp"
             report.false_positives.append(fail_rows[key])
         else:
-            score.fn += 1
-            total.fn += 1
+            kind = "fn"
             report.false_negatives.append(key)
+        for score in (*scores, report.overall):
+            setattr(score, kind, getattr(score, kind) + 1)
     return report
 
 
@@ -141,6 +153,15 @@ def load_ground_truth(directory: Path, portal_ids: Sequence[str]) -> dict[str, l
             out[pid] = list(data["expectations"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(path, "expectations", f"cannot read the ground truth: {exc}") from exc
+    return out
+
+
+def load_families(directory: Path, portal_ids: Sequence[str]) -> dict[str, str]:
+    """Each portal's style family as its ground truth names it."""
+    out: dict[str, str] = {}
+    for pid in portal_ids:
+        data = json.loads((directory / f"{pid}.json").read_text(encoding="utf-8"))
+        out[pid] = str(data.get("family") or DEFAULT_FAMILY)
     return out
 
 
@@ -229,5 +250,6 @@ def calibrate(
         reported_findings(sf, result.run_id),
         [c for c in checks if c not in result.skipped],
         result.run_id,
+        load_families(ground_truth_dir, portal_ids),
     )
     return result, report

@@ -20,6 +20,7 @@ from sandbox.web.channels import guide_rows
 from sandbox.web.kit import Runtime, esc, page
 
 ID = "sbx-jin"
+FAMILY = "sandbox-1"
 APP_KEY = "jb2025#zwfw!sign"
 SEARCH_JS = Path(__file__).with_name("jin_search.js")
 LABELS = {

@@ -23,6 +23,7 @@ from sandbox.search import search
 from sandbox.web.kit import Runtime, esc, page
 
 ID = "sbx-min"
+FAMILY = "sandbox-1"
 APP_JS = Path(__file__).with_name("min_app.js")
 JSON_KEYS = {
     "事项名称": "task_name",

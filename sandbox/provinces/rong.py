@@ -22,6 +22,7 @@ from sandbox.web.channels import guide_rows
 from sandbox.web.kit import Runtime, esc
 
 ID = "sbx-rong"
+FAMILY = "sandbox-1"
 CHARSET = "gb2312"
 LABELS = {
     "实施编码": "事项编码",

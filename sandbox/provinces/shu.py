@@ -15,6 +15,7 @@ from sandbox.web.channels import guide_rows
 from sandbox.web.kit import Runtime, esc, page
 
 ID = "sbx-shu"
+FAMILY = "sandbox-1"
 LABELS = {
     "实施编码": "事项编码",
     "实施主体": "实施机构",

@@ -20,6 +20,7 @@ from sandbox.web.kit import Runtime, esc, page
 from sandbox.web.waf import Waf
 
 ID = "sbx-yun"
+FAMILY = "sandbox-1"
 LABELS = {
     "实施主体": "办理部门",
     "受理条件": "办理条件",

@@ -19,6 +19,7 @@ from sandbox.search import search
 from sandbox.web.kit import Runtime, esc, page
 
 ID = "sbx-zhe"
+FAMILY = "sandbox-1"
 APP_JS = Path(__file__).with_name("zhe_app.js")
 JSON_KEYS = {
     "事项名称": "taskName",

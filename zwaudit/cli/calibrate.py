@@ -10,11 +10,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from zwaudit.calibration import CalibrationReport, calibrate
+from zwaudit.calibration import CalibrationReport, Score, calibrate
 from zwaudit.cli.context import AppContext
 from zwaudit.config.loader import load_config
 from zwaudit.db.engine import default_url
-from zwaudit.errors import EXIT_REGRESSION
+from zwaudit.errors import EXIT_REGRESSION, UsageError
 from zwaudit.progress import LogProgress
 
 
@@ -41,7 +41,7 @@ def report_tables(report: CalibrationReport) -> list[Table]:
             f"{total.recall:.2f}",
             style="bold",
         )
-    tables = [scores]
+    tables = [scores, family_table(report)]
     if report.false_positives or report.false_negatives:
         misses = Table(title="false positives and false negatives")
         for col in ("kind", "portal", "check", "code", "target"):
@@ -61,6 +61,40 @@ def report_tables(report: CalibrationReport) -> list[Table]:
     return tables
 
 
+def family_table(report: CalibrationReport) -> Table:
+    """Scores per style family and check, each family's total, and the overall total."""
+    table = Table(title="per family (sandbox-1: the portals zwaudit was built against)")
+    for col in ("family", "check", "TP", "FP", "FN", "precision", "recall"):
+        table.add_column(col, justify="left" if col in ("family", "check") else "right")
+
+    def cells(s: Score) -> list[str]:
+        return [str(s.tp), str(s.fp), str(s.fn), f"{s.precision:.2f}", f"{s.recall:.2f}"]
+
+    for family, checks in sorted(report.per_family.items()):
+        total = Score()
+        for probe, s in sorted(checks.items()):
+            table.add_row(family, probe, *cells(s))
+            total.tp, total.fp, total.fn = total.tp + s.tp, total.fp + s.fp, total.fn + s.fn
+        table.add_row(family, "all", *cells(total), style="bold")
+    table.add_row("overall", "all", *cells(report.overall), style="bold")
+    return table
+
+
+def chosen_provinces(provinces: tuple[str, ...], families: tuple[str, ...]) -> list[str] | None:
+    """The sandbox provinces to calibrate on (None: all); ``--family`` narrows ``--province``."""
+    from sandbox.provinces import FAMILIES, PROVINCES, family_of
+
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        raise UsageError(f"unknown family {unknown[0]!r} (known: {', '.join(FAMILIES)})")
+    if not families:
+        return list(provinces) or None
+    chosen = [p for p in (provinces or tuple(PROVINCES)) if p in PROVINCES and family_of(p) in families]
+    if not chosen:
+        raise UsageError(f"no sandbox province of family {', '.join(families)} among {', '.join(provinces)}")
+    return chosen
+
+
 @click.command("calibrate")
 @click.option(
     "--province",
@@ -68,6 +102,13 @@ def report_tables(report: CalibrationReport) -> list[Table]:
     multiple=True,
     metavar="ID",
     help="Calibrate on this province only (repeatable).",
+)
+@click.option(
+    "--family",
+    "families",
+    multiple=True,
+    metavar="NAME",
+    help="Calibrate on the provinces of this style family only: sandbox-1, real-structure (repeatable).",
 )
 @click.option(
     "--probe", "probes", multiple=True, metavar="NAME", help="Calibrate this check only (repeatable)."
@@ -80,13 +121,21 @@ def report_tables(report: CalibrationReport) -> list[Table]:
     help="Exit 1 when a check's precision or recall is below this.",
 )
 @click.pass_obj
-def command(app: AppContext, provinces: tuple[str, ...], probes: tuple[str, ...], threshold: float) -> None:
-    """Start the sandbox, audit it, and score every check against the ground truth."""
+def command(
+    app: AppContext,
+    provinces: tuple[str, ...],
+    families: tuple[str, ...],
+    probes: tuple[str, ...],
+    threshold: float,
+) -> None:
+    """Start the sandbox, audit it, and score every check against the ground truth, per check and
+    per style family."""
     from sandbox import server
 
+    chosen = chosen_provinces(provinces, families)
     sf = app.sessions()
     with tempfile.TemporaryDirectory(prefix="zwaudit-calibrate-") as tmp:
-        sb = server.start(list(provinces) or None, base_port=0, directory=Path(tmp))
+        sb = server.start(chosen, base_port=0, directory=Path(tmp))
         try:
             config = load_config(sb.config_dir)
             _, report = calibrate(
