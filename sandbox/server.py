@@ -95,9 +95,15 @@ class Sandbox:
         self._stop()
 
 
+def default_provinces() -> list[str]:
+    """The provinces started when none are named: all but the opt-in ones (``OPT_IN = True``: the
+    hostile sbx-xian, whose tarpits and floods would make every demo and test run take minutes)."""
+    return [pid for pid, module in PROVINCES.items() if not getattr(module, "OPT_IN", False)]
+
+
 def _choose(provinces: list[str] | tuple[str, ...] | None) -> list[str]:
     if not provinces:
-        return list(PROVINCES)
+        return default_provinces()
     unknown = [p for p in provinces if p not in PROVINCES]
     if unknown:
         raise UsageError(f"unknown sandbox province {unknown[0]!r} (known: {', '.join(PROVINCES)})")

@@ -35,6 +35,7 @@ from sandbox.web.reqlog import RETRY_AFTER, RequestLog
 
 ID = "sbx-xian"
 INDEX = 9  # ports base + 180 …; indices 6–8 belong to other provinces
+OPT_IN = True  # started only when named (sandbox.server.default_provinces)
 EXTRA_SITES = {
     "tarpit": "http",
     "reset": "http",
@@ -55,7 +56,7 @@ HOSTILE_NAMES = (
     "@SUM(A1:A9) 户外广告设置审批",
     "<img src=x onerror=alert(document.domain)>排水许可",
     "</script><script>alert(1)</script>城镇污水排入排水管网许可",
-    "建设工程消防验收" + "（含特殊建设工程消防设计审查及验收备案）" * 230,
+    ("建设工程消防验收" + "（含特殊建设工程消防设计审查及验收备案）" * 250)[:5000],
     "\u202e可许营经\u200b品学化险危\u202c\u200d危险化学品经营许可",
     "🚗机动车维修经营备案🚓✅",
 )
@@ -337,7 +338,7 @@ def build_portal(rt: Runtime) -> web.Application:
         if kw and kw not in search_seen:  # the first search of each keyword: 429, come back later
             search_seen.add(kw)
             wait = settings().retry_after_s
-            request[RETRY_AFTER] = wait
+            request[RETRY_AFTER] = float(wait)
             tag(request, "rate_limit:429")
             return web.Response(status=429, text="请求过于频繁", headers={"Retry-After": str(wait)})
         try:

@@ -11,6 +11,7 @@ generated while they are sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -93,10 +94,11 @@ def build_tarpit(s: Settings) -> web.Application:
         response = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8"})
         response.content_length = len(body)
         await response.prepare(request)
-        for i in range(len(body)):
-            await response.write(body[i : i + 1])
-            await asyncio.sleep(s.drip_interval_s)
-        await response.write_eof()
+        with contextlib.suppress(ConnectionResetError):  # the client gave up: as intended
+            for i in range(len(body)):
+                await response.write(body[i : i + 1])
+                await asyncio.sleep(s.drip_interval_s)
+            await response.write_eof()
         return response
 
     app = web.Application()
@@ -174,11 +176,12 @@ async def gzip_bomb(request: web.Request) -> web.StreamResponse:
     )
     response.content_length = total
     await response.prepare(request)
-    await response.write(header)
-    for _ in range(0, s.bomb_inflated_mib, 64):
-        await response.write(block * min(64, s.bomb_inflated_mib))
-    await response.write(tail)
-    await response.write_eof()
+    with contextlib.suppress(ConnectionResetError):  # a client that stops reading: as intended
+        await response.write(header)
+        for done in range(0, s.bomb_inflated_mib, 64):
+            await response.write(block * min(64, s.bomb_inflated_mib - done))
+        await response.write(tail)
+        await response.write_eof()
     return response
 
 
@@ -191,15 +194,14 @@ async def huge_page(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     row = "<tr><td>关于进一步优化政务服务提升行政效能的通知</td><td>2025-03-01</td></tr>".encode()
     chunk = row * (64 * 1024 // len(row))
-    await response.write(
-        b"<html><head><title>\xe5\x85\xa8\xe9\x83\xa8\xe6\x96\x87\xe4\xbb\xb6</title></head><body><table>"
-    )
-    sent = 0
-    while sent < s.huge_page_mib * MiB:
-        await response.write(chunk)
-        sent += len(chunk)
-    await response.write(b"</table></body></html>")
-    await response.write_eof()
+    with contextlib.suppress(ConnectionResetError):  # a client that stops reading: as intended
+        await response.write("<html><head><title>全部文件</title></head><body><table>".encode())
+        sent = 0
+        while sent < s.huge_page_mib * MiB:
+            await response.write(chunk)
+            sent += len(chunk)
+        await response.write(b"</table></body></html>")
+        await response.write_eof()
     return response
 
 

@@ -22,8 +22,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-TAG = "sbx_tag"
-RETRY_AFTER = "sbx_retry_after"
+TAG = web.RequestKey("sbx_tag", str)
+RETRY_AFTER = web.RequestKey("sbx_retry_after", float)
 
 
 @dataclass(frozen=True)
