@@ -99,7 +99,16 @@ class PeakSampler(threading.Thread):
 def audit(
     config_dir: Path, db_url: str, env: dict[str, str], probes: list[str], timeout: float, log: Path
 ) -> dict[str, Any]:
-    cmd = [sys.executable, "-c", "from zwaudit.cli import main; main()", "--config", str(config_dir), "--db", db_url, "-v"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from zwaudit.cli import main; main()",
+        "--config",
+        str(config_dir),
+        "--db",
+        db_url,
+        "-v",
+    ]
     cmd += ["audit", "--portal", PID, *(a for p in probes for a in ("--probe", p))]
     started = time.monotonic()
     with log.open("w", encoding="utf-8") as out:
