@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,6 +143,7 @@ def main() -> int:
     parser.add_argument("--probe", action="append", default=[], help="audit only this check (repeatable)")
     parser.add_argument("--quick", action="store_true", help="short delays and small floods (smoke test)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--log", type=Path, help="keep the audit's log (JSON lines) here")
     args = parser.parse_args()
     if args.quick:
         xian_hostile.configure(**QUICK)
@@ -175,6 +177,8 @@ def main() -> int:
             if run_id is None:
                 print(f"no run was stored; see the log:\n{(tmp / 'audit.log').read_text()[-3000:]}")
                 return 3
+            if args.log:
+                shutil.copyfile(tmp / "audit.log", args.log)
             truth = load_ground_truth(sb.ground_truth_dir, [PID])
             probes = args.probe or sorted(config.check_registry)
             report = compare(truth, reported_findings(sf, run_id), probes, run_id)
