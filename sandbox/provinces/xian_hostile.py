@@ -94,7 +94,7 @@ def build_tarpit(s: Settings) -> web.Application:
         response = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8"})
         response.content_length = len(body)
         await response.prepare(request)
-        with contextlib.suppress(ConnectionResetError):  # the client gave up: as intended
+        with contextlib.suppress(ConnectionError):  # the client gave up: as intended
             for i in range(len(body)):
                 await response.write(body[i : i + 1])
                 await asyncio.sleep(s.drip_interval_s)
@@ -176,7 +176,7 @@ async def gzip_bomb(request: web.Request) -> web.StreamResponse:
     )
     response.content_length = total
     await response.prepare(request)
-    with contextlib.suppress(ConnectionResetError):  # a client that stops reading: as intended
+    with contextlib.suppress(ConnectionError):  # a client that stops reading: as intended
         await response.write(header)
         for done in range(0, s.bomb_inflated_mib, 64):
             await response.write(block * min(64, s.bomb_inflated_mib - done))
@@ -194,7 +194,7 @@ async def huge_page(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     row = "<tr><td>关于进一步优化政务服务提升行政效能的通知</td><td>2025-03-01</td></tr>".encode()
     chunk = row * (64 * 1024 // len(row))
-    with contextlib.suppress(ConnectionResetError):  # a client that stops reading: as intended
+    with contextlib.suppress(ConnectionError):  # a client that stops reading: as intended
         await response.write("<html><head><title>全部文件</title></head><body><table>".encode())
         sent = 0
         while sent < s.huge_page_mib * MiB:
