@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.hostile_bench import tree_rss_bytes  # noqa: E402
+from bench.hostile_bench import tree_rss_bytes
 
 
 def test_tree_rss_counts_grandchildren() -> None:
