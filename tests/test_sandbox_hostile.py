@@ -274,3 +274,48 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
     s = xian_hostile.from_env()
     assert s.first_byte_delay_s == 0.5 and s.flood_links == 7 and s.huge_page_mib == 300
     assert xian_hostile.Settings().first_byte_delay_s == 90.0
+
+
+def test_hostile_counters_on_a_stored_run_read_the_log_export_report_and_database(
+    xf: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plumbing of calibrate's counters: a run whose findings carry the hostile names (the
+    export must neutralise, the report escape) and, once, the account's full name (found)."""
+    from zwaudit.calibration import hostile_counters
+    from zwaudit.db import store
+    from zwaudit.db.engine import make_engine, session_factory, upgrade
+    from zwaudit.findings import Finding
+    from zwaudit.outcomes import Status
+
+    monkeypatch.setenv("ZWAUDIT_EVIDENCE", str(tmp_path / "evidence"))
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    upgrade(engine)
+    sf = session_factory(engine)
+    config = load_config(xf.config_dir)
+    run_id = store.start_run(sf, "calibrate", portals=[config.portal(xian.ID)])
+    names = [it.name for it in xian.plan().items if it.synthetic and it.code.startswith("SBX-XF")]
+    findings = [
+        Finding("guide_completeness", n, Status.FAIL, "element_missing", {"name": n, "missing": [n]})
+        for n in names
+    ]
+    findings.append(Finding("guide_completeness", "leak@portal", Status.PASS, None, {"shown": "赵一帆"}))
+    store.replace_findings(sf, run_id, xian.ID, "guide_completeness", "1", findings)
+    since = time.time()
+    with _client(xf) as c:
+        c.get(_url(xf, "portal", "/internal/report"))
+        c.get(_url(xf, "portal", "/xf/search?kw=开公司"))
+        c.get(_url(xf, "portal", "/xf/search?kw=开公司"))  # at once: Retry-After ignored
+    notes = xf.ground_truth(xian.ID)["notes"]["hostile"]
+    log = tmp_path / "run.log"
+    log.write_text("nothing personal here\n", encoding="utf-8")
+    counters = hostile_counters(
+        config, sf, xian.ID, run_id, notes, xf.directory, (since, time.time()), tmp_path, log
+    )
+    engine.dispose()
+    assert counters.disallowed_requests == 1 and counters.retry_after_violations == 1
+    assert counters.csv_unneutralised == 0 and counters.report_unescaped == 0
+    assert counters.personal_data["database"] == 1 and counters.personal_data["log"] == 0
+    assert counters.personal_data["csv"] == 0  # the export re-redacts the account's data
+    report = (tmp_path / f"report-{xian.ID}" / "index.html").read_text(encoding="utf-8")
+    assert "&lt;img src=x onerror=" in report or "&#34;" in report  # the names reached the report
+    assert "'=HYPERLINK(" in (tmp_path / f"{xian.ID}.csv").read_text(encoding="utf-8-sig")
