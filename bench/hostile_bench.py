@@ -133,6 +133,34 @@ def audit(
     }
 
 
+def crawled_hostile_pages(sf: Any, run_id: int, expectations: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """What the crawler stored for each hostile link (status, error, content type): its own
+    classification, visible even when the run's crawl checks could not conclude."""
+    from sqlalchemy import select
+
+    from zwaudit.db import models
+    from zwaudit.targets import normalize_url
+
+    wanted = {
+        e["target"]: e["code"] for e in expectations if e["status"] == "error" and e["probe"] == "link_health"
+    }
+    out: dict[str, list[Any]] = {t: [] for t in wanted}
+    with sf() as session:
+        rows = session.execute(
+            select(
+                models.CrawledPage.url,
+                models.CrawledPage.status_code,
+                models.CrawledPage.error,
+                models.CrawledPage.content_type,
+            ).where(models.CrawledPage.run_id == run_id)
+        )
+        for url, status, error, ctype in rows:
+            target = normalize_url(url)
+            if target in out and len(out[target]) < 3:
+                out[target].append([status, (error or "")[:160], (ctype or "")[:40]])
+    return {f"{t} (want {wanted[t]})": v for t, v in out.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -186,6 +214,7 @@ def main() -> int:
             counters = hostile_counters(
                 config, sf, PID, run_id, notes, sb.directory, (since, until), tmp, tmp / "audit.log"
             )
+            crawler_view = crawled_hostile_pages(sf, run_id, truth[PID])
         finally:
             sb.stop()
             engine.dispose()
@@ -207,6 +236,12 @@ def main() -> int:
         "hostile_mismatches": [
             [m.problem, m.probe, m.expected, m.got, m.target] for m in report.error_mismatches
         ],
+        "errors": sorted(
+            [r.probe, r.code or "", r.target, r.message[:160]]
+            for r in reported_findings(sf, run_id)
+            if r.status == "error"
+        ),
+        "crawler_view_of_hostile_links": crawler_view,
         "counters": counters.as_dict(),
     }
     print(
