@@ -215,6 +215,11 @@ def main() -> int:
                 config, sf, PID, run_id, notes, sb.directory, (since, until), tmp, tmp / "audit.log"
             )
             crawler_view = crawled_hostile_pages(sf, run_id, truth[PID])
+            errors = sorted(
+                [r.probe, r.code or "", r.target, r.message[:160]]
+                for r in reported_findings(sf, run_id)
+                if r.status == "error"
+            )
         finally:
             sb.stop()
             engine.dispose()
@@ -236,11 +241,7 @@ def main() -> int:
         "hostile_mismatches": [
             [m.problem, m.probe, m.expected, m.got, m.target] for m in report.error_mismatches
         ],
-        "errors": sorted(
-            [r.probe, r.code or "", r.target, r.message[:160]]
-            for r in reported_findings(sf, run_id)
-            if r.status == "error"
-        ),
+        "errors": errors,
         "crawler_view_of_hostile_links": crawler_view,
         "counters": counters.as_dict(),
     }
