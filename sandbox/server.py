@@ -101,6 +101,11 @@ def default_provinces() -> list[str]:
     return [pid for pid, module in PROVINCES.items() if not getattr(module, "OPT_IN", False)]
 
 
+def all_provinces() -> list[str]:
+    """Every province, the opt-in ones included."""
+    return list(PROVINCES)
+
+
 def _choose(provinces: list[str] | tuple[str, ...] | None) -> list[str]:
     if not provinces:
         return default_provinces()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
 from sandbox.web.reqlog import Logged
 from zwaudit.calibration import CalibrationReport, Reported, compare
 from zwaudit.calibration_hostile import (
@@ -168,3 +170,36 @@ def test_calibrate_prints_the_hostile_tables() -> None:
     titles = [t.title for t in hostile_tables(report)]
     assert titles[0] == "hostile targets: expected errors" and len(titles) == 3
     assert isinstance(report, CalibrationReport)
+
+
+def test_calibrate_cli_with_hostile_starts_sbx_xian_and_fails_on_its_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from sandbox import server
+    from zwaudit.cli import calibrate as calibrate_cli
+    from zwaudit.cli import cli
+
+    started: list[list[str] | None] = []
+    real_start = server.start
+
+    def start(provinces: list[str] | None = None, **kw: object) -> server.Sandbox:
+        started.append(provinces)
+        return real_start(["sbx-xian"], **kw)  # type: ignore[arg-type]
+
+    def fake_calibrate(config: object, sf: object, **kw: object) -> tuple[None, CalibrationReport]:
+        report = compare(TRUTH, [], ["link_health"], 7)
+        report.hostile["sbx-xian"] = HostileCounters("sbx-xian", crawl_delay_violations=3)
+        return None, report
+
+    monkeypatch.setattr(server, "start", start)
+    monkeypatch.setattr(calibrate_cli, "calibrate", fake_calibrate)
+    db = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    result = CliRunner().invoke(cli, ["--db", db, "calibrate", "--hostile"])
+    assert started == [server.all_provinces()] and "sbx-xian" in started[0]  # type: ignore[operator]
+    assert result.exit_code == 1, result.output
+    assert "crawl_delay_violations=3" in result.output and "missing" in result.output
+    assert "Crawl-delay violations" in result.output
+    result = CliRunner().invoke(cli, ["--db", db, "calibrate"])
+    assert started[-1] is None  # the default set: server.default_provinces(), without sbx-xian
