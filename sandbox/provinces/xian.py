@@ -157,12 +157,22 @@ def plan() -> Plan:
 # --- the province hooks (sandbox/provinces/__init__.py) -------------------------------------------
 
 
+_LOGS: dict[int, tuple[Runtime, list[Middleware]]] = {}  # one log per running province
+
+
 def middlewares(rt: Runtime) -> list[Middleware]:
-    """The request log (outermost: it sees every answer), then the 503 of one department host."""
-    log_dir = Path(rt.captcha_dir).parent / "requests"  # the sandbox directory (see server._open)
-    ports = {lst.port: site for site, lst in rt.listeners.items()}
-    log = RequestLog(log_dir / f"{ID}.jsonl", ports)
-    return [log.middleware(), xian_hostile.retry_after_date(lambda: rt.listeners["dept:spj"].port)]
+    """The request log (outermost: it sees every answer), then the 503 of one department host.
+
+    The server asks once per host; every host of the province shares one log (one file handle,
+    one lock) and one 503 memory.
+    """
+    if id(rt) not in _LOGS or _LOGS[id(rt)][0] is not rt:
+        log_dir = Path(rt.captcha_dir).parent / "requests"  # the sandbox directory (see server._open)
+        ports = {lst.port: site for site, lst in rt.listeners.items()}
+        log = RequestLog(log_dir / f"{ID}.jsonl", ports)
+        busy = xian_hostile.retry_after_date(lambda: rt.listeners["dept:spj"].port)
+        _LOGS[id(rt)] = (rt, [log.middleware(), busy])
+    return list(_LOGS[id(rt)][1])
 
 
 def extra_apps(rt: Runtime) -> dict[str, web.Application]:
