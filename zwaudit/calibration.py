@@ -321,7 +321,7 @@ def calibrate(
         for pid in portal_ids:
             notes_of = notes(ground_truth_dir, pid).get("hostile")
             if notes_of:
-                report.hostile[pid] = hostile_counters(
+                report.hostile[pid] = hostile.hostile_counters(
                     config,
                     sf,
                     pid,
@@ -348,50 +348,3 @@ def _captured_log(directory: Path) -> Iterator[Path]:
     finally:
         root.removeHandler(handler)
         handler.close()
-
-
-def hostile_counters(
-    config: Config,
-    sf: sessionmaker[Session],
-    portal_id: str,
-    run_id: int,
-    notes_of: dict[str, Any],
-    sandbox_dir: Path,
-    window: tuple[float, float],
-    scratch: Path,
-    log_file: Path | None,
-) -> HostileCounters:
-    """Politeness from the sandbox's request log, data safety from the run's CSV, report,
-    evidence, database rows and log (:mod:`zwaudit.calibration_hostile`)."""
-    from zwaudit.db.store import evidence_run_dir
-    from zwaudit.export import ExportFilter, export_csv, redactors_for
-    from zwaudit.paths import evidence_root
-    from zwaudit.report.render import write_report
-
-    counters = HostileCounters(portal_id)
-    hostile.politeness(hostile.request_rows(sandbox_dir, notes_of, *window), notes_of, counters)
-    redactors = redactors_for(config)
-    csv_path = scratch / f"{portal_id}.csv"
-    export_csv(sf, ExportFilter(run_id, portal_ids=(portal_id,)), csv_path, redactors=redactors)
-    counters.csv_unneutralised = hostile.unneutralised_cells(csv_path)
-    html = write_report(sf, run_id, scratch / f"report-{portal_id}", config=config, redactors=redactors)
-    counters.report_unescaped = hostile.unescaped_payloads(
-        html.read_text(encoding="utf-8"), notes_of.get("payloads", [])
-    )
-    portal = config.portal(portal_id)
-    values: list[str] = []
-    if portal.account is not None:
-        secrets = Secrets.for_config_dir(config.directory)
-        values = list(secrets.personal_data(portal.account).values())
-        if portal.account.password is not None:
-            values.append(secrets.resolve(portal.account.password))
-    values = [v for v in values if v]
-    evidence_dir = evidence_root() / evidence_run_dir(sf, run_id) / portal_id
-    counters.personal_data = {
-        "database": hostile.personal_data_in_db(sf, run_id, values),
-        "csv": hostile.personal_data_in_files([csv_path], values),
-        "report": hostile.personal_data_in_files([html.parent], values),
-        "evidence": hostile.personal_data_in_files([evidence_dir] if evidence_dir.exists() else [], values),
-        "log": hostile.personal_data_in_files([log_file] if log_file and log_file.exists() else [], values),
-    }
-    return counters

@@ -33,9 +33,12 @@ from sqlalchemy import select
 from sandbox.web.reqlog import Logged, read
 from zwaudit.db import models
 from zwaudit.export import FORMULA_TRIGGERS
+from zwaudit.secrets import Secrets
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
+
+    from zwaudit.config.loader import Config
 
 CRAWL_DELAY_SLACK = 0.75  # a gap under 0.75 × Crawl-delay is a violation (1.5 s for 2 s)
 RETRY_AFTER_TOLERANCE_S = 0.25
@@ -175,3 +178,50 @@ def personal_data_in_files(paths: Iterable[Path], values: Sequence[str]) -> int:
 
 def request_rows(sandbox_dir: Path, hostile: dict[str, Any], since: float, until: float) -> list[Logged]:
     return list(read(sandbox_dir / str(hostile["request_log"]), since, until))
+
+
+def hostile_counters(
+    config: Config,
+    sf: sessionmaker[Session],
+    portal_id: str,
+    run_id: int,
+    notes_of: dict[str, Any],
+    sandbox_dir: Path,
+    window: tuple[float, float],
+    scratch: Path,
+    log_file: Path | None,
+) -> HostileCounters:
+    """Politeness from the sandbox's request log, data safety from the run's CSV, report,
+    evidence, database rows and log (:mod:`zwaudit.calibration_hostile`)."""
+    from zwaudit.db.store import evidence_run_dir
+    from zwaudit.export import ExportFilter, export_csv, redactors_for
+    from zwaudit.paths import evidence_root
+    from zwaudit.report.render import write_report
+
+    counters = HostileCounters(portal_id)
+    politeness(request_rows(sandbox_dir, notes_of, *window), notes_of, counters)
+    redactors = redactors_for(config)
+    csv_path = scratch / f"{portal_id}.csv"
+    export_csv(sf, ExportFilter(run_id, portal_ids=(portal_id,)), csv_path, redactors=redactors)
+    counters.csv_unneutralised = unneutralised_cells(csv_path)
+    html = write_report(sf, run_id, scratch / f"report-{portal_id}", config=config, redactors=redactors)
+    counters.report_unescaped = unescaped_payloads(
+        html.read_text(encoding="utf-8"), notes_of.get("payloads", [])
+    )
+    portal = config.portal(portal_id)
+    values: list[str] = []
+    if portal.account is not None:
+        secrets = Secrets.for_config_dir(config.directory)
+        values = list(secrets.personal_data(portal.account).values())
+        if portal.account.password is not None:
+            values.append(secrets.resolve(portal.account.password))
+    values = [v for v in values if v]
+    evidence_dir = evidence_root() / evidence_run_dir(sf, run_id) / portal_id
+    counters.personal_data = {
+        "database": personal_data_in_db(sf, run_id, values),
+        "csv": personal_data_in_files([csv_path], values),
+        "report": personal_data_in_files([html.parent], values),
+        "evidence": personal_data_in_files([evidence_dir] if evidence_dir.exists() else [], values),
+        "log": personal_data_in_files([log_file] if log_file and log_file.exists() else [], values),
+    }
+    return counters

@@ -339,7 +339,7 @@ def build_portal(rt: Runtime) -> web.Application:
 
     async def pdf_guide(request: web.Request) -> web.Response:
         tag(request, "content:pdf")
-        return web.Response(body=_pdf("Guide: SBX-XF-0102"), content_type="application/pdf")
+        return web.Response(body=xian_hostile.pdf("Guide: SBX-XF-0102"), content_type="application/pdf")
 
     search_seen: set[str] = set()
 
@@ -404,26 +404,3 @@ def build_portal(rt: Runtime) -> web.Application:
     r.add_get("/xf/user/home", user_home)
     xian_hostile.add_portal_routes(app)
     return app
-
-
-def _pdf(text: str) -> bytes:
-    """A minimal one-page PDF showing ``text`` (ASCII): a guide that exists only as a PDF."""
-    stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET".encode()
-    objs = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for i, obj in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return out
