@@ -266,6 +266,8 @@ def test_request_log_records_every_request_with_time_site_and_tag(xf: Sandbox) -
     assert rows[0].t <= rows[1].t <= rows[2].t and rows[1].status == 429
     log = (xf.directory / "requests" / f"{xian.ID}.jsonl").read_text(encoding="utf-8").splitlines()
     assert all(json.loads(line)["t"] > 0 for line in log)
+    counts = json.loads((xf.directory / "requests" / f"{xian.ID}.counts.json").read_text(encoding="utf-8"))
+    assert counts["trap:calendar"] >= 1 and counts["disallowed"] >= 1
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ server's view (what a real portal's access log would show), from which calibrati
 to ``Disallow`` paths, requests that came before a ``Retry-After`` had passed, successive page
 requests closer than ``Crawl-delay``, and pages fetched from each trap.
 
-A handler tags what it served (``request[TAG]``: ``trap:calendar``, ``disallowed`` …) and sets
+``<log>.counts.json`` keeps the number of requests per tag since the start (trap page counts at a
+glance). A handler tags what it served (``request[TAG]``: ``trap:calendar``, ``disallowed`` …) and sets
 ``request[RETRY_AFTER]`` (seconds) when it asked the client to wait.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +56,8 @@ class RequestLog:
         self.sites_by_port = sites_by_port
         self._lock = threading.Lock()
         self._fh = path.open("a", encoding="utf-8")
+        self.counts_path = path.with_suffix(".counts.json")
+        self.counts: Counter[str] = Counter()  # requests per tag since the start (trap:…, disallowed …)
 
     def _site(self, request: web.Request) -> str:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
@@ -64,6 +68,13 @@ class RequestLog:
         with self._lock:
             self._fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
             self._fh.flush()
+            if entry.get("tag"):
+                self.counts[entry["tag"]] += 1
+                tmp = self.counts_path.with_suffix(".tmp")
+                tmp.write_text(
+                    json.dumps(dict(sorted(self.counts.items())), ensure_ascii=False), encoding="utf-8"
+                )
+                tmp.replace(self.counts_path)  # readable at any moment: trap page counts so far
 
     def middleware(self) -> Middleware:
         @web.middleware
