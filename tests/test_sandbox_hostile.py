@@ -321,3 +321,37 @@ def test_hostile_counters_on_a_stored_run_read_the_log_export_report_and_databas
     report = (tmp_path / f"report-{xian.ID}" / "index.html").read_text(encoding="utf-8")
     assert "&lt;img src=x onerror=" in report or "&#34;" in report  # the names reached the report
     assert "'=HYPERLINK(" in (tmp_path / f"{xian.ID}.csv").read_text(encoding="utf-8-sig")
+
+
+@pytest.mark.browser
+def test_browser_hostility_alert_popup_and_the_two_login_entries(xf: Sandbox) -> None:
+    """In real Chromium: alert() on the home page, the real 登录 opens a survey pop-up while the
+    page goes on to the unified login, the other 登录 leads to a refused port."""
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Debian chromium not installed")
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    from zwaudit.browser import LAUNCH_ARGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=list(LAUNCH_ARGS), headless=True)
+        try:
+            page = browser.new_context(ignore_https_errors=True).new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(_url(xf, "portal", "/xf/index"))
+            assert dialogs == ["欢迎访问险峰省政务服务网"]
+            logins = page.get_by_role("link", name="登录", exact=True)
+            assert logins.count() == 2
+            assert logins.nth(0).get_attribute("href") == _url(xf, "refused", "/login")
+            with page.expect_popup() as popup:
+                logins.nth(1).click()
+            assert popup.value.url.endswith("/survey/popup")
+            page.wait_for_url("**/sso/login?**", timeout=10_000)
+            assert page.locator("input[type=password]").count() == 1
+            with pytest.raises(PlaywrightError, match="ERR_CONNECTION_REFUSED"):
+                page.goto(_url(xf, "refused", "/login"))
+        finally:
+            browser.close()
