@@ -77,6 +77,22 @@ class MaskPlan:
 
 
 @dataclass(frozen=True)
+class ErrorTarget:
+    """A hostile target: where a check can only conclude ``error`` of ``kind`` (an ErrorKind value).
+
+    ``required``: the check certainly examines it (a link the crawler must fetch), so silence is a
+    miss; otherwise only a verdict or a wrong kind counts against the auditor (a probe that may
+    never sample it).
+    """
+
+    probe: str
+    site: str  # a site of the province (portal, tarpit, …) or "" when ``path`` is an absolute URL
+    path: str
+    kind: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
 class Plan:
     id: str
     name: str  # 蜀南省政务服务网
@@ -105,6 +121,7 @@ class Plan:
     mobile_path: str = "/h5/index"  # the H5 channel's entry (and catalogue) page
     home_path: str = "/"
     level: Literal["province", "city"] = "province"  # the profile's ``level``
+    error_targets: tuple[ErrorTarget, ...] = ()  # hostile targets: ``error`` of a kind, never a verdict
 
     def item(self, code: str) -> Item:
         for it in self.items:

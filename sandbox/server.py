@@ -39,6 +39,14 @@ from zwaudit.paths import var_dir
 PORTS_PER_PROVINCE = 20
 DEFAULT_BASE_PORT = 28000
 OFFSETS = {"portal": 0, "portal_http": 1, "auth": 2, "auth_http": 3, "mobile": 4}  # dept i: 5 + i
+EXTRA_OFFSET = 8  # a province's own extra sites (``EXTRA_SITES``): 8, 9, … in declaration order
+REFUSED = "refused"  # an extra site's scheme: the port is held bound but never listens
+
+
+def province_index(pid: str) -> int:
+    """Where a province's ports start (base + 20 × index): its ``INDEX``, else its registry order."""
+    module = PROVINCES[pid]
+    return int(getattr(module, "INDEX", list(PROVINCES).index(pid)))
 
 
 def default_directory() -> Path:
@@ -49,6 +57,7 @@ def default_directory() -> Path:
 class _Running:
     runners: list[web.AppRunner] = field(default_factory=list)
     runtimes: dict[str, Runtime] = field(default_factory=dict)
+    held: list[socket.socket] = field(default_factory=list)  # bound, never listening: refused ports
 
 
 @dataclass
@@ -86,9 +95,20 @@ class Sandbox:
         self._stop()
 
 
+def default_provinces() -> list[str]:
+    """The provinces started when none are named: all but the opt-in ones (``OPT_IN = True``: the
+    hostile sbx-xian, whose tarpits and floods would make every demo and test run take minutes)."""
+    return [pid for pid, module in PROVINCES.items() if not getattr(module, "OPT_IN", False)]
+
+
+def all_provinces() -> list[str]:
+    """Every province, the opt-in ones included."""
+    return list(PROVINCES)
+
+
 def _choose(provinces: list[str] | tuple[str, ...] | None) -> list[str]:
     if not provinces:
-        return list(PROVINCES)
+        return default_provinces()
     unknown = [p for p in provinces if p not in PROVINCES]
     if unknown:
         raise UsageError(f"unknown sandbox province {unknown[0]!r} (known: {', '.join(PROVINCES)})")
@@ -174,7 +194,8 @@ def _write_files(directory: Path, runtimes: dict[str, Runtime], ca_pem: Path) ->
                 f"{pid}.phone": a.phone,
             }
         )
-        truth = ground_truth(rt, profile["home_url"], family_of(pid))
+        notes = getattr(PROVINCES[pid], "truth_notes", None)
+        truth = ground_truth(rt, profile["home_url"], family_of(pid), notes(rt) if notes else None)
         (truth_dir / f"{pid}.json").write_text(
             json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8"
         )
@@ -202,6 +223,9 @@ def _listeners(pid: str, index: int, base_port: int) -> dict[str, Listener]:
     for i, dept in enumerate(plan.depts):
         port = base_port + index * PORTS_PER_PROVINCE + 5 + i if base_port else 0
         out[f"dept:{dept.id}"] = Listener(f"dept:{dept.id}", "https" if i % 2 == 0 else "http", port)
+    for i, (site, scheme) in enumerate(getattr(module, "EXTRA_SITES", {}).items()):
+        port = base_port + index * PORTS_PER_PROVINCE + EXTRA_OFFSET + i if base_port else 0
+        out[site] = Listener(site, scheme, port)
     return out
 
 
@@ -215,7 +239,7 @@ async def _open(provinces: list[str], base_port: int, directory: Path) -> _Runni
     bound: list[tuple[Runtime, Listener, socket.socket]] = []
     try:
         for pid in provinces:
-            index = list(PROVINCES).index(pid)
+            index = province_index(pid)
             listeners = _listeners(pid, index, base_port)
             rt = Runtime(PROVINCES[pid].plan(), listeners, str(directory / "captcha"))
             for lst in listeners.values():
@@ -232,6 +256,9 @@ async def _open(provinces: list[str], base_port: int, directory: Path) -> _Runni
             apps["mobile"] = build_mobile(rt)
             for dept in rt.plan.depts:
                 apps[f"dept:{dept.id}"] = build_dept(rt, dept)
+            extra_apps = getattr(module, "extra_apps", None)
+            apps.update(extra_apps(rt) if extra_apps else {})
+            site_context = getattr(module, "ssl_context", None)
             wrap = getattr(module, "middlewares", None)
             for app in apps.values():
                 for mw in reversed(wrap(rt) if wrap else []):
@@ -246,8 +273,13 @@ async def _open(provinces: list[str], base_port: int, directory: Path) -> _Runni
                         if lst.scheme == "https":
                             untrusted = name == "auth" and rt.plan.auth.untrusted_cert
                             context = certs.untrusted if untrusted else certs.server
+                            if site_context is not None:
+                                context = site_context(lst.site, certs, directory / "ca") or context
                         site = web.SockSite(runner, sock, ssl_context=context)
                         await site.start()
+            for owner, lst, sock in bound:
+                if owner is rt and lst.scheme == REFUSED:
+                    running.held.append(sock)  # connect() to a bound, non-listening port: ECONNREFUSED
         _write_files(directory, running.runtimes, certs.ca_pem)
     except BaseException:
         await _close(running)
@@ -261,6 +293,9 @@ async def _close(running: _Running) -> None:
     for runner in running.runners:
         await runner.cleanup()
     running.runners.clear()
+    for sock in running.held:
+        sock.close()
+    running.held.clear()
 
 
 def start(

@@ -14,7 +14,7 @@ from sandbox.search import judge, keyword_rules, search
 from sandbox.web.kit import Runtime
 from zwaudit.targets import item_target, normalize_url
 
-Expectation = dict[str, str]
+Expectation = dict[str, Any]
 # What each name style looks like on the page (the evaluators' notation; ``plain`` = the full name).
 NAME_DISPLAY = {
     "plain": "张三",
@@ -29,6 +29,24 @@ def _exp(probe: str, target: str, code: str | None) -> Expectation:
     out = {"probe": probe, "target": target, "status": "fail" if code else "pass"}
     if code:
         out["code"] = code
+    return out
+
+
+def error_expectations(rt: Runtime) -> list[Expectation]:
+    """The hostile targets: ``{"status": "error", "code": <ErrorKind>}``; ``"required": false``
+    when the check may never examine the target (then only a verdict or a wrong kind counts)."""
+    out: list[Expectation] = []
+    for et in rt.plan.error_targets:
+        url = rt.url(et.site, et.path) if et.site else et.path
+        exp: Expectation = {
+            "probe": et.probe,
+            "target": normalize_url(url),
+            "status": "error",
+            "code": et.kind,
+        }
+        if not et.required:
+            exp["required"] = False
+        out.append(exp)
     return out
 
 
@@ -116,7 +134,7 @@ def expectations(rt: Runtime, home_url: str) -> list[Expectation]:
         ]
     else:
         out.append(_exp("link_health", normalize_url(home_url), None))
-    return out
+    return out + error_expectations(rt)
 
 
 def _channel_guides(plan: Plan) -> list[Expectation]:
@@ -155,9 +173,11 @@ def item_counts(rt: Runtime) -> dict[str, int]:
     return counts
 
 
-def ground_truth(rt: Runtime, home_url: str, family: str = "sandbox-1") -> dict[str, Any]:
+def ground_truth(
+    rt: Runtime, home_url: str, family: str = "sandbox-1", extra_notes: dict[str, Any] | None = None
+) -> dict[str, Any]:
     plan = rt.plan
-    return {
+    truth: dict[str, Any] = {
         "portal_id": plan.id,
         "family": family,
         "style": plan.style,
@@ -179,3 +199,5 @@ def ground_truth(rt: Runtime, home_url: str, family: str = "sandbox-1") -> dict[
             },
         },
     }
+    truth["notes"].update(extra_notes or {})
+    return truth

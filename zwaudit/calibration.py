@@ -8,6 +8,12 @@ score on the portals a tool was tuned to says little about the others. ``error``
 they are listed apart so that "could not look" is never mistaken for "looked and found nothing".
 The comparison (:func:`compare`) is a pure function of ground truth and findings.
 
+Hostile targets (a tarpit, a gzip bomb, a TLS fault …) are expected ``error`` findings of a kind
+(``{"status": "error", "code": "too_large"}``): the right kind counts as correct, a wrong kind and
+a verdict (``pass``/``fail``, where nothing could be seen) count against the auditor, and so does
+silence on a target marked required (the default; ``"required": false`` when the check may never
+examine it). A ``fail`` there is also a false positive of its check.
+
 The sandbox province with an image-captcha login stands in for "a person logs in once": before
 the audit, a stand-in person (``probes.common.person:sandbox_person``, loaded by name like a check)
 logs in reading the captcha answer file, and :func:`zwaudit.sessions.capture_session` saves the
@@ -17,18 +23,23 @@ session — the probes then take the same saved-session path as after ``zwaudit 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from zwaudit import calibration_hostile as hostile
 from zwaudit.audit import AuditResult, run_audit, select_checks
 from zwaudit.browser import AuditBrowser
+from zwaudit.calibration_hostile import HostileCounters
 from zwaudit.config.loader import Config
 from zwaudit.db import models
 from zwaudit.errors import ConfigError, RunError
@@ -74,6 +85,32 @@ class Score:
 
 
 @dataclass
+class ErrorScore:
+    """Expected errors of one check: of the right kind, or not."""
+
+    correct: int = 0
+    wrong_kind: int = 0
+    verdict: int = 0  # a pass/fail where only an error was possible
+    missing: int = 0  # a required hostile target not reported at all
+
+    @property
+    def wrong(self) -> int:
+        return self.wrong_kind + self.verdict + self.missing
+
+
+@dataclass(frozen=True)
+class ErrorMismatch:
+    """One hostile target the auditor did not report as the expected kind of error."""
+
+    problem: str  # wrong_kind | verdict | missing
+    portal_id: str
+    probe: str
+    target: str
+    expected: str  # the ErrorKind
+    got: str  # "error:<kind>", "fail:<code>", "pass", or "" when missing
+
+
+@dataclass
 class CalibrationReport:
     run_id: int
     per_code: dict[tuple[str, str], Score] = field(default_factory=dict)
@@ -85,6 +122,16 @@ class CalibrationReport:
         default_factory=list
     )  # portal, probe, target, code
     errors: list[Reported] = field(default_factory=list)
+    per_error: dict[str, ErrorScore] = field(default_factory=dict)  # probe -> expected errors
+    error_mismatches: list[ErrorMismatch] = field(default_factory=list)
+    hostile: dict[str, HostileCounters] = field(default_factory=dict)  # portal -> counters
+
+    def hostile_problems(self) -> list[str]:
+        """Hostile targets not reported as their kind of error, and counters that are not 0."""
+        out = [f"{m.portal_id} {m.probe} {m.problem}: {m.target}" for m in self.error_mismatches]
+        for pid, counters in sorted(self.hostile.items()):
+            out += [f"{pid}: {p}" for p in counters.problems()]
+        return out
 
     def below(self, threshold: float) -> list[str]:
         """The checks whose precision or recall is under ``threshold``."""
@@ -111,7 +158,8 @@ def compare(
     report = CalibrationReport(run_id)
     found: set[tuple[str, str, str, str]] = set()
     fail_rows: dict[tuple[str, str, str, str], Reported] = {}
-    for r in reported:
+    reported_rows = list(reported)
+    for r in reported_rows:
         if r.probe not in wanted or r.portal_id not in expectations:
             continue
         if r.status == "error":
@@ -126,6 +174,7 @@ def compare(
         checks = report.per_family.setdefault(family_of.get(pid, DEFAULT_FAMILY), {})
         for probe in sorted(wanted):
             checks.setdefault(probe, Score())
+    _score_errors(report, expectations, reported_rows, wanted)
     for key in sorted(expected | found):
         pid, probe, _, code = key
         family = report.per_family[family_of.get(pid, DEFAULT_FAMILY)][probe]
@@ -141,6 +190,40 @@ def compare(
         for score in (*scores, report.overall):
             setattr(score, kind, getattr(score, kind) + 1)
     return report
+
+
+def _score_errors(
+    report: CalibrationReport,
+    expectations: dict[str, list[dict[str, Any]]],
+    reported: list[Reported],
+    wanted: set[str],
+) -> None:
+    """Score each expected error against what was reported on its target (all statuses)."""
+    on_target: dict[tuple[str, str, str], list[Reported]] = {}
+    for r in reported:
+        on_target.setdefault((r.portal_id, r.probe, r.target), []).append(r)
+    for pid, exps in sorted(expectations.items()):
+        for e in exps:
+            if e.get("status") != "error" or e["probe"] not in wanted:
+                continue
+            probe, target, kind = e["probe"], e["target"], e["code"]
+            score = report.per_error.setdefault(probe, ErrorScore())
+            rows = on_target.get((pid, probe, target), [])
+            verdicts = [r for r in rows if r.status in ("pass", "fail")]
+            if verdicts:
+                v = verdicts[0]
+                score.verdict += 1
+                got = f"{v.status}:{v.code}" if v.code else v.status
+                report.error_mismatches.append(ErrorMismatch("verdict", pid, probe, target, kind, got))
+            elif any(r.status == "error" and r.code == kind for r in rows):
+                score.correct += 1
+            elif rows:
+                score.wrong_kind += 1
+                got = ",".join(sorted({f"{r.status}:{r.code}" for r in rows}))
+                report.error_mismatches.append(ErrorMismatch("wrong_kind", pid, probe, target, kind, got))
+            elif e.get("required", True):
+                score.missing += 1
+                report.error_mismatches.append(ErrorMismatch("missing", pid, probe, target, kind, ""))
 
 
 def load_ground_truth(directory: Path, portal_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
@@ -235,21 +318,54 @@ def calibrate(
     truth = load_ground_truth(ground_truth_dir, portal_ids)
     if LOGGED_IN_CHECKS & set(checks):
         stand_in_logins(config, portal_ids, ground_truth_dir, captcha_dir)
-    result = run_audit(
-        config,
-        sf,
-        portal_ids=portal_ids,
-        probes=checks,
-        trigger="calibrate",
-        progress=progress,
-        db_url=db_url,
-        crawl_for_catalogue=True,
-    )
-    report = compare(
-        truth,
-        reported_findings(sf, result.run_id),
-        [c for c in checks if c not in result.skipped],
-        result.run_id,
-        load_families(ground_truth_dir, portal_ids),
-    )
+    with (
+        tempfile.TemporaryDirectory(prefix="zwaudit-calibrate-out-") as tmp,
+        _captured_log(Path(tmp)) as log_file,
+    ):
+        since = time.time()
+        result = run_audit(
+            config,
+            sf,
+            portal_ids=portal_ids,
+            probes=checks,
+            trigger="calibrate",
+            progress=progress,
+            db_url=db_url,
+        )
+        until = time.time()
+        report = compare(
+            truth,
+            reported_findings(sf, result.run_id),
+            [c for c in checks if c not in result.skipped],
+            result.run_id,
+        )
+        for pid in portal_ids:
+            notes_of = notes(ground_truth_dir, pid).get("hostile")
+            if notes_of:
+                report.hostile[pid] = hostile.hostile_counters(
+                    config,
+                    sf,
+                    pid,
+                    result.run_id,
+                    notes_of,
+                    ground_truth_dir.parent,
+                    (since, until),
+                    Path(tmp),
+                    log_file,
+                )
     return result, report
+
+
+@contextlib.contextmanager
+def _captured_log(directory: Path) -> Iterator[Path]:
+    """What the run logs (at the configured levels), kept to look for personal data in it."""
+    path = directory / "run.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield path
+    finally:
+        root.removeHandler(handler)
+        handler.close()

@@ -23,7 +23,8 @@ class Listener:
 
     @property
     def base(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
+        scheme = "http" if self.scheme == "refused" else self.scheme  # a port that refuses connections
+        return f"{scheme}://127.0.0.1:{self.port}"
 
 
 @dataclass

@@ -51,6 +51,7 @@ def report_tables(report: CalibrationReport) -> list[Table]:
         for pid, probe, target, code in report.false_negatives:
             misses.add_row("FN", pid, probe, code, target)
         tables.append(misses)
+    tables += hostile_tables(report)
     if report.errors:
         errors = Table(title=f"errors ({len(report.errors)}; never counted as TP)")
         for col in ("portal", "check", "kind", "target", "message"):
@@ -95,6 +96,42 @@ def chosen_provinces(provinces: tuple[str, ...], families: tuple[str, ...]) -> l
     return chosen
 
 
+def hostile_tables(report: CalibrationReport) -> list[Table]:
+    """Expected errors per check, the hostile targets got wrong, and the politeness/safety counters."""
+    tables: list[Table] = []
+    if report.per_error:
+        scores = Table(title="hostile targets: expected errors")
+        for col in ("check", "right kind", "wrong kind", "verdict", "missing"):
+            scores.add_column(col, justify="left" if col == "check" else "right")
+        for probe, s in sorted(report.per_error.items()):
+            scores.add_row(probe, str(s.correct), str(s.wrong_kind), str(s.verdict), str(s.missing))
+        tables.append(scores)
+    if report.error_mismatches:
+        wrong = Table(title="hostile targets not reported as their kind of error")
+        for col in ("problem", "portal", "check", "expected", "got", "target"):
+            wrong.add_column(col)
+        for m in report.error_mismatches:
+            wrong.add_row(m.problem, m.portal_id, m.probe, m.expected, m.got, m.target)
+        tables.append(wrong)
+    for pid, c in sorted(report.hostile.items()):
+        counters = Table(title=f"{pid}: politeness and data safety (want 0; traps at most {c.trap_bound})")
+        counters.add_column("counter")
+        counters.add_column("value", justify="right")
+        rows = [
+            ("requests to Disallow paths", c.disallowed_requests),
+            ("Retry-After violations", c.retry_after_violations),
+            (f"Crawl-delay violations (of {c.crawl_delay_pages} page requests)", c.crawl_delay_violations),
+            *((f"trap pages fetched: {t}", n) for t, n in c.trap_pages.items()),
+            ("unneutralised CSV cells", c.csv_unneutralised),
+            ("unescaped payloads in the report", c.report_unescaped),
+            *((f"test account's personal data: {w}", n) for w, n in c.personal_data.items()),
+        ]
+        for name, value in rows:
+            counters.add_row(name, str(value))
+        tables.append(counters)
+    return tables
+
+
 @click.command("calibrate")
 @click.option(
     "--province",
@@ -114,6 +151,12 @@ def chosen_provinces(provinces: tuple[str, ...], families: tuple[str, ...]) -> l
     "--probe", "probes", multiple=True, metavar="NAME", help="Calibrate this check only (repeatable)."
 )
 @click.option(
+    "--hostile/--no-hostile",
+    default=False,
+    show_default=True,
+    help="Also calibrate on the opt-in hostile province sbx-xian (when no --province is given).",
+)
+@click.option(
     "--threshold",
     type=click.FloatRange(0, 1),
     default=1.0,
@@ -126,13 +169,14 @@ def command(
     provinces: tuple[str, ...],
     families: tuple[str, ...],
     probes: tuple[str, ...],
+    hostile: bool,
     threshold: float,
 ) -> None:
     """Start the sandbox, audit it, and score every check against the ground truth, per check and
     per style family."""
     from sandbox import server
 
-    chosen = chosen_provinces(provinces, families)
+    chosen = chosen_provinces(provinces or (tuple(server.all_provinces()) if hostile else ()), families)
     sf = app.sessions()
     with tempfile.TemporaryDirectory(prefix="zwaudit-calibrate-") as tmp:
         sb = server.start(chosen, base_port=0, directory=Path(tmp))
@@ -155,5 +199,9 @@ def command(
     failing = report.below(threshold)
     if failing:
         click.echo(f"below the threshold {threshold:.2f}: {', '.join(failing)}", err=True)
+    problems = report.hostile_problems()
+    if problems:
+        click.echo(f"hostile province: {len(problems)} problem(s): {'; '.join(problems[:10])}", err=True)
+    if failing or problems:
         sys.exit(EXIT_REGRESSION)
     click.echo(f"calibration run {report.run_id}: every check at or above {threshold:.2f}")
