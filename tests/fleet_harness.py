@@ -81,7 +81,16 @@ def _env(evidence: Path, var: Path) -> dict[str, str]:
 
 
 def zwaudit_cmd(config: Path, db_url: str, *args: str) -> list[str]:
-    return [sys.executable, "-c", "from zwaudit.cli import main; main()", "--config", str(config), "--db", db_url, *args]
+    return [
+        sys.executable,
+        "-c",
+        "from zwaudit.cli import main; main()",
+        "--config",
+        str(config),
+        "--db",
+        db_url,
+        *args,
+    ]
 
 
 def start_worker(config: Path, db_url: str, home: Path, concurrency: int = 1) -> subprocess.Popen[bytes]:
