@@ -159,3 +159,13 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.2) -> bool:
             return True
         time.sleep(interval)
     return False
+
+
+def workers_alive(db_url: str) -> int:
+    """Workers registered with the queue (they register on start, unregister on a clean stop)."""
+    try:
+        with psycopg.connect(libpq(db_url)) as conn:
+            row = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
+            return int(row[0]) if row else 0
+    except psycopg.errors.UndefinedTable:
+        return 0

@@ -36,6 +36,7 @@ from fleet_harness import (
     start_worker,
     stop,
     wait_for,
+    workers_alive,
 )
 from sqlalchemy import select
 
@@ -55,6 +56,7 @@ from zwaudit.outcomes import Status
 
 pytestmark = pytest.mark.postgres
 
+PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config"
 PORTALS = ["sbx-shu", "sbx-jin"]
 CHECKS = ["guide_completeness", "link_health", "auth_https"]  # two crawl-based, one browser
 
@@ -123,7 +125,7 @@ def test_two_workers_match_one_process_and_lose_nothing_to_a_sigkill(
     coordinator = start_coordinator(cfg, pg_url, tmp_path / "coord")
     killed: dict[str, int] = {}
     try:
-        assert wait_for(lambda: _workers_alive(pg_url) == 2, 60)  # both workers up before one dies
+        assert wait_for(lambda: workers_alive(pg_url) == 2, 60)  # both workers up before one dies
         # a crawl job under way on some worker: kill that worker's process by PID
         assert wait_for(lambda: any(j["task"] == "zwaudit:crawl_portal" for j in doing(pg_url)), 90)
         job = next(j for j in doing(pg_url) if j["task"] == "zwaudit:crawl_portal")
@@ -206,15 +208,6 @@ def test_a_restarted_coordinator_resumes_its_run(two_provinces: Sandbox, pg_url:
         assert [(r.id, r.status) for r in runs] == [(1, "ok")]
         assert runs[0].summary["fleet"]["resumed"] is True
     engine.dispose()
-
-
-def _workers_alive(url: str) -> int:
-    try:
-        with psycopg.connect(libpq(url)) as conn:
-            row = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
-            return int(row[0]) if row else 0
-    except psycopg.errors.UndefinedTable:
-        return 0
 
 
 def _safe_jobs(url: str) -> list[dict[str, object]]:
@@ -318,3 +311,29 @@ def test_the_sandbox_counts_requests_in_flight_per_listener() -> None:
     ((host, peak),) = counter.peaks().items()
     assert host.startswith("127.0.0.1:") and peak == 3
     assert counter.requests()[host] == 4
+
+
+def test_sqlite_stays_single_machine(tmp_path: Path) -> None:
+    """`queue:` in settings changes nothing on SQLite; asking for workers there is a usage error."""
+    from click.testing import CliRunner
+
+    from zwaudit.cli import cli
+    from zwaudit.cli.nightly import distributed
+
+    cfg = tmp_path / "cfg"
+    (cfg / "portals").mkdir(parents=True)
+    (cfg / "portals" / "p.yaml").write_text(
+        "id: p\nname: P\nhome_url: https://127.0.0.1:9/\n", encoding="utf-8"
+    )
+    (cfg / "settings.yaml").write_text("queue: {stalled_after_s: 5}\n", encoding="utf-8")
+    config = load_config(cfg)
+    sqlite = f"sqlite:///{tmp_path / 'z.sqlite'}"
+    assert distributed(config, sqlite, None) is False
+    assert distributed(config, "postgresql+psycopg://u@h/d", None) is True
+    assert distributed(load_config(PROJECT_CONFIG), "postgresql+psycopg://u@h/d", None) is False
+    assert distributed(load_config(PROJECT_CONFIG), "postgresql+psycopg://u@h/d", 0) is True
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--config", str(cfg), "--db", sqlite, "nightly", "--workers", "2"])
+    assert result.exit_code == 2 and "--workers needs a PostgreSQL database" in result.output
+    result = runner.invoke(cli, ["--config", str(cfg), "--db", sqlite, "worker"])
+    assert result.exit_code == 2 and "needs a PostgreSQL database" in result.output
