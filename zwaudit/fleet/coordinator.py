@@ -43,7 +43,7 @@ from zwaudit.targets import normalize_url
 
 log = logging.getLogger(__name__)
 
-FINAL = ("succeeded", "failed", "cancelled", "aborted")
+NO_WORKER_WARNING_S = 60.0  # how often "no worker is running" is logged while jobs wait
 
 
 @dataclass
@@ -106,7 +106,8 @@ def resumable_run(sf: sessionmaker[Session]) -> int | None:
         run = session.scalars(
             select(models.Run).where(models.Run.trigger == "nightly").order_by(models.Run.id.desc()).limit(1)
         ).first()
-    if run is None or run.finished_at is not None or not (run.summary or {}).get("fleet"):
+    # ``interrupted``: a run whose lock was taken over may be marked so; a fleet run is resumable
+    if run is None or run.status not in ("running", "interrupted") or not (run.summary or {}).get("fleet"):
         return None
     return run.id
 
@@ -121,7 +122,7 @@ def start_or_resume(
             run = session.get(models.Run, resumed)
             assert run is not None
             plan = dict((run.summary or {})["fleet"])
-            run.status = "running"
+            run.status, run.finished_at = "running", None
         log.warning("resuming nightly run %s, which its coordinator left unfinished", resumed)
         return resumed, list(plan["portals"]), list(plan["checks"]), True
     run_id = store.start_run(sf, "nightly", config_dir=str(config.directory), portals=portals)
@@ -196,6 +197,15 @@ class Coordinator:
             await app.job_manager.retry_job(job)
             self.report.retried_stalled.append(job.id)
 
+    async def live_workers(self, app: procrastinate.App) -> int:
+        rows = await self._fetch(
+            app,
+            "SELECT count(*) AS n FROM procrastinate_workers "
+            "WHERE last_heartbeat > now() - make_interval(secs => %(s)s)",
+            s=self.queue.stalled_after_s,
+        )
+        return int(rows[0]["n"]) if rows else 0
+
     async def statuses(self, app: procrastinate.App) -> dict[str, int]:
         rows = await self._fetch(
             app,
@@ -222,6 +232,7 @@ class Coordinator:
             self.progress.start("(fleet)", "jobs")
             started = time.monotonic()
             last: dict[str, int] = {}
+            warned = time.monotonic() - NO_WORKER_WARNING_S + 10  # first look after 10 s
             while True:
                 await self.retry_stalled(app)
                 counts = await self.statuses(app)
@@ -230,6 +241,9 @@ class Coordinator:
                     last = counts
                 if not counts.get("todo") and not counts.get("doing"):
                     break
+                if time.monotonic() - warned > NO_WORKER_WARNING_S and not await self.live_workers(app):
+                    log.warning("run %s: no zwaudit worker is running; the jobs wait for one", self.run_id)
+                    warned = time.monotonic()
                 await asyncio.sleep(self.queue.poll_s)
             self.report.statuses = counts
             self.report.jobs = sum(counts.values())
