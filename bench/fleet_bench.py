@@ -95,14 +95,15 @@ def fleet_run(sb: Sandbox, cfg: Path, workers: int, home: Path, *, kill: bool = 
                 )
                 os.kill(victim.pid, signal.SIGKILL)
                 killed_at = time.monotonic()
-                again = wait_for(
-                    lambda: any(
-                        j["id"] == job["id"] and j["attempts"] >= 2 and j["status"] in ("doing", "succeeded")
-                        for j in job_rows(db)
-                    ),
-                    120,
-                    0.05,
+
+                def state() -> dict[str, Any]:
+                    return next(j for j in job_rows(db) if j["id"] == job["id"])
+
+                requeued = wait_for(
+                    lambda: state()["status"] == "todo" or state()["attempts"] >= 2, 600, 0.05
                 )
+                out["requeued_s"] = time.monotonic() - killed_at if requeued else float("nan")
+                again = wait_for(lambda: state()["attempts"] >= 2, 600, 0.05)
                 out["recover_s"] = time.monotonic() - killed_at if again else float("nan")
             rc = coordinator.wait(timeout=3600)
             out["wall_s"] = time.monotonic() - started
@@ -212,9 +213,10 @@ def main() -> None:
     lost = killed["jobs"] - killed["succeeded"]
     print(
         f"SIGKILL of a worker mid-crawl (2 workers): jobs lost {lost} of {killed['jobs']}, "
-        f"retried {killed['retried']}, killed job running again after {killed['recover_s']:.1f} s "
-        f"(heartbeat timeout {QUEUE['stalled_after_s']} s), run wall time {killed['wall_s']:.1f} s, "
-        f"exit {killed['rc']}"
+        f"retried {killed['retried']}; the killed job back in the queue {killed['requeued_s']:.1f} s after the "
+        f"kill (heartbeat timeout {QUEUE['stalled_after_s']} s + the coordinator's poll), running again on "
+        f"the surviving worker after {killed['recover_s']:.1f} s (once that worker was free); "
+        f"run wall time {killed['wall_s']:.1f} s, exit {killed['rc']}"
     )
     print(
         f"queue pick time with {args.queued:,} jobs queued: median {pick_median:.1f} ms, max {pick_max:.1f} ms (50 picks)"
