@@ -352,3 +352,27 @@ def test_sqlite_stays_single_machine(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--workers needs a PostgreSQL database" in result.output
     result = runner.invoke(cli, ["--config", str(cfg), "--db", sqlite, "worker"])
     assert result.exit_code == 2 and "needs a PostgreSQL database" in result.output
+
+
+@pytest.mark.timeout(240)
+def test_nightly_workers_option_runs_a_fleet_of_its_own(
+    two_provinces: Sandbox, pg_url: str, tmp_path: Path
+) -> None:
+    """`nightly --workers 1` with no `queue:` in settings: the coordinator starts a local worker,
+    the run completes through the queue, and the worker is stopped afterwards."""
+    cfg = fleet_config(
+        two_provinces.config_dir, tmp_path / "cfg", portals=["sbx-jin"], checks=["guide_completeness"]
+    )
+    (cfg / "settings.yaml").write_text("checks: [guide_completeness]\n", encoding="utf-8")
+    coordinator = start_coordinator(cfg, pg_url, tmp_path / "c", "--workers", "1")
+    try:
+        assert coordinator.wait(timeout=200) == 0, (tmp_path / "c" / "nightly.log").read_text()[-3000:]
+    finally:
+        stop([coordinator])
+    assert [(j["task"], j["status"]) for j in job_rows(pg_url)] == [
+        ("zwaudit:crawl_portal", "succeeded"),
+        ("zwaudit:run_check", "succeeded"),
+    ]
+    assert workers_alive(pg_url) == 0  # the local worker stopped cleanly (it unregisters)
+    keys = finding_keys(pg_url, 1)
+    assert keys and {k[1] for k in keys} == {"guide_completeness"}

@@ -63,16 +63,15 @@ def run_worker(
     asyncio.run(_serve(env, concurrency, wait=wait))
 
 
-def worker_command(config_dir: Path | str, db_url: str, concurrency: int = 1) -> list[str]:
-    """The command line of one worker process (``zwaudit --config … --db … worker``)."""
+def worker_command(config_dir: Path | str, concurrency: int = 1) -> list[str]:
+    """The command line of one worker process (``zwaudit --config … worker``); the database URL
+    goes in its environment (``ZWAUDIT_DB``), never on a command line other users can read."""
     return [
         sys.executable,
         "-c",
         "from zwaudit.cli import main; main()",
         "--config",
         str(config_dir),
-        "--db",
-        db_url,
         "worker",
         "--concurrency",
         str(concurrency),
@@ -83,10 +82,8 @@ def worker_command(config_dir: Path | str, db_url: str, concurrency: int = 1) ->
 def local_workers(count: int, config_dir: Path | str, db_url: str) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``nightly --workers N``: N worker processes on this machine for the length of the block,
     stopped with SIGTERM (graceful) at its end."""
-    procs = [
-        subprocess.Popen(worker_command(config_dir, db_url), env=dict(os.environ), start_new_session=False)
-        for _ in range(count)
-    ]
+    env = {**os.environ, "ZWAUDIT_DB": db_url}
+    procs = [subprocess.Popen(worker_command(config_dir), env=env) for _ in range(count)]
     try:
         yield procs
     finally:
