@@ -31,7 +31,7 @@ from sandbox import ca
 from sandbox.provinces import PROVINCES, family_of
 from sandbox.truth import ground_truth
 from sandbox.web import channels, sso
-from sandbox.web.kit import Listener, Runtime
+from sandbox.web.kit import Concurrency, Listener, Runtime
 from zwaudit.config.schema import PortalProfile
 from zwaudit.errors import RunError, UsageError
 from zwaudit.paths import var_dir
@@ -58,6 +58,7 @@ class _Running:
     runners: list[web.AppRunner] = field(default_factory=list)
     runtimes: dict[str, Runtime] = field(default_factory=dict)
     held: list[socket.socket] = field(default_factory=list)  # bound, never listening: refused ports
+    concurrency: Concurrency = field(default_factory=Concurrency)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Sandbox:
     portal_ids: list[str]
     urls: dict[str, dict[str, str]]
     _stop: Callable[[], None] = field(repr=False)
+    concurrency: Concurrency = field(default_factory=Concurrency, repr=False)
 
     @property
     def config_dir(self) -> Path:
@@ -263,6 +265,7 @@ async def _open(provinces: list[str], base_port: int, directory: Path) -> _Runni
             for app in apps.values():
                 for mw in reversed(wrap(rt) if wrap else []):
                     app.middlewares.insert(0, mw)
+                app.middlewares.insert(0, running.concurrency.middleware())  # outermost: every request
             for name, app in apps.items():
                 runner = web.AppRunner(app, access_log=None, handle_signals=False)
                 await runner.setup()
@@ -338,7 +341,7 @@ def start(
             thread.join(timeout=10)
 
     urls = {pid: {s: lst.base for s, lst in rt.listeners.items()} for pid, rt in running.runtimes.items()}
-    return Sandbox(root.resolve(), chosen, urls, stop)
+    return Sandbox(root.resolve(), chosen, urls, stop, running.concurrency)
 
 
 def serve(
@@ -357,7 +360,7 @@ def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopped.set)
         urls = {pid: {s: lst.base for s, lst in rt.listeners.items()} for pid, rt in running.runtimes.items()}
-        announce(Sandbox(directory.resolve(), chosen, urls, stopped.set))
+        announce(Sandbox(directory.resolve(), chosen, urls, stopped.set, running.concurrency))
         try:
             await stopped.wait()
         finally:

@@ -25,7 +25,7 @@ from zwaudit.config import load_config
 from zwaudit.crawl import crawl, crawl_command
 from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory, upgrade
-from zwaudit.db.store import item_counts, start_run
+from zwaudit.db.store import database_identity, item_counts, start_run
 from zwaudit.errors import RunError
 from zwaudit.evidence import EvidenceWriter
 from zwaudit.findings import Finding
@@ -260,14 +260,15 @@ def test_a_new_database_never_resumes_another_databases_crawl(site: CrawlSite, t
         run_id = start_run(sf, "crawl")
         with sf() as session:
             started = session.get(models.Run, run_id).started_at  # type: ignore[union-attr]
-        runs[name] = (url, run_id, started)
+            identity = database_identity(session)
+        runs[name] = (url, run_id, started, identity)
     assert runs["a"][1] == runs["b"][1] == 1
     # database a's run 1 was stopped cleanly midway: its JOBDIR holds a resumable frontier
-    url_a, run_a, started_a = runs["a"]
-    stale = jobdir_for(run_dir_name(url_a, run_a, started_a), "site")
+    url_a, run_a, started_a, identity_a = runs["a"]
+    stale = jobdir_for(run_dir_name(identity_a, run_a, started_a), "site")
     stale.mkdir(parents=True)
     (stale / CLEAN_MARKER).write_text("shutdown")
 
-    url_b, run_b, _ = runs["b"]
+    url_b, run_b, _, _ = runs["b"]
     assert crawl(run_b, ["site"], config_dir=config_dir, db_url=url_b).portals["site"].resumed == "new"
     assert crawl(run_a, ["site"], config_dir=config_dir, db_url=url_a).portals["site"].resumed == "resume"

@@ -26,6 +26,9 @@ EXPECTED_TABLES = {
     "indicator_value",
     "manual_input",
     "lock",
+    "zwaudit_meta",
+    "evidence_blob",
+    "crawl_outcome",
 }
 
 

@@ -32,14 +32,15 @@ def evidence_root() -> Path:
     return Path(env).resolve() if env else var_dir() / "runs"
 
 
-def run_dir_name(db_url: str, run_id: int, started_at: datetime) -> str:
+def run_dir_name(database: str, run_id: int, started_at: datetime) -> str:
     """``run-<id>-<key>``: the on-disk name of one run of one database (evidence, crawl resume
-    state); ``<key>`` is a short digest of the database URL and the run's start (the URL is
-    hashed, never written).
+    state); ``<key>`` is a short digest of the database's identity
+    (:func:`zwaudit.db.store.database_identity`: the UUID stored at its first upgrade, not the URL,
+    so every worker of a fleet agrees whatever host name it uses) and the run's start.
 
     Run ids restart at 1 in every database (a calibration, a test, a second deployment), so
     anything kept on disk per run is named by id *and* key: run 1 of one database never
     overwrites, or resumes, run 1 of another.
     """
-    text = f"{db_url}|{run_id}|{started_at.isoformat()}"
+    text = f"{database}|{run_id}|{started_at.isoformat()}"
     return f"run-{run_id}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"

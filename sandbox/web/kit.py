@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 import secrets
+import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -113,3 +115,56 @@ def mask_id(number: str, style: str) -> str:
 
 def mask_phone(phone: str, style: str) -> str:
     return phone if style == "plain" else phone[:3] + "****" + phone[-4:]
+
+
+class Concurrency:
+    """In-flight requests per listener (``127.0.0.1:<port>``), and the most seen at once.
+
+    The fleet's politeness test reads :meth:`peaks` to assert that no host ever served more
+    requests at once than the profile's ``politeness.concurrency_per_host``, whichever workers
+    and processes sent them. Thread-safe: the sandbox runs in its own thread.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._now: dict[str, int] = {}
+        self._peak: dict[str, int] = {}
+        self._total: dict[str, int] = {}
+
+    def enter(self, host: str) -> None:
+        with self._lock:
+            self._now[host] = self._now.get(host, 0) + 1
+            self._total[host] = self._total.get(host, 0) + 1
+            self._peak[host] = max(self._peak.get(host, 0), self._now[host])
+
+    def leave(self, host: str) -> None:
+        with self._lock:
+            self._now[host] -= 1
+
+    def peaks(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._peak)
+
+    def requests(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._total)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._peak = {h: n for h, n in self._now.items() if n}
+            self._total = {}
+
+    def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:
+        @web.middleware
+        async def count(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            sock = request.transport.get_extra_info("sockname") if request.transport else None
+            host = f"{sock[0]}:{sock[1]}" if sock else request.host
+            self.enter(host)
+            try:
+                return await handler(request)
+            finally:
+                self.leave(host)
+
+        return count

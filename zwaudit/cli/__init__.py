@@ -34,6 +34,7 @@ COMMANDS = [
     "zwaudit.cli.sandbox",
     "zwaudit.cli.schedule",
     "zwaudit.cli.score",
+    "zwaudit.cli.worker",
 ]
 
 

@@ -6,12 +6,40 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.cli.context import AppContext
+from zwaudit.config import Config
+from zwaudit.errors import UsageError
 from zwaudit.lock import DEFAULT_STALE_AFTER_S
-from zwaudit.nightly import NightlyOptions, run_nightly
+from zwaudit.nightly import NightlyOptions, NightlyResult, run_nightly
 from zwaudit.paths import out_dir
-from zwaudit.progress import RichProgress, progress_for_terminal
+from zwaudit.progress import ProgressSink, RichProgress, progress_for_terminal
+
+
+def distributed(config: Config, db_url: str, workers: int | None) -> bool:
+    """Fleet mode: PostgreSQL and (``queue:`` in settings or ``--workers``); SQLite never."""
+    from zwaudit.fleet.app import is_postgresql
+
+    if workers is not None and not is_postgresql(db_url):
+        raise UsageError("--workers needs a PostgreSQL database (the queue lives there)")
+    return is_postgresql(db_url) and (workers is not None or config.settings.queue is not None)
+
+
+def run_fleet(
+    config: Config,
+    sf: sessionmaker[Session],
+    *,
+    db_url: str,
+    options: NightlyOptions,
+    progress: ProgressSink,
+    workers: int | None,
+) -> NightlyResult:
+    from zwaudit.fleet.coordinator import run_fleet_nightly
+    from zwaudit.fleet.worker import local_workers
+
+    with local_workers(workers or 0, config.directory, db_url):
+        return run_fleet_nightly(config, sf, db_url=db_url, options=options, progress=progress)
 
 
 @click.command("nightly")
@@ -33,9 +61,21 @@ from zwaudit.progress import RichProgress, progress_for_terminal
     type=click.FloatRange(min=10),
     help="Seconds without a heartbeat after which another run's lock counts as stale.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0, max=64),
+    default=None,
+    help="Run as a fleet on the PostgreSQL queue (also the default when settings.yaml has queue:), "
+    "starting N local `zwaudit worker` processes for the run (0: only the workers already running).",
+)
 @click.pass_obj
 def command(
-    app: AppContext, portals: tuple[str, ...], out: Path | None, fail_on_regression: bool, lock_timeout: float
+    app: AppContext,
+    portals: tuple[str, ...],
+    out: Path | None,
+    fail_on_regression: bool,
+    lock_timeout: float,
+    workers: int | None,
 ) -> None:
     """Crawl, probe, score, export and report every configured portal as one run.
 
@@ -53,7 +93,10 @@ def command(
     progress = progress_for_terminal()
     db_url = app.engine.url.render_as_string(hide_password=False)
     with progress if isinstance(progress, RichProgress) else nullcontext():
-        result = run_nightly(config, sf, db_url=db_url, options=options, progress=progress)
+        if distributed(config, db_url, workers):
+            result = run_fleet(config, sf, db_url=db_url, options=options, progress=progress, workers=workers)
+        else:
+            result = run_nightly(config, sf, db_url=db_url, options=options, progress=progress)
     click.echo(f"nightly run {result.run_id}:")
     for stage, state in result.stages.items():
         click.echo(f"  {stage:<8} {state}")

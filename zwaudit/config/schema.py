@@ -76,6 +76,9 @@ class Politeness(Strict):
     delay_seconds: float = Field(default=1.0, ge=0)
     obey_robots: bool = True
     autothrottle: bool = True
+    # hosts this portal reaches beyond its own URLs that other portals share (a unified login):
+    # in a fleet, one job at a time per host holds for these too (``host:port`` or ``host``)
+    shared_hosts: list[str] = Field(default_factory=list)
 
 
 class CrawlProfile(Strict):
@@ -167,6 +170,16 @@ class NetworkSettings(Strict):
     page_timeout_s: float = Field(default=60.0, gt=0)  # a runaway page is abandoned after this
 
 
+class QueueSettings(Strict):
+    """The fleet (``queue:`` in settings.yaml; with a PostgreSQL database it makes ``nightly``
+    distribute its jobs to ``zwaudit worker`` processes, see docs/deployment.md)."""
+
+    evidence: Literal["database", "filesystem"] = "database"  # where workers leave evidence files
+    heartbeat_s: float = Field(default=10.0, gt=0)  # how often a worker says it is alive
+    stalled_after_s: float = Field(default=60.0, gt=0)  # a silent worker's jobs are retried after this
+    poll_s: float = Field(default=2.0, gt=0)  # how often the coordinator looks at the queue
+
+
 class Settings(Strict):
     """Global settings (``settings.yaml``)."""
 
@@ -177,3 +190,4 @@ class Settings(Strict):
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     webhook_url: AnyHttpUrl | None = None
     checks: list[str] = Field(default_factory=list)  # the checks a plain ``audit`` runs; [] = all
+    queue: QueueSettings | None = None  # set: nightly on PostgreSQL runs as a fleet

@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,7 @@ from zwaudit.errors import RunError, UsageError
 from zwaudit.paths import var_dir
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SCHEMA_LOCK_KEY = 0x7A77_6175_6469_7401  # the advisory lock held while the schema is upgraded
 
 
 def default_url() -> str:
@@ -108,8 +109,24 @@ def ensure_schema(engine: Engine) -> None:
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-    if current_revision(engine) != head:
+    if current_revision(engine) == head:
+        return
+    if engine.dialect.name != "postgresql":
         upgrade(engine)
+        return
+    # several processes (a fleet's workers starting together) may find the schema behind at once:
+    # one upgrades under an advisory lock, the others wait for it and then find it current
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK_KEY})
+            try:
+                if current_revision(engine) != head:
+                    upgrade(engine)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK_KEY})
+                conn.commit()
+    except OperationalError as exc:
+        raise database_error(engine, exc) from exc
 
 
 def table_names(engine: Engine) -> list[str]:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -226,3 +227,38 @@ class Lock(Base):
     holder: Mapped[str] = mapped_column(String(300))
     acquired_at: Mapped[datetime] = _ts()
     heartbeat_at: Mapped[datetime] = _ts()
+
+
+class Meta(Base):
+    """Facts about the database itself; ``database_id`` (a UUID written by the first upgrade)
+    names its runs on disk, whatever URL a client reaches it by."""
+
+    __tablename__ = "zwaudit_meta"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class EvidenceBlob(Base):
+    """An evidence file kept in the database (the fleet's shared evidence store), keyed by the
+    same relative path the ``evidence`` rows store."""
+
+    __tablename__ = "evidence_blob"
+
+    path: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = _ts()
+
+
+class CrawlOutcome(Base):
+    """How a queued crawl of one portal ended (``error`` None = ok): the crawl-based check jobs
+    that follow it read this instead of judging an empty snapshot."""
+
+    __tablename__ = "crawl_outcome"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    portal_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    finished_at: Mapped[datetime] = _ts()

@@ -73,7 +73,12 @@ def sync_portals(sf: sessionmaker[Session], run_id: int, portals: Sequence[Porta
 
 
 def database_identity(session: Session) -> str:
-    """The database's URL with any password masked: what names its runs on disk."""
+    """What names this database's runs on disk: the UUID its first upgrade stored
+    (``zwaudit_meta.database_id``), so two workers that reach one PostgreSQL through different
+    host names agree on every run directory; the masked URL only for a schema older than that."""
+    row = session.get(models.Meta, "database_id")
+    if row is not None:
+        return f"db:{row.value}"
     return session.get_bind().engine.url.render_as_string(hide_password=True)
 
 
