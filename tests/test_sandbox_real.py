@@ -57,7 +57,7 @@ def _status(sb: Sandbox, pid: str, probe: str, target: str) -> list[str | None]:
 
 
 def test_families_are_registered_and_written_to_the_ground_truth(real: Sandbox) -> None:
-    assert [family_of(p) for p in PROVINCES] == ["sandbox-1"] * 6 + ["real-structure"] * 3
+    assert [family_of(p) for p in PROVINCES] == ["sandbox-1"] * 6 + ["real-structure"] * 3 + ["hostile"]
     assert set(FAMILIES) == {family_of(p) for p in PROVINCES}
     for pid in REAL:
         truth = real.ground_truth(pid)

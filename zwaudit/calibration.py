@@ -331,6 +331,7 @@ def calibrate(
             trigger="calibrate",
             progress=progress,
             db_url=db_url,
+            crawl_for_catalogue=True,
         )
         until = time.time()
         report = compare(
@@ -338,6 +339,7 @@ def calibrate(
             reported_findings(sf, result.run_id),
             [c for c in checks if c not in result.skipped],
             result.run_id,
+            load_families(ground_truth_dir, portal_ids),
         )
         for pid in portal_ids:
             notes_of = notes(ground_truth_dir, pid).get("hostile")

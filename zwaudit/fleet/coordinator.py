@@ -122,7 +122,9 @@ def start_or_resume(
             run = session.get(models.Run, resumed)
             assert run is not None
             plan = dict((run.summary or {})["fleet"])
-            run.status, run.finished_at = "running", None
+            # the resuming coordinator holds the run now: a run whose holder is gone is reaped as
+            # interrupted (zwaudit.run_state), and the killed coordinator's pid is gone
+            run.status, run.finished_at, run.host = "running", None, store.host_id()
         log.warning("resuming nightly run %s, which its coordinator left unfinished", resumed)
         return resumed, list(plan["portals"]), list(plan["checks"]), True
     run_id = store.start_run(sf, "nightly", config_dir=str(config.directory), portals=portals)
