@@ -18,7 +18,7 @@ import lxml.etree
 import lxml.html
 
 from crawler.labels import GuideElements, fold
-from crawler.values import fee_badge, is_control, label_text, material_from_table, value_text
+from crawler.values import fee_badge, fee_stated, is_control, label_text, material_from_table, value_text
 
 LIST_ELEMENTS = frozenset({"申请材料"})
 IDENTITY_ELEMENTS = frozenset({"事项名称", "实施编码", "实施主体", "更新时间"})
@@ -191,6 +191,10 @@ class HtmlGuideReader:
             badge = fee_badge(root)
             if badge is not None:
                 found["是否收费"] = badge
+            elif fee_stated(found.get("收费标准")):
+                # no label and no badge, but a fee standard under a 许可收费 / 收费标准 heading:
+                # a person reads that the item is charged
+                found["是否收费"] = "是"
         self._memo = {}
         return found
 
@@ -233,18 +237,39 @@ def parse_html(text: str) -> Any:
 _UTF8_PARSER = lxml.html.HTMLParser(encoding="utf-8")
 
 
-def guide_from_html(root: Any, elements: GuideElements) -> Guide | None:
-    """The guide on a page, or None when the labels found are not enough for a guide (:func:`is_guide`)."""
+def guide_from_html(root: Any, elements: GuideElements, link_text: str = "") -> Guide | None:
+    """The guide on a page, or None when the labels found are not enough for a guide (:func:`is_guide`).
+
+    A guide that shows no labelled 事项名称 is named as a person names it: by its first heading
+    (``h1``/``h2``), else by the text of the link or control that led to it when the page shows
+    that text as a block of its own (the item's title), else by the document title.
+    """
     found = HtmlGuideReader(elements).read(root)
     if not is_guide(found):
         return None
     guide = Guide(found)
     if not guide.name:
         headings = root.xpath("(//h1|//h2)[1]")
-        title = _text(headings[0]) if headings else fold(root.findtext(".//title") or "")
+        title = (
+            _text(headings[0])
+            if headings
+            else _shown_whole(root, link_text) or fold(root.findtext(".//title") or "")
+        )
         if title:
             guide.fields["事项名称"] = title
     return guide
+
+
+def _shown_whole(root: Any, text: str) -> str | None:
+    """``text`` when some element of the page's body shows exactly it (a title block)."""
+    want = fold(text)
+    if not 2 <= len(want) <= 120:
+        return None
+    body = root.find("body")
+    for el in (body if body is not None else root).iter(lxml.etree.Element):
+        if el.tag not in ("a", "script", "style", "title") and fold(el.text_content() or "") == want:
+            return want
+    return None
 
 
 def guides_from_json(data: Any, elements: GuideElements) -> Iterator[Guide]:
@@ -255,7 +280,7 @@ def guides_from_json(data: Any, elements: GuideElements) -> Iterator[Guide]:
             name = elements.element_for(str(key))
             if name is None or isinstance(value, dict):
                 continue
-            mapped[name] = _json_value(name, value)
+            mapped[name] = _json_value(name, _with_unit(data, str(key), value))
         if is_guide(mapped):
             yield Guide(mapped)
             return
@@ -264,6 +289,32 @@ def guides_from_json(data: Any, elements: GuideElements) -> Iterator[Guide]:
     elif isinstance(data, list):
         for value in data:
             yield from guides_from_json(value, elements)
+
+
+_UNIT_WORD = re.compile(r"^(?:个工作日|工作日|自然日|日|天|个月|月|年|小时|元)$")
+_KEY_TOKEN = re.compile(r"[A-Z]+(?![a-z])|[A-Za-z][a-z]*|[^A-Za-z_\-]+")
+
+
+def _with_unit(data: dict[Any, Any], key: str, value: Any) -> Any:
+    """A bare number joined to its unit from a sibling key: ``PROMISE_DAY: 5`` with
+    ``PROMISE_TYPE_TEXT: 个工作日`` is ``5个工作日`` (APIs keep a number and its unit apart).
+
+    A sibling is one whose key starts with the same word (PROMISE_…, promise…) and whose whole
+    value is a unit; without one the number stays bare and is compared as a number alone.
+    """
+    if isinstance(value, bool) or not re.fullmatch(r"\d+(?:\.\d+)?", str(value).strip()):
+        return value
+    head = _first_token(key)
+    for other, unit in data.items():
+        same_word = str(other) != key and _first_token(str(other)) == head
+        if same_word and isinstance(unit, str) and _UNIT_WORD.match(unit.strip()):
+            return f"{str(value).strip()}{unit.strip()}"
+    return value
+
+
+def _first_token(key: str) -> str:
+    m = _KEY_TOKEN.search(key)
+    return m.group(0).lower() if m else key.lower()
 
 
 def _json_value(name: str, value: Any) -> Any:

@@ -44,8 +44,9 @@ INLINE_TAGS = frozenset(
 _TRAILING_CONTROL = re.compile(
     r"(?:\s*(?:点击)?查看\S{0,8}?(?:说明|详情)|(?:^|\s+)(?:展开全部|展开|收起|更多>*))\s*$"
 )
-# 是否收费 read from a badge when no label says it
-FEE_BADGES = {"不收费": "否", "免费": "否", "免收费": "否", "无收费": "否", "收费": "是"}
+# 是否收费 read from a badge when no label says it. A bare 收费 is not a badge: it is how section
+# headings read (许可收费, 收费), and a heading says that the page talks about fees, not that there is one.
+FEE_BADGES = {"不收费": "否", "免费": "否", "免收费": "否", "无收费": "否", "不收取费用": "否"}
 
 
 def is_control(el: Any) -> bool:
@@ -122,10 +123,23 @@ def material_from_table(table: Any) -> str:
 
 
 def fee_badge(root: Any) -> str | None:
-    """是否收费 from a badge (an element whose whole text is 不收费 / 免费 / 收费), if any."""
+    """是否收费 from a badge (an element whose whole text is 不收费 / 免费 …), if any.
+
+    Only the badges that say "no fee" count: a page that charges says so in a labelled value
+    (是否收费：是, a 收费标准 table), and a heading 收费 above a 不收费 badge must not read as 是.
+    """
     for el in root.iter():
         if isinstance(el.tag, str) and len(el) == 0 and el.tag not in CONTROL_TAGS:
             value = FEE_BADGES.get(fold(el.text or ""))
             if value is not None:
                 return value
     return None
+
+
+_NO_FEE_TEXT = re.compile(r"不收费|免费|免收|无收费|不收取|^无$|^否$")
+
+
+def fee_stated(value: Any) -> bool:
+    """Whether a 收费标准 value states a fee (an amount or a standard), not "no fee" or nothing."""
+    text = fold(" ".join(map(str, value)) if isinstance(value, list) else str(value or ""))
+    return len(text) >= 2 and _NO_FEE_TEXT.search(text) is None

@@ -269,3 +269,16 @@ def test_meaning_of_time_limits_phones_and_fees() -> None:
     assert not same_value("text", "按规定收取工本费10元", "按规定收取工本费20元", 90)
     assert not same_value("time_limit", "10个工作日", "10个自然日", 90)
     assert same_value("time_limit", "按规定办理", "按规定 办理", 90)  # no number: compared as text
+
+
+def test_api_flags_and_bare_numbers_compare_by_meaning() -> None:
+    """An API's IS_FEE "0"/"1" is 否/是; a PROMISE_DAY shown without its unit equals a text with
+    that number, and differs from one with another number (the unit is unknown, the number not)."""
+    from crawler.checks.meaning import same_value, yes_no
+
+    assert yes_no("0") == "否" and yes_no("1") == "是" and yes_no("N") == "否" and yes_no("true") == "是"
+    assert same_value("yes_no", "0", "不收费", 85)
+    assert not same_value("yes_no", "0", "是", 85)
+    assert same_value("time_limit", "3", "3个工作日", 85)
+    assert same_value("time_limit", "20个工作日", "20", 85)
+    assert not same_value("time_limit", "1", "20个工作日", 85)

@@ -197,3 +197,64 @@ def test_an_accordion_button_is_a_label(elements: GuideElements) -> None:
     guide = guide_from_html(parse_html(html), elements)
     assert guide is not None
     assert guide.fields["办理地点"] == "政务服务中心" and guide.fields["申请材料"] == ["户口簿", "身份证"]
+
+
+# Real API and page shapes seen on the real-structure family: the fee given by a section heading
+# and its standard, or by a heading above a 不收费 badge; a number and its unit in sibling keys;
+# a guide whose name is shown only as a title block (no label, no h1)
+def test_a_fee_heading_is_not_a_fee_and_a_stated_standard_is(elements: GuideElements) -> None:
+    free = f"""<h1>户口迁移</h1><div class="section4"><div>{pad("办理地点")}</div><div>政务服务中心</div></div>
+    <div class="section8"><div class="bt"><span>{pad("收费")}</span></div><span class="badge">不收费</span></div>"""
+    guide = guide_from_html(parse_html(free), elements)
+    assert guide is not None and guide.fields["是否收费"] == "否"  # not 是 from the heading 收费
+    charged = f"""<h1>户口迁移</h1><div><div>{pad("办理地点")}</div><div>政务服务中心</div></div>
+    <div class="wg-block"><div class="hd">{pad("许可收费")}</div><div class="bd">工本费每证10元</div></div>"""
+    guide = guide_from_html(parse_html(charged), elements)
+    assert guide is not None
+    assert guide.fields["收费标准"] == "工本费每证10元" and guide.fields["是否收费"] == "是"
+    nothing = """<h1>户口迁移</h1><div><div>办理地点</div><div>政务服务中心</div></div>
+    <div><div>许可收费</div><div>不收费</div></div>"""
+    guide = guide_from_html(parse_html(nothing), elements)
+    assert guide is not None and guide.fields.get("是否收费") != "是"
+
+
+def test_an_api_number_is_read_with_its_unit_from_a_sibling_key(elements: GuideElements) -> None:
+    data = {
+        "TASK_NAME": "户口迁移",
+        "TASK_CODE": "11510000MB0000001-1",
+        "PROMISE_DAY": "5",
+        "PROMISE_TYPE_TEXT": "个工作日",
+        "ANTICIPATE_DAY": 20,
+        "ANTICIPATE_TYPE_TEXT": "自然日",
+        "TRANSACT_ADDR": "政务服务中心",
+    }
+    aliases = {
+        "法定办结时限": ["ANTICIPATE_DAY"],
+        "承诺办结时限": ["PROMISE_DAY"],
+        "办理地点": ["TRANSACT_ADDR"],
+        "事项名称": ["TASK_NAME"],
+        "实施编码": ["TASK_CODE"],
+    }  # a profile's crawl.api.field_aliases
+    data_yaml = load_config(validate_probes=False).read_data("guide_elements.yaml")
+    mapped = GuideElements.from_data(data_yaml, aliases)
+    guides = list(guides_from_json(data, mapped))
+    assert len(guides) == 1
+    assert guides[0].fields["承诺办结时限"] == "5个工作日"
+    assert guides[0].fields["法定办结时限"] == "20自然日"
+    # a number with no unit anywhere stays a bare number (compared as a number alone)
+    bare = dict(data, PROMISE_TYPE_TEXT="")
+    assert next(iter(guides_from_json(bare, mapped))).fields["承诺办结时限"] == "5"
+
+
+def test_a_guide_without_a_labelled_name_is_named_by_the_link_that_led_to_it(
+    elements: GuideElements,
+) -> None:
+    page = """<html><head><title>浙里省政务服务网</title></head><body>
+    <div class="logo">浙里省政务服务网</div><div class="wg-title">零售药店申请定点协议管理</div>
+    <div><div>办理地点</div><div>医保服务大厅</div></div><div><div>承诺办结时限</div><div>5个工作日</div></div>
+    <div><div>申请材料</div><ol><li>申请书</li></ol></div></body></html>"""
+    named = guide_from_html(parse_html(page), elements, "零售药店申请定点协议管理")
+    assert named is not None and named.name == "零售药店申请定点协议管理"
+    # a generic control text (办事指南) is not shown as a block: the document title, as before
+    generic = guide_from_html(parse_html(page), elements, "办事指南")
+    assert generic is not None and generic.name == "浙里省政务服务网"

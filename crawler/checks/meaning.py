@@ -5,9 +5,10 @@ the same phone; an address written with other punctuation or one more word is th
 Each element has a *kind* (``config/data_same_source.yaml: field_kinds``):
 
 - ``time_limit``: every (number, unit) the text states — units 工作日, 自然日 (日/天), 个月, 年, 小时,
-  and 即办 (当场/即时办结) — compared as sets; text without a number falls back to ``text``;
+  and 即办 (当场/即时办结) — compared as sets; a bare number (an API value without its unit) equals
+  a text stating that number in any unit; text without a number falls back to ``text``;
 - ``phone``: the set of digit sequences of 5 digits or more (separators, brackets and words dropped);
-- ``yes_no``: 是/否 (收费, 免费, 不收费, 无 …);
+- ``yes_no``: 是/否 (收费, 免费, 不收费, 无 …; ``1``/``0``, ``Y``/``N``, true/false as APIs write them);
 - ``list``: sets of normalised entries, each matched to one on the other side by rapidfuzz;
 - ``text`` (default): rapidfuzz ratio of the normalised texts at or above ``text_match_threshold``,
   with the same numbers in both (a fee of 10元 is never "alike" one of 20元).
@@ -51,8 +52,10 @@ _LIMIT = re.compile(
 )
 _AT_ONCE = re.compile(r"即办|即时办结|当场办结|当场办理|立即办结")
 _DIGITS = re.compile(r"\d[\d\-\s()（）—]{3,}\d")
-_NO = re.compile(r"^(否|不收费|免费|免收费|无|无收费|不收取.*|不收)$")
-_YES = re.compile(r"^(是|收费|收取.*)$")
+# flags as the portals' JSON APIs write them too (IS_FEE: "0"/"1", "N"/"Y", true/false)
+_NO = re.compile(r"^(否|不收费|免费|免收费|无|无收费|不收取.*|不收|0|n|no|false)$")
+_YES = re.compile(r"^(是|收费|收取.*|1|y|yes|true)$")
+_BARE_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
 
 
 def chinese_number(text: str) -> float | None:
@@ -85,6 +88,11 @@ def time_limits(text: str) -> frozenset[tuple[float, str]] | None:
     if _AT_ONCE.search(norm):
         found.add((0.0, "即办"))
     return frozenset(found) or None
+
+
+def _bare_number(text: str) -> float | None:
+    m = _BARE_NUMBER.match(fold(text))
+    return float(m.group(1)) if m else None
 
 
 def phones(text: str) -> frozenset[str]:
@@ -131,6 +139,11 @@ def same_value(kind: str, a: Any, b: Any, threshold: float) -> bool:
         la, lb = time_limits(left), time_limits(right)
         if la is not None and lb is not None:
             return la == lb
+        bare = _bare_number(left) if lb is not None else _bare_number(right) if la is not None else None
+        if bare is not None:
+            # a number whose unit the channel did not show (an API's PROMISE_DAY without its
+            # PROMISE_TYPE_TEXT): the unit is unknown, so only a different number is a difference
+            return any(number == bare for number, _ in (lb if la is None else la) or ())
     elif kind == "phone":
         pa, pb = phones(left), phones(right)
         if pa and pb:

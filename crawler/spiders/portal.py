@@ -20,6 +20,7 @@ import scrapy
 from scrapy.http import Request, Response, TextResponse
 from twisted.python.failure import Failure
 
+from crawler.clicks import discover
 from crawler.config import ChannelStart, PortalCrawl
 from crawler.extract import (
     Guide,
@@ -91,6 +92,7 @@ class PortalSpider(scrapy.Spider):
         render: bool = False,
         priority: int = 0,
         chain: int = 0,
+        link_text: str = "",
     ) -> Request:
         url = canonical_url(url)  # session ids never make a page new
         meta: dict[str, Any] = {
@@ -100,6 +102,7 @@ class PortalSpider(scrapy.Spider):
             "follow": follow,
             "handle_httpstatus_list": HANDLED_STATUSES,
             "chain": chain,
+            "link_text": link_text[:200],  # names a guide page that shows no labelled name
         }
         if render:
             meta.update(
@@ -166,13 +169,20 @@ class PortalSpider(scrapy.Spider):
         if "json" in content_type:
             yield from self._items_from_json(response.text, channel, response.url)
             return
-        root = parse_html(response.text)
+        clicked = _clicked(meta) if rendered else None
+        root = parse_html(clicked["html"] if clicked else response.text)
         if not rendered and self._needs_browser(root, response.text):
             yield self._request(
-                response.url, channel, clicks=clicks, found_on=meta.get("found_on"), follow=True, render=True
+                response.url,
+                channel,
+                clicks=clicks,
+                found_on=meta.get("found_on"),
+                follow=True,
+                render=True,
+                link_text=meta.get("link_text") or "",
             )
             return
-        guide = guide_from_html(root, self.crawl.elements)
+        guide = guide_from_html(root, self.crawl.elements, meta.get("link_text") or "")
         captured = self._captured.pop(response.url, [])
         json_guides = [g for body in captured for g in guides_from_json(body, self.crawl.elements)]
         if len(json_guides) == 1:
@@ -186,9 +196,14 @@ class PortalSpider(scrapy.Spider):
             if target is not None:  # a frame is shown with its page: the same number of clicks
                 yield self._request(src, target, clicks=clicks, found_on=url, follow=bool(meta.get("follow")))
         next_clicks = None if clicks is None else clicks + 1
-        links = [
-            canonical_url(link.url) for link in page_links(root, response.url, keep_hash_routes=rendered)
-        ]
+        texts: dict[str, str] = {}
+        for link in page_links(root, response.url, keep_hash_routes=rendered):
+            texts.setdefault(canonical_url(link.url), link.text)
+        if clicked:  # where script-bound controls lead (crawler.clicks): links a person can click
+            for link_url, text in clicked["urls"]:
+                if canonical_url(link_url) != url:
+                    texts.setdefault(canonical_url(link_url), text)
+        links = list(texts)
         barren = self._barren(url, links)
         for link_url in links:
             target = self.crawl.channel_for(link_url)
@@ -218,10 +233,17 @@ class PortalSpider(scrapy.Spider):
                     follow=follow,
                     render=True,
                     chain=chain,
+                    link_text=texts[link_url],
                 )
             else:
                 yield self._request(
-                    link_url, target, clicks=next_clicks, found_on=url, follow=follow, chain=chain
+                    link_url,
+                    target,
+                    clicks=next_clicks,
+                    found_on=url,
+                    follow=follow,
+                    chain=chain,
+                    link_text=texts[link_url],
                 )
 
     def _barren(self, url: str, links: list[str]) -> bool:
@@ -293,4 +315,14 @@ def _merge(primary: Guide, secondary: Guide | None) -> Guide:
 def _settle() -> list[Any]:
     from scrapy_playwright.page import PageMethod
 
-    return [PageMethod("wait_for_load_state", "networkidle")]
+    return [PageMethod("wait_for_load_state", "networkidle"), PageMethod(discover)]
+
+
+def _clicked(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """What :func:`crawler.clicks.discover` saw on a rendered page: its HTML as loaded and the
+    addresses of its script-bound controls (None when it did not run)."""
+    for method in meta.get("playwright_page_methods") or ():
+        result = getattr(method, "result", None)
+        if getattr(method, "method", None) is discover and isinstance(result, dict):
+            return result
+    return None

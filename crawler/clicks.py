@@ -1,0 +1,181 @@
+"""Where a rendered page's script-bound controls lead: clicked as a person would, never followed.
+
+Component-framework portals list their items as ``<div>``s whose click is bound with
+``addEventListener``: no ``href``, no ``onclick``, only the pointer cursor a person sees on hover.
+A link extractor sees no link there, and the catalogue behind such lists is never crawled.
+
+So on a rendered page, after the page is read (its DOM is kept first, so what the crawl stores is
+the page as it loaded), each visible element where a pointer cursor starts and that has no
+navigable ``href`` is clicked, a few rounds, so that a 下一页 button's new rows are clicked too.
+Nothing a click starts is allowed to happen: ``window.open`` is replaced by a recorder, a top-level
+navigation is recorded and answered with a 204 No Content (the page stays), a hash route is recorded and undone. The addresses are handed
+to the spider as links found on the page; the spider's own rules (channel, egress, traps, robots)
+decide whether they are fetched.
+
+Bounded: at most ``max_clicks`` clicks and ``budget_s`` seconds per page. Controls whose text
+says they change something (退出, 注销, 删除, 提交 …) and form fields are never clicked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page, Request, Route
+
+log = logging.getLogger(__name__)
+
+MAX_CLICKS = 40
+ROUNDS = 4
+BUDGET_S = 15.0
+SETTLE_S = 0.08  # after a click: long enough for the route handler to see a navigation
+ROUND_SETTLE_MS = 800  # after a round: paging requests answer and new rows are drawn
+
+# Controls whose click changes something rather than showing something.
+_UNSAFE_TEXT = (
+    "退出",
+    "注销",
+    "删除",
+    "提交",
+    "取消",
+    "撤回",
+    "支付",
+    "登录",
+    "注册",
+    "下载",
+    "打印",
+    "分享",
+    "搜索",
+    "查询",
+)  # a search with an empty box is no page a person browses to
+
+_SETUP_JS = """
+() => {
+  if (window.__zwClicks) return;
+  window.__zwClicks = {opened: [], routes: [], led: {}, text: ''};
+  window.open = function (u) {
+    try {
+      window.__zwClicks.opened.push([new URL(String(u), location.href).href, window.__zwClicks.text]);
+    } catch (e) {}
+    return null;
+  };
+}
+"""
+
+# Marks this round's candidates (never clicked before) and returns their keys (tag and text).
+_MARK_JS = """
+([unsafe, limit]) => {
+  const pointerStarts = (el) => getComputedStyle(el).cursor === 'pointer'
+    && !(el.parentElement && getComputedStyle(el.parentElement).cursor === 'pointer');
+  const visible = (el) => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
+  const navigable = (el) => { const a = el.closest('a[href]'); if (!a) return false;
+    const h = (a.getAttribute('href') || '').trim().toLowerCase();
+    return h && !h.startsWith('javascript:') && h !== '#'; };
+  document.querySelectorAll('[data-zw-i]').forEach((e) => e.removeAttribute('data-zw-i'));
+  const out = [];
+  const els = document.querySelectorAll('button, [role=button], [role=link], [onclick], span, div, li, td, p, img, i');
+  for (const el of els) {
+    if (out.length >= limit) break;
+    if (el.hasAttribute('data-zw-done') || el.closest('form, [contenteditable]')) continue;
+    const scripted = el.matches('button, [role=button], [role=link], [onclick]') || pointerStarts(el);
+    if (!scripted || navigable(el) || !visible(el)) continue;
+    const text = (el.innerText || el.title || el.getAttribute('aria-label') || '').replace(/\\s+/g, '');
+    // a short control named by an action (退出登录, 立即提交, 查询); an item's name may contain
+    // those words (个人权益记录查询打印) and is clicked
+    const action = (u) => text === u || (text.length <= 6 && (text.startsWith(u) || text.endsWith(u)));
+    if (text.length > 60 || unsafe.some(action)) continue;
+    // a control already seen to lead somewhere, drawn again by a re-render: its address is known
+    if (window.__zwClicks && window.__zwClicks.led[el.tagName + ':' + text]) continue;
+    if (el.querySelector('a[href]:not([href^="javascript"]):not([href="#"])')) continue;
+    el.setAttribute('data-zw-i', String(out.length));
+    out.push(el.tagName + ':' + text);
+  }
+  return out;
+}
+"""
+
+_CLICK_JS = r"""
+([i, key]) => {
+  const el = document.querySelector('[data-zw-i="' + i + '"]:not([data-zw-done])');
+  if (!el) return null;
+  el.setAttribute('data-zw-done', '1');
+  const before = location.href;
+  const opened = window.__zwClicks.opened.length;
+  window.__zwClicks.text = (el.innerText || el.title || el.getAttribute('aria-label') || '').replace(/\s+/g, ' ').trim();
+  try { el.click(); } catch (e) {}
+  const after = location.href;
+  if (after !== before) {
+    window.__zwClicks.routes.push([after, window.__zwClicks.text]);
+    history.replaceState(history.state, '', before);
+  }
+  if (after !== before || window.__zwClicks.opened.length > opened) window.__zwClicks.led[key] = true;
+  return after !== before ? after : '';
+}
+"""
+
+
+async def discover(page: Page, max_clicks: int = MAX_CLICKS, budget_s: float = BUDGET_S) -> dict[str, Any]:
+    """The page's HTML as loaded and the addresses its script-bound controls lead to.
+
+    Used as a scrapy-playwright ``PageMethod``: the spider reads ``result["html"]`` instead of
+    the response body (which is the page after the clicks) and ``result["urls"]`` as links,
+    ``(address, text of the control clicked)``.
+    """
+    html = await page.content()
+    urls: list[tuple[str, str]] = []
+    try:
+        await asyncio.wait_for(_click_all(page, urls, max_clicks), timeout=budget_s)
+    except TimeoutError:
+        log.debug("click discovery on %s stopped at its %.0f s budget", page.url, budget_s)
+    except Exception as exc:  # a page that closed or crashed: what was seen is kept
+        log.debug("click discovery on %s ended: %s", page.url, exc)
+    unique: dict[str, str] = {}
+    for url, text in urls:
+        if url.startswith(("http://", "https://")) and url not in unique:
+            unique[url] = text  # the first control that led there names it (an item's name)
+    return {"html": html, "urls": list(unique.items())}
+
+
+async def _click_all(page: Page, urls: list[tuple[str, str]], max_clicks: int) -> None:
+    start = page.url
+    navigations: list[tuple[str, str]] = []
+    current = [""]  # the text of the control being clicked
+
+    async def hold(route: Route, request: Request) -> None:
+        """A top-level navigation a click started: its address is recorded, the page stays."""
+        if request.is_navigation_request() and request.frame == page.main_frame:
+            navigations.append((request.url, current[0]))
+            # a 204 leaves the current document in place (an abort would commit an error page)
+            await route.fulfill(status=204, body="")
+        else:
+            await route.fallback()
+
+    await page.route("**/*", hold)
+    try:
+        await page.evaluate(_SETUP_JS)
+        clicks = 0
+        for _ in range(ROUNDS):
+            keys = await page.evaluate(_MARK_JS, [list(_UNSAFE_TEXT), max_clicks - clicks])
+            if not keys:
+                break
+            for i, key in enumerate(keys):
+                current[0] = key.split(":", 1)[-1]
+                await page.evaluate(_CLICK_JS, [i, key])
+                clicks += 1
+                await asyncio.sleep(SETTLE_S)
+            await page.wait_for_timeout(ROUND_SETTLE_MS)
+            if clicks >= max_clicks:
+                break
+    finally:
+        with contextlib.suppress(Exception):
+            found = await page.evaluate("() => window.__zwClicks || {opened: [], routes: []}")
+            urls.extend((str(u), str(t)) for u, t in found.get("opened", []))
+            urls.extend((str(u), str(t)) for u, t in found.get("routes", []))
+        urls.extend(navigations)
+        with contextlib.suppress(Exception):
+            await page.unroute("**/*", hold)
+    urls[:] = [(u, t) for u, t in urls if u != start]

@@ -1,0 +1,82 @@
+"""The crawler clicks what a person sees as clickable on a rendered page, and follows nothing.
+
+Component-framework portals bind item lists with ``addEventListener`` (no href, no onclick): the
+link extractor sees nothing there. :func:`crawler.clicks.discover` clicks each control with a
+pointer cursor and records where it leads (a new tab, a hash route, a navigation), rows a 下一页
+button draws included, and never lets a click happen for real or clicks a control that changes
+something (退出).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from local_http import Reply, serve
+from probe_fixtures import BrowserHarness
+
+from crawler.clicks import discover
+
+pytestmark = pytest.mark.browser
+
+LIST_PAGE = """<html><head><style>.item,.next,.route,.go,.quit{cursor:pointer}</style></head><body>
+<a href="/about">关于我们</a>
+<div id="rows"></div><button class="next" id="next">下一页</button>
+<div class="route" id="route">部门服务</div><div class="go" id="go">政策解读</div>
+<div class="quit" id="quit">退出</div>
+<script>
+function rows(names) {
+  var box = document.getElementById('rows');
+  box.innerHTML = names.map(function (n) { return '<div class="item" data-id="' + n + '">事项' + n + '</div>'; }).join('');
+  box.querySelectorAll('.item').forEach(function (el) {
+    el.addEventListener('click', function () { window.open('/guide/' + el.getAttribute('data-id'), '_blank'); });
+  });
+}
+rows(['1', '2']);
+document.getElementById('next').addEventListener('click', function () {
+  setTimeout(function () { rows(['3', '4']); }, 100);  // the next page, drawn after a request
+});
+document.getElementById('route').addEventListener('click', function () { location.hash = '#/dept?code=D01'; });
+document.getElementById('go').addEventListener('click', function () { location.href = '/policy'; });
+document.getElementById('quit').addEventListener('click', function () { location.href = '/logout'; });
+</script></body></html>"""
+
+
+def test_script_bound_controls_are_clicked_recorded_and_never_followed(
+    browser_harness: BrowserHarness,
+) -> None:
+    fetched: list[str] = []
+    lock = threading.Lock()
+
+    def respond(path: str) -> Reply:
+        with lock:
+            fetched.append(path)
+        return Reply(LIST_PAGE.encode() if path == "/list" else b"<html><body>page</body></html>")
+
+    with serve(respond) as base:
+
+        async def go() -> tuple[dict[str, object], str]:
+            context = await browser_harness.browser.new_context()
+            try:
+                page = await context.new_page()
+                await page.goto(f"{base}/list")
+                result = await discover(page)
+                return result, page.url
+            finally:
+                await context.close()
+
+        result, final_url = browser_harness.run(go())
+
+    found = dict(result["urls"])  # type: ignore[arg-type]
+    for n in ("1", "2", "3", "4"):  # rows of both pages, each named by the control clicked
+        assert found[f"{base}/guide/{n}"] == f"事项{n}"
+    assert found[f"{base}/list#/dept?code=D01"] == "部门服务"  # a hash route, recorded
+    assert found[f"{base}/policy"] == "政策解读"  # a navigation, recorded
+    assert f"{base}/logout" not in found and f"{base}/about" not in found
+    # nothing a click started happened: no navigation reached the server, the page stayed
+    assert "/policy" not in fetched and "/logout" not in fetched
+    assert not any(p.startswith("/guide") for p in fetched)
+    assert final_url == f"{base}/list"
+    # the HTML kept is the page as it loaded (page 1's rows), not after the clicks
+    html = str(result["html"])
+    assert "事项1" in html and "事项3" not in html
