@@ -13,7 +13,9 @@ to the spider as links found on the page; the spider's own rules (channel, egres
 decide whether they are fetched.
 
 Bounded: at most ``max_clicks`` clicks and ``budget_s`` seconds per page. Controls whose text
-says they change something (退出, 注销, 删除, 提交 …) and form fields are never clicked.
+says they change something (退出, 注销, 删除, 提交 …) and form fields are never clicked. All three
+are a portal's to change (profile ``crawl.clicks``: ``max_clicks`` (0 = off), ``budget_s``,
+``never_click``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ SETTLE_S = 0.08  # after a click: long enough for the route handler to see a nav
 ROUND_SETTLE_MS = 800  # after a round: paging requests answer and new rows are drawn
 
 # Controls whose click changes something rather than showing something.
-_UNSAFE_TEXT = (
+UNSAFE_TEXT = (
     "退出",
     "注销",
     "删除",
@@ -118,7 +120,12 @@ _CLICK_JS = r"""
 """
 
 
-async def discover(page: Page, max_clicks: int = MAX_CLICKS, budget_s: float = BUDGET_S) -> dict[str, Any]:
+async def discover(
+    page: Page,
+    max_clicks: int = MAX_CLICKS,
+    budget_s: float = BUDGET_S,
+    never_click: list[str] | None = None,
+) -> dict[str, Any]:
     """The page's HTML as loaded and the addresses its script-bound controls lead to.
 
     Used as a scrapy-playwright ``PageMethod``: the spider reads ``result["html"]`` instead of
@@ -128,7 +135,9 @@ async def discover(page: Page, max_clicks: int = MAX_CLICKS, budget_s: float = B
     html = await page.content()
     urls: list[tuple[str, str]] = []
     try:
-        await asyncio.wait_for(_click_all(page, urls, max_clicks), timeout=budget_s)
+        if max_clicks > 0:
+            unsafe = list(UNSAFE_TEXT if never_click is None else never_click)
+            await asyncio.wait_for(_click_all(page, urls, max_clicks, unsafe), timeout=budget_s)
     except TimeoutError:
         log.debug("click discovery on %s stopped at its %.0f s budget", page.url, budget_s)
     except Exception as exc:  # a page that closed or crashed: what was seen is kept
@@ -140,7 +149,7 @@ async def discover(page: Page, max_clicks: int = MAX_CLICKS, budget_s: float = B
     return {"html": html, "urls": list(unique.items())}
 
 
-async def _click_all(page: Page, urls: list[tuple[str, str]], max_clicks: int) -> None:
+async def _click_all(page: Page, urls: list[tuple[str, str]], max_clicks: int, unsafe: list[str]) -> None:
     start = page.url
     navigations: list[tuple[str, str]] = []
     current = [""]  # the text of the control being clicked
@@ -159,7 +168,7 @@ async def _click_all(page: Page, urls: list[tuple[str, str]], max_clicks: int) -
         await page.evaluate(_SETUP_JS)
         clicks = 0
         for _ in range(ROUNDS):
-            keys = await page.evaluate(_MARK_JS, [list(_UNSAFE_TEXT), max_clicks - clicks])
+            keys = await page.evaluate(_MARK_JS, [unsafe, max_clicks - clicks])
             if not keys:
                 break
             for i, key in enumerate(keys):

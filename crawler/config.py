@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from crawler.labels import GuideElements
 from zwaudit.browser import LAUNCH_ARGS
 from zwaudit.config import Config, PortalProfile
-from zwaudit.config.schema import NetworkSettings
+from zwaudit.config.schema import ClickDiscovery, NetworkSettings
 from zwaudit.deadlines import Limits
 from zwaudit.errors import ConfigError
 from zwaudit.net.egress import EgressPolicy, policy_for
@@ -57,6 +57,7 @@ class PortalCrawl:
     executable_path: str | None
     navigation_timeout_ms: int
     department_names: dict[str, str] = field(default_factory=dict)
+    clicks: ClickDiscovery = field(default_factory=ClickDiscovery)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     profile: PortalProfile | None = None
 
@@ -106,6 +107,7 @@ class PortalCrawl:
             executable_path=str(browser.executable_path) if browser.executable_path else None,
             navigation_timeout_ms=int(browser.navigation_timeout_s * 1000),
             department_names={d.id: d.name for d in profile.departments},
+            clicks=profile.crawl.clicks,
             network=config.settings.network,
             profile=profile,
             timeout_s=Limits.for_portal(config.settings, profile).crawl_s,

@@ -80,3 +80,25 @@ def test_script_bound_controls_are_clicked_recorded_and_never_followed(
     # the HTML kept is the page as it loaded (page 1's rows), not after the clicks
     html = str(result["html"])
     assert "事项1" in html and "事项3" not in html
+
+
+def test_clicking_is_the_portals_to_bound_or_turn_off(browser_harness: BrowserHarness) -> None:
+    """Profile ``crawl.clicks``: ``max_clicks: 0`` clicks nothing; ``never_click`` replaces the
+    default list of action texts (here the items' own prefix, so only the other controls lead on)."""
+    with serve(lambda path: Reply(LIST_PAGE.encode())) as base:
+
+        async def go(**options: object) -> list[str]:
+            context = await browser_harness.browser.new_context()
+            try:
+                page = await context.new_page()
+                await page.goto(f"{base}/list")
+                result = await discover(page, **options)  # type: ignore[arg-type]
+                return [url for url, _ in result["urls"]]
+            finally:
+                await context.close()
+
+        off = browser_harness.run(go(max_clicks=0))
+        own_list = browser_harness.run(go(never_click=["事项", "退出"]))
+    assert off == []
+    assert not any("/guide/" in u for u in own_list)
+    assert f"{base}/policy" in own_list and f"{base}/list#/dept?code=D01" in own_list

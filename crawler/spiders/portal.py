@@ -34,6 +34,7 @@ from crawler.extract import (
 from crawler.middlewares import BROWSER_CONTEXT
 from crawler.network import register_policy
 from crawler.rows import error_kind, item_row, page_row
+from zwaudit.config.schema import ClickDiscovery
 from zwaudit.net.proxy import EgressProxy
 from zwaudit.net.traps import canonical_url, chain_length, url_pattern
 
@@ -108,7 +109,7 @@ class PortalSpider(scrapy.Spider):
             meta.update(
                 {
                     "playwright": True,
-                    "playwright_page_methods": _settle(),
+                    "playwright_page_methods": _settle(self.crawl.clicks),
                     "playwright_page_event_handlers": {"response": "capture_json"},
                     "playwright_context_kwargs": self.browser_context,
                     "rendered": True,
@@ -312,10 +313,15 @@ def _merge(primary: Guide, secondary: Guide | None) -> Guide:
     return Guide(merged)
 
 
-def _settle() -> list[Any]:
+def _settle(clicks: ClickDiscovery) -> list[Any]:
     from scrapy_playwright.page import PageMethod
 
-    return [PageMethod("wait_for_load_state", "networkidle"), PageMethod(discover)]
+    return [
+        PageMethod("wait_for_load_state", "networkidle"),
+        PageMethod(
+            discover, max_clicks=clicks.max_clicks, budget_s=clicks.budget_s, never_click=clicks.never_click
+        ),
+    ]
 
 
 def _clicked(meta: dict[str, Any]) -> dict[str, Any] | None:

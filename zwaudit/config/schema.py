@@ -81,6 +81,16 @@ class Politeness(Strict):
     shared_hosts: list[str] = Field(default_factory=list)
 
 
+class ClickDiscovery(Strict):
+    """How the crawler clicks a rendered page's script-bound controls (:mod:`crawler.clicks`)."""
+
+    max_clicks: int = Field(default=40, ge=0)  # per rendered page; 0 turns clicking off
+    budget_s: float = Field(default=15.0, gt=0)  # per rendered page
+    # controls whose text is one of these actions are never clicked (a short text that starts
+    # or ends with one: 退出登录, 立即提交); None keeps the default list
+    never_click: list[str] | None = None
+
+
 class CrawlProfile(Strict):
     """Where the catalogue crawler starts and how far it goes (all optional: zero-config first)."""
 
@@ -90,6 +100,7 @@ class CrawlProfile(Strict):
     render: bool | None = None  # force (True) or forbid (False) the browser; None = detect
     max_pages: int = Field(default=5000, ge=1)
     max_depth: int = Field(default=6, ge=1)
+    clicks: ClickDiscovery = Field(default_factory=ClickDiscovery)
 
 
 class Egress(Strict):
