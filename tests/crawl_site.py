@@ -39,6 +39,20 @@ def guide_html(code: str, name: str, dept: str, *, materials: tuple[str, ...] = 
 <a href="/">首页</a></body></html>"""
 
 
+# A component-framework list: rows drawn from JSON, each bound with addEventListener to open its
+# guide in a new tab; no href, no onclick, only the pointer cursor a person sees.
+SPA_SHELL = """<html><head><style>.row{cursor:pointer}</style></head><body><div id="app"></div><script>
+fetch('/spa/api/items').then(function (r) { return r.json(); }).then(function (d) {
+  var app = document.getElementById('app');
+  app.innerHTML = d.rows.map(function (r) {
+    return '<div class="row" data-id="' + r.id + '">' + r.title + '</div>'; }).join('');
+  app.querySelectorAll('.row').forEach(function (el) {
+    el.addEventListener('click', function () { window.open('/spa/view/' + el.getAttribute('data-id')); });
+  });
+});
+</script></body></html>"""
+
+
 class CrawlSite:
     def __init__(self) -> None:
         self.hits: dict[str, list[float]] = defaultdict(list)
@@ -101,6 +115,20 @@ class CrawlSite:
                 if c == code:
                     mats = ("身份证",) if path.startswith("/m/") else ("身份证", "户口簿")
                     return web.Response(text=guide_html(c, n, d, materials=mats), content_type="text/html")
+        if path == "/spa/":  # a script shell: items bound with addEventListener, no href
+            return web.Response(text=SPA_SHELL, content_type="text/html")
+        if path == "/spa/api/items":
+            rows = [{"id": c, "title": n} for c, n, _ in ITEMS]
+            return web.json_response({"rows": rows})
+        if path.startswith("/spa/view/"):  # the guide, reachable only by clicking a bound row
+            code = path.rsplit("/", 1)[1]
+            for c, n, d in ITEMS:
+                if c == code:
+                    body = guide_html(c, n, d).replace(f"<h1>{n}</h1>", "").replace(
+                        f"<tr><th>事项名称</th><td>{n}</td></tr>", ""
+                    ).replace(f"<title>{n}</title>", "<title>测试政务服务网</title>")
+                    body = body.replace("<table>", f'<div class="t">{n}</div><table>', 1)
+                    return web.Response(text=body, content_type="text/html")
         if path == "/m/":
             links = "".join(f'<li><a href="/m/guide/{c}.html">{n}</a></li>' for c, n, _ in ITEMS[:3])
             return web.Response(text=f"<html><body><ul>{links}</ul></body></html>", content_type="text/html")
@@ -128,6 +156,19 @@ class CrawlSite:
 
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def write_spa_config(self, directory: Path) -> Path:
+        """A config dir with the script-bound list ``/spa/`` as portal ``spa``."""
+        (directory / "portals").mkdir(parents=True, exist_ok=True)
+        (directory / "portals" / "spa.yaml").write_text(
+            f"""id: spa
+name: 测试政务服务网
+home_url: {self.base}/spa/
+politeness: {{concurrency_per_host: 2, delay_seconds: 0, obey_robots: true, autothrottle: false}}
+""",
+            encoding="utf-8",
+        )
+        return directory
 
     def write_config(self, directory: Path) -> Path:
         """A config dir with this site as portal ``site`` (politeness relaxed for tests only)."""

@@ -272,3 +272,20 @@ def test_a_new_database_never_resumes_another_databases_crawl(site: CrawlSite, t
     url_b, run_b, _, _ = runs["b"]
     assert crawl(run_b, ["site"], config_dir=config_dir, db_url=url_b).portals["site"].resumed == "new"
     assert crawl(run_a, ["site"], config_dir=config_dir, db_url=url_a).portals["site"].resumed == "resume"
+
+
+@pytest.mark.browser
+def test_a_list_bound_in_script_is_crawled_by_clicking_it(
+    site: CrawlSite, tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]]
+) -> None:
+    """Rows with no href and no onclick (addEventListener, a new tab): the crawler clicks them,
+    fetches where they lead, and names each guide by the row clicked (the page has no label)."""
+    url, sf = sqlite_db
+    config_dir = site.write_spa_config(tmp_path / "config")
+    run_id = start_run(sf, "crawl")
+    summary = crawl(run_id, ["spa"], config_dir=config_dir, db_url=url)
+    assert summary.item_counts["spa"] == {"portal": len(ITEMS)}
+    with sf() as session:
+        names = set(session.scalars(select(models.ServiceItem.name)))
+    assert names == {n.replace("（", "(").replace("）", ")") for _, n, _ in ITEMS}
+    assert all(len(site.hits[f"/spa/view/{c}"]) == 1 for c, _, _ in ITEMS)  # each fetched once, by the crawl
