@@ -124,9 +124,12 @@ class CrawlSite:
             code = path.rsplit("/", 1)[1]
             for c, n, d in ITEMS:
                 if c == code:
-                    body = guide_html(c, n, d).replace(f"<h1>{n}</h1>", "").replace(
-                        f"<tr><th>事项名称</th><td>{n}</td></tr>", ""
-                    ).replace(f"<title>{n}</title>", "<title>测试政务服务网</title>")
+                    body = (
+                        guide_html(c, n, d)
+                        .replace(f"<h1>{n}</h1>", "")
+                        .replace(f"<tr><th>事项名称</th><td>{n}</td></tr>", "")
+                        .replace(f"<title>{n}</title>", "<title>测试政务服务网</title>")
+                    )
                     body = body.replace("<table>", f'<div class="t">{n}</div><table>', 1)
                     return web.Response(text=body, content_type="text/html")
         if path == "/m/":
