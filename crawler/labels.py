@@ -35,6 +35,7 @@ class GuideElements:
     required: frozenset[str]
     names: tuple[str, ...]
     alias_to_name: Mapping[str, str] = field(default_factory=dict)
+    schema: frozenset[str] = frozenset()  # elements the national exchange schema defines
 
     @classmethod
     def from_data(cls, data: Any, extra_aliases: Mapping[str, Iterable[str]] | None = None) -> GuideElements:
@@ -44,18 +45,31 @@ class GuideElements:
             raise ValueError("guide_elements.yaml: 'elements' must be a non-empty mapping")
         alias_to_name: dict[str, str] = {}
         required: set[str] = set()
+        schema: set[str] = set()
         for name, spec in elements.items():
-            spec = spec or {}
+            spec = {} if spec is None else spec
+            if not isinstance(spec, dict):
+                raise ValueError(f"guide_elements.yaml: elements.{name} must be a mapping")
+            unknown = set(spec) - {"required", "schema", "aliases"}
+            if unknown:
+                raise ValueError(f"guide_elements.yaml: elements.{name}: unknown key {sorted(unknown)[0]!r}")
+            if not isinstance(spec.get("required", False), bool):
+                raise ValueError(f"guide_elements.yaml: elements.{name}.required must be true or false")
+            aliases = spec.get("aliases", [])
+            if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+                raise ValueError(f"guide_elements.yaml: elements.{name}.aliases must be a list of texts")
             if spec.get("required"):
                 required.add(name)
-            for alias in [name, *spec.get("aliases", [])]:
+            if spec.get("schema"):
+                schema.add(name)
+            for alias in [name, *aliases]:
                 alias_to_name[label_key(str(alias))] = name
         for name, aliases in (extra_aliases or {}).items():
             if name not in elements:
                 raise ValueError(f"crawl.api.field_aliases: unknown element {name!r}")
             for alias in aliases:
                 alias_to_name[label_key(str(alias))] = name
-        return cls(frozenset(required), tuple(elements), alias_to_name)
+        return cls(frozenset(required), tuple(elements), alias_to_name, frozenset(schema))
 
     def element_for(self, label: str) -> str | None:
         """The normalised element a label or JSON key stands for, if any."""

@@ -135,6 +135,11 @@ class NameMasking:
     requires: ClassVar[Requires] = Requires.BROWSER
     logged_in: ClassVar[bool] = True  # gets the portal's logged-in context (saved session)
 
+    @classmethod
+    def check_data(cls, config: Any) -> None:
+        """masking.yaml parsed as the check will (a malformed file: ConfigError, exit 2)."""
+        load_rules(config)
+
     class Options(LoginOptions):
         scan_api: bool = True  # also scan JSON/XHR responses of the user centre
 

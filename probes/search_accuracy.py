@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
@@ -107,6 +107,11 @@ class SearchAccuracy:
     requires: ClassVar[Requires] = Requires.BROWSER
     reads_catalogue: ClassVar[bool] = True  # waits for this run's crawl when there is one
     Options: ClassVar[type[CheckOptions]] = SearchAccuracyOptions
+
+    @classmethod
+    def check_data(cls, config: Any) -> None:
+        """keywords.yaml parsed as the check will (a malformed file: ConfigError, exit 2)."""
+        load_keywords(config.data_file("keywords.yaml"))
 
     async def run(self, ctx: CheckContext) -> list[Finding]:
         options = ctx.options

@@ -102,3 +102,47 @@ def test_secrets_file_must_be_private(tmp_path: Path, monkeypatch: pytest.Monkey
     assert Secrets(secrets_file).personal_data(account) == {"username": "u1"}
     with pytest.raises(ConfigError, match="MISSING_VAR: environment variable is not set"):
         Secrets(None).resolve(SecretRef(env="MISSING_VAR"))
+
+
+@pytest.mark.parametrize(
+    ("relative", "text", "key"),
+    [
+        # a malformed guide-elements file once made every guide pass (no required element)
+        ("guide_elements.yaml", "elements:\n  事项名称: yes\n", "elements"),
+        ("guide_elements.yaml", "elements:\n  事项名称: {required: maybe}\n", "elements"),
+        (
+            "keywords.yaml",
+            "top_n: 10\nimprecise_threshold: 0.5\nkeywords:\n  社保: {expected: [{name: x, match: ['(']}]}\n",
+            "keywords",
+        ),
+        ("masking.yaml", "- just a list\n", ""),
+        ("data_same_source.yaml", "text_match_threshold: high\n", "text_match_threshold"),
+        ("cancelled_items.yaml", "decisions: 3\n", "decisions"),
+    ],
+)
+def test_a_malformed_data_file_fails_when_the_config_loads(
+    tmp_path: Path, relative: str, text: str, key: str
+) -> None:
+    """Data files are validated at load, by the parser the check uses: one line naming the file
+    (and the key), exit 2, before any portal is visited."""
+    _write(tmp_path, "a.yaml", "id: sc\nname: x\nhome_url: https://x.cn/\n")
+    path = tmp_path / relative
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    assert str(info.value).startswith(f"{path}: {key}")
+    assert "\n" not in str(info.value)
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path), "portals"])
+    assert result.exit_code == 2
+    assert [line for line in result.stderr.splitlines() if line] == [f"zwaudit: error: {info.value}"]
+
+
+def test_a_malformed_framework_fails_when_a_command_starts(tmp_path: Path) -> None:
+    _write(tmp_path, "a.yaml", "id: sc\nname: x\nhome_url: https://x.cn/\n")
+    (tmp_path / "frameworks").mkdir()
+    path = tmp_path / "frameworks" / "ccps.yaml"
+    path.write_text("id: ccps\nindicators: 7\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path), "portals"])
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith(f"zwaudit: error: {path}")

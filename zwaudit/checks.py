@@ -71,6 +71,19 @@ class Check(Protocol):
         ...
 
 
+# A check that reads data files of the config (keywords.yaml, guide_elements.yaml …) may define
+# ``check_data(config) -> None`` as a classmethod: it parses them as ``run`` will and raises
+# :class:`~zwaudit.errors.ConfigError` naming the file and key. :func:`validate_data_files` calls
+# it when the config loads, so a malformed file is one line and exit 2 before any portal is
+# visited, never an error finding per portal (or, worse, a check that silently judges nothing).
+def validate_data_files(config: Any) -> None:
+    """Run every registered check's ``check_data`` hook on ``config``."""
+    for name in sorted(config.check_registry):
+        hook = getattr(config.check_class(name), "check_data", None)
+        if callable(hook):
+            hook(config)
+
+
 def load_check_class(name: str, dotted: str, source: Path) -> type[Check]:
     """Import ``module:Class`` for check ``name``; a bad entry is a config error naming the key."""
     module_name, _, attr = dotted.partition(":")

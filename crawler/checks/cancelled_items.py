@@ -88,6 +88,13 @@ class CancelledItems:
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
 
+    @classmethod
+    def check_data(cls, config: Any) -> None:
+        try:
+            reference_list(config.read_data("cancelled_items.yaml"))
+        except ValidationError as exc:
+            raise validation_error(config.data_file("cancelled_items.yaml"), exc) from exc
+
     async def run(self, ctx: CheckContext) -> list[Finding]:
         options = ctx.options
         assert isinstance(options, Options)

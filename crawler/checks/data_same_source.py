@@ -215,7 +215,11 @@ def judge(
 def base_rules(ctx: CheckContext) -> Rules:
     """``config/data_same_source.yaml`` without the portal's overrides (guide_completeness matches
     channel copies with the same rules)."""
-    config = context_config(ctx)
+    return rules_file(context_config(ctx))
+
+
+def rules_file(config: Any) -> Rules:
+    """``data_same_source.yaml`` parsed and validated (a malformed file is a ConfigError)."""
     path = config.data_file("data_same_source.yaml")
     try:
         return Rules.model_validate(config.read_data("data_same_source.yaml") or {})
@@ -237,6 +241,10 @@ class DataSameSource:
     codes: ClassVar[frozenset[str]] = frozenset({"item_missing", "field_mismatch", "stale"})
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
+
+    @classmethod
+    def check_data(cls, config: Any) -> None:
+        rules_file(config)
 
     async def run(self, ctx: CheckContext) -> list[Finding]:
         rules = load_rules(ctx)

@@ -30,7 +30,9 @@ from crawler.checks.common import (
     require_sessions,
 )
 from crawler.checks.data_same_source import Matcher, base_rules
+from crawler.labels import GuideElements
 from zwaudit.checks import CheckContext, CheckOptions, Requires
+from zwaudit.errors import ConfigError
 from zwaudit.findings import Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.targets import item_target
@@ -96,14 +98,26 @@ def judge(
 
 
 def required_elements(data: Any) -> list[str]:
-    elements = data.get("elements", {}) if isinstance(data, dict) else {}
-    return [name for name, spec in elements.items() if (spec or {}).get("required")]
+    """The required elements, in file order (the one loader: a malformed file raises)."""
+    vocabulary = GuideElements.from_data(data)
+    return [name for name in vocabulary.names if name in vocabulary.required]
 
 
 def schema_elements(data: Any) -> frozenset[str]:
     """The elements the national exchange schema defines (``schema`` set): compared across channels."""
-    elements = data.get("elements", {}) if isinstance(data, dict) else {}
-    return frozenset(name for name, spec in elements.items() if (spec or {}).get("schema"))
+    return GuideElements.from_data(data).schema
+
+
+def _elements_file(config: Any) -> Any:
+    """``guide_elements.yaml`` parsed and checked; a malformed file is a ConfigError naming it."""
+    data = config.read_data("guide_elements.yaml")
+    try:
+        GuideElements.from_data(data)
+    except ValueError as exc:
+        raise ConfigError(
+            config.data_file("guide_elements.yaml"), "elements", str(exc).split(": ", 1)[-1]
+        ) from exc
+    return data
 
 
 def judge_channels(
@@ -149,10 +163,14 @@ class GuideCompleteness:
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
 
+    @classmethod
+    def check_data(cls, config: Any) -> None:
+        _elements_file(config)
+
     async def run(self, ctx: CheckContext) -> list[Finding]:
         options = ctx.options
         assert isinstance(options, Options)
-        data = context_config(ctx).read_data("guide_elements.yaml")
+        data = _elements_file(context_config(ctx))
         required = options.required or required_elements(data)
         stored = load_items(require_sessions(ctx), ctx.run_id, ctx.portal.id)
         if not stored.get("portal"):

@@ -30,7 +30,14 @@ class AppContext:
         if self._config is None:
             from zwaudit.config import load_config
 
-            self._config = load_config(self.config_dir)
+            config = load_config(self.config_dir)
+            # the scoring frameworks are data files too: a malformed one is one line and exit 2
+            # when the command starts, not a failure after a night of auditing
+            from scoring.framework import available_frameworks, load_framework
+
+            for framework in available_frameworks(config):
+                load_framework(config, framework)
+            self._config = config
         return self._config
 
     @property

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from zwaudit.checks import Check, CheckOptions, load_check_class
+from zwaudit.checks import Check, CheckOptions, load_check_class, validate_data_files
 from zwaudit.config.schema import PortalProfile, Settings
 from zwaudit.config.yamlfile import read_yaml, validation_error
 from zwaudit.errors import ConfigError, UsageError
@@ -158,4 +158,5 @@ def load_config(directory: str | Path | None = None, *, validate_probes: bool = 
                 if name not in registry:
                     raise ConfigError(profile.source_file or root, f"probes.{name}", "unknown probe")
                 config.check_options(profile, name)
+        validate_data_files(config)  # keywords, guide elements, masking rules … (zwaudit.checks)
     return config
