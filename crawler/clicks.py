@@ -107,15 +107,17 @@ _CLICK_JS = r"""
   el.setAttribute('data-zw-done', '1');
   const before = location.href;
   const opened = window.__zwClicks.opened.length;
-  window.__zwClicks.text = (el.innerText || el.title || el.getAttribute('aria-label') || '').replace(/\s+/g, ' ').trim();
+  const text = (el.innerText || el.title || el.getAttribute('aria-label') || '').replace(/\s+/g, ' ').trim();
+  window.__zwClicks.text = text;
   try { el.click(); } catch (e) {}
   const after = location.href;
+  const led = window.__zwClicks.opened.slice(opened);
   if (after !== before) {
-    window.__zwClicks.routes.push([after, window.__zwClicks.text]);
+    led.push([after, text]);
     history.replaceState(history.state, '', before);
   }
-  if (after !== before || window.__zwClicks.opened.length > opened) window.__zwClicks.led[key] = true;
-  return after !== before ? after : '';
+  if (led.length) window.__zwClicks.led[key] = true;
+  return led;
 }
 """
 
@@ -130,61 +132,82 @@ async def discover(
 
     Used as a scrapy-playwright ``PageMethod``: the spider reads ``result["html"]`` instead of
     the response body (which is the page after the clicks) and ``result["urls"]`` as links,
-    ``(address, text of the control clicked)``.
+    ``(address, text of the control clicked)``. A click whose handler never returns
+    (``while(true){}``) ends discovery at the budget: the page's script is terminated so that the
+    page can still be read, and what was found before it is kept.
     """
     html = await page.content()
     urls: list[tuple[str, str]] = []
+    if max_clicks <= 0:
+        return {"html": html, "urls": []}
+    hold: Any = None
+    cdp: Any = None
+    with contextlib.suppress(Exception):  # Chromium only; elsewhere a hang ends at the budget
+        # opened while the page answers: a page whose script hangs answers nothing new
+        cdp = await page.context.new_cdp_session(page)
     try:
-        if max_clicks > 0:
-            unsafe = list(UNSAFE_TEXT if never_click is None else never_click)
-            await asyncio.wait_for(_click_all(page, urls, max_clicks, unsafe), timeout=budget_s)
+        unsafe = list(UNSAFE_TEXT if never_click is None else never_click)
+        hold = _navigation_holder(page, urls)
+        await asyncio.wait_for(_click_all(page, urls, max_clicks, unsafe, hold), timeout=budget_s)
     except TimeoutError:
-        log.debug("click discovery on %s stopped at its %.0f s budget", page.url, budget_s)
+        log.info("click discovery on %s stopped at its %.0f s budget", page.url, budget_s)
+        await _terminate_script(cdp)
     except Exception as exc:  # a page that closed or crashed: what was seen is kept
         log.debug("click discovery on %s ended: %s", page.url, exc)
+    if hold is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(page.unroute("**/*", hold), timeout=5)
+    if cdp is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(cdp.detach(), timeout=5)
     unique: dict[str, str] = {}
     for url, text in urls:
-        if url.startswith(("http://", "https://")) and url not in unique:
+        if url.startswith(("http://", "https://")) and url not in unique and url != page.url:
             unique[url] = text  # the first control that led there names it (an item's name)
     return {"html": html, "urls": list(unique.items())}
 
 
-async def _click_all(page: Page, urls: list[tuple[str, str]], max_clicks: int, unsafe: list[str]) -> None:
-    start = page.url
-    navigations: list[tuple[str, str]] = []
-    current = [""]  # the text of the control being clicked
+_CURRENT_TEXT = "__zw_current_text"
+
+
+def _navigation_holder(page: Page, urls: list[tuple[str, str]]) -> Any:
+    """A route handler: a top-level navigation a click started is recorded, and the page stays."""
 
     async def hold(route: Route, request: Request) -> None:
-        """A top-level navigation a click started: its address is recorded, the page stays."""
         if request.is_navigation_request() and request.frame == page.main_frame:
-            navigations.append((request.url, current[0]))
+            urls.append((request.url, getattr(hold, _CURRENT_TEXT, "")))
             # a 204 leaves the current document in place (an abort would commit an error page)
             await route.fulfill(status=204, body="")
         else:
             await route.fallback()
 
+    return hold
+
+
+async def _click_all(
+    page: Page, urls: list[tuple[str, str]], max_clicks: int, unsafe: list[str], hold: Any
+) -> None:
     await page.route("**/*", hold)
-    try:
-        await page.evaluate(_SETUP_JS)
-        clicks = 0
-        for _ in range(ROUNDS):
-            keys = await page.evaluate(_MARK_JS, [unsafe, max_clicks - clicks])
-            if not keys:
-                break
-            for i, key in enumerate(keys):
-                current[0] = key.split(":", 1)[-1]
-                await page.evaluate(_CLICK_JS, [i, key])
-                clicks += 1
-                await asyncio.sleep(SETTLE_S)
-            await page.wait_for_timeout(ROUND_SETTLE_MS)
-            if clicks >= max_clicks:
-                break
-    finally:
-        with contextlib.suppress(Exception):
-            found = await page.evaluate("() => window.__zwClicks || {opened: [], routes: []}")
-            urls.extend((str(u), str(t)) for u, t in found.get("opened", []))
-            urls.extend((str(u), str(t)) for u, t in found.get("routes", []))
-        urls.extend(navigations)
-        with contextlib.suppress(Exception):
-            await page.unroute("**/*", hold)
-    urls[:] = [(u, t) for u, t in urls if u != start]
+    await page.evaluate(_SETUP_JS)
+    clicks = 0
+    for _ in range(ROUNDS):
+        keys = await page.evaluate(_MARK_JS, [unsafe, max_clicks - clicks])
+        if not keys:
+            break
+        for i, key in enumerate(keys):
+            setattr(hold, _CURRENT_TEXT, key.split(":", 1)[-1])
+            led = await page.evaluate(_CLICK_JS, [i, key])
+            urls.extend((str(u), str(t)) for u, t in led or ())
+            clicks += 1
+            await asyncio.sleep(SETTLE_S)
+        await page.wait_for_timeout(ROUND_SETTLE_MS)
+        if clicks >= max_clicks:
+            break
+
+
+async def _terminate_script(cdp: Any) -> None:
+    """Stop a script that holds the page's main thread (Chromium: CDP Runtime.terminateExecution)."""
+    if cdp is None:
+        return
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(cdp.send("Runtime.terminateExecution"), timeout=5)

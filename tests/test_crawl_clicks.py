@@ -9,6 +9,7 @@ something (退出).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -102,3 +103,33 @@ def test_clicking_is_the_portals_to_bound_or_turn_off(browser_harness: BrowserHa
     assert off == []
     assert not any("/guide/" in u for u in own_list)
     assert f"{base}/policy" in own_list and f"{base}/list#/dept?code=D01" in own_list
+
+
+def test_a_click_that_hangs_the_page_ends_at_the_budget_and_the_page_stays_readable(
+    browser_harness: BrowserHarness,
+) -> None:
+    """A control whose handler never returns (``while(true){}``): discovery stops at its budget,
+    the script is terminated, and the page can still be read (the crawl never freezes on it)."""
+    page_html = (
+        "<html><head><style>.x{cursor:pointer}</style></head><body><div class='x' id='a'>事项甲</div>"
+        "<div class='x' id='b'>事项乙</div><script>"
+        "document.getElementById('a').addEventListener('click', function () { window.open('/a'); });"
+        "document.getElementById('b').addEventListener('click', function () { while (true) {} });"
+        "</script></body></html>"
+    )
+    with serve(lambda path: Reply(page_html.encode())) as base:
+
+        async def go() -> tuple[list[str], str]:
+            context = await browser_harness.browser.new_context()
+            try:
+                page = await context.new_page()
+                await page.goto(f"{base}/list")
+                result = await discover(page, budget_s=3)
+                content = await asyncio.wait_for(page.content(), 10)
+                return [url for url, _ in result["urls"]], content
+            finally:
+                await context.close()
+
+        urls, content = browser_harness.run(go(), timeout=60)
+    assert "事项乙" in content
+    assert urls == [f"{base}/a"]  # what was seen before the hang is kept
