@@ -213,6 +213,12 @@ def test_missing_fields_fall_back_and_never_crash(check: str, code: str) -> None
         assert text and "{" not in text and "None" not in text, text
 
 
+def test_several_missing_services_are_quoted_one_by_one() -> None:
+    detail = {"top_n": 10, "recall": 0.0, "missing": ["社会保险登记", "社会保险缴费申报"]}
+    text = explain("search_accuracy", "社保", "fail", "incomplete", detail)
+    assert text == "搜索“社保”：前10条结果缺少“社会保险登记”、“社会保险缴费申报”，召回率0%"
+
+
 def test_other_statuses_and_unknown_names_have_a_sentence() -> None:
     assert (
         explain("auth_https", "https://a/", "error", "timeout", {"error": "30s"})
@@ -342,3 +348,11 @@ def test_templates_name_only_plain_fields() -> None:
         for code in spec.codes.values():
             for template in code.explain:
                 assert field.findall(template), template
+
+
+def test_a_stored_finding_row_has_a_status_of_the_enum() -> None:
+    from zwaudit.db import models
+
+    assert models.Finding(status="fail").status == "fail"
+    with pytest.raises(ValueError):
+        models.Finding(status="failed")

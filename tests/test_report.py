@@ -279,6 +279,7 @@ def test_report_filters_offer_the_findings_portals_checks_and_codes(
     assert html.count('<tr class="finding"') == 4
     style = html[html.index('<form class="filters"') : html.index('<div class="probe-section"')]
     assert "alert" not in style and 'tr.finding:not([data-portal="p2"])' in style
+    assert '.probe-section:not(:has(tr.finding[data-code="k1"]))' in style  # no empty section left
     # hostile text stays text; no script, no handler
     assert "script" not in parser.tags and "<img src=x" not in html and "</style><script>" not in html
     assert "&lt;/style&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in html
@@ -320,7 +321,7 @@ def test_report_filters_and_enlarging_work_in_chromium(tmp_path: Path) -> None:
             await page.select_option("#filter-portal", label="蜀省政务服务网（sbx-shu）")
             out["portal"] = await visible(rows)
             await page.select_option("#filter-code", label="搜不到（not_found）")
-            out["portal+code"] = await visible(rows)
+            out["portal+code"] = (await visible(rows), await visible(sections))
             await page.select_option("#filter-portal", "")
             await page.select_option("#filter-code", "")
             await page.select_option("#filter-check", label="链接可用性")
@@ -340,7 +341,7 @@ def test_report_filters_and_enlarging_work_in_chromium(tmp_path: Path) -> None:
     assert seen == {
         "all": 4,
         "portal": 2,
-        "portal+code": 1,
+        "portal+code": (1, 1),
         "check": (1, 1),
         "closed": False,
         "open": True,

@@ -25,9 +25,12 @@ class _Missing(LookupError):
 
 
 class _Seq(list[Any]):
-    """A list that prints joined with 、 (and still answers ``[0]``)."""
+    """A list that prints joined with 、 (and still answers ``[0]``); ``{x:q}`` quotes each
+    element: “甲”、“乙”."""
 
     def __format__(self, spec: str) -> str:
+        if spec == "q":
+            return ITEM_SEPARATOR.join(f"“{x}”" for x in self)
         return format(ITEM_SEPARATOR.join(str(x) for x in self), spec)
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
-from zwaudit.outcomes import RunStatus
+from zwaudit.outcomes import RunStatus, Status
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -127,6 +127,10 @@ class Finding(Base):
     evidence: Mapped[list[Evidence]] = relationship(
         back_populates="finding", cascade="all, delete-orphan", order_by="Evidence.id"
     )
+
+    @validates("status")
+    def _closed_status(self, _key: str, value: str) -> str:
+        return Status(value).value  # an unknown status is a ValueError here, not a stored row
 
 
 class Evidence(Base):
