@@ -14,6 +14,7 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+from zwaudit.outcomes import Status
 from zwaudit.registry import Registry, declarations
 
 MAX_CHARS = 400
@@ -116,7 +117,7 @@ def explain(
         fields = _Facts({"target": target})
     spec = registry.check(probe)
     check_label = spec.label if spec is not None else probe
-    if status == "fail":
+    if status == Status.FAIL:
         code_spec = spec.codes.get(code or "") if spec is not None else None
         for template in code_spec.explain if code_spec is not None else ():
             text = render(template, fields)
@@ -124,12 +125,12 @@ def explain(
                 return _clip(text)
         label = registry.code_label(code or "") or code or ""
         return _clip(f"{check_label}：{target} {label}")
-    if status == "error":
+    if status == Status.ERROR:
         kind = registry.error_kinds.get(code or "", code or "未知原因")
         text = render("未能得出结论（" + kind.replace("{", "").replace("}", "") + "）：{error}", fields)
         return _clip(text or f"未能得出结论（{kind}）")
-    if status == "not_applicable":
+    if status == Status.NOT_APPLICABLE:
         return _clip(render("不适用：{reason}", fields) or "不适用")
-    if status == "pass":
+    if status == Status.PASS:
         return _clip(f"{check_label}检查通过")
     return _clip(f"{check_label}：{target}")
