@@ -356,3 +356,9 @@ def test_a_stored_finding_row_has_a_status_of_the_enum() -> None:
     assert models.Finding(status="fail").status == "fail"
     with pytest.raises(ValueError):
         models.Finding(status="failed")
+
+
+def test_the_reports_diff_cells_are_in_chinese() -> None:
+    assert labels.observation("fail:hsts_missing,error:timeout") == "不通过（未启用HSTS）、错误（超时）"
+    assert labels.observation("pass") == "通过" and labels.observation("-") == "—"
+    assert labels.observation("fail:unknown_code") == "不通过（unknown_code）"

@@ -44,3 +44,15 @@ def code(name: str | None) -> str:
     if not name:
         return ""
     return CODES.get(name, name)
+
+
+def observation(text: str) -> str:
+    """A diff's ``fail:hsts_missing,error:timeout`` (:meth:`zwaudit.history.Observation.label`)
+    in Chinese: 不通过（未启用HSTS）、错误（超时）."""
+    if text in ("", "-"):
+        return "—"
+    parts = []
+    for part in text.split(","):
+        kind, _, name = part.partition(":")
+        parts.append(f"{status(kind)}（{code(name)}）" if name else status(kind))
+    return "、".join(parts)
