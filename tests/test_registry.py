@@ -362,3 +362,39 @@ def test_the_reports_diff_cells_are_in_chinese() -> None:
     assert labels.observation("fail:hsts_missing,error:timeout") == "不通过（未启用HSTS）、错误（超时）"
     assert labels.observation("pass") == "通过" and labels.observation("-") == "—"
     assert labels.observation("fail:unknown_code") == "不通过（unknown_code）"
+
+
+def test_migration_0004_closes_the_status_of_stored_findings(db_url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from zwaudit.db.engine import make_engine, upgrade
+
+    engine = make_engine(db_url)
+    upgrade(engine, "0003")
+    insert = (
+        "INSERT INTO finding (run_id, portal_id, probe, target, status, code, detail, probe_version, observed_at) "
+        "VALUES (1, 'p', 'link_health', 't', :s, :c, '{}', '1', CURRENT_TIMESTAMP)"
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO portal (id, name, home_url, level, updated_at) VALUES ('p', 'P', 'https://p/', 'province', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO run (trigger, status, started_at, host, config_dir, summary) VALUES ('audit', 'ok', CURRENT_TIMESTAMP, 'h:1', '', '{}')"
+            )
+        )
+        conn.execute(text(insert), {"s": "fail", "c": "broken_link"})
+        conn.execute(text(insert), {"s": "failed", "c": "broken_link"})  # a hand edit
+    upgrade(engine)
+    with engine.begin() as conn:
+        rows = [tuple(r) for r in conn.execute(text("SELECT status, code FROM finding ORDER BY id"))]
+    assert rows == [("fail", "broken_link"), ("error", "internal")]
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text(insert), {"s": "passed", "c": None})
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE finding SET status = 'ok'"))
+    engine.dispose()

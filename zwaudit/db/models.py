@@ -110,7 +110,10 @@ class Finding(Base):
     """What one check concluded about one target; ``code`` is a reason code or an error kind."""
 
     __tablename__ = "finding"
-    __table_args__ = (Index("ix_finding_run_portal_probe", "run_id", "portal_id", "probe"),)
+    __table_args__ = (
+        Index("ix_finding_run_portal_probe", "run_id", "portal_id", "probe"),
+        CheckConstraint(f"status IN ({', '.join(repr(s.value) for s in Status)})", name="status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
