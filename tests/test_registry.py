@@ -225,7 +225,8 @@ def test_other_statuses_and_unknown_names_have_a_sentence() -> None:
         == "未能得出结论（超时）：30s"
     )
     assert explain("auth_https", "https://a/", "error", "timeout", {}) == "未能得出结论（超时）"
-    assert explain("x", "t", "error", "{bad}", {"error": "e"}) == "未能得出结论（bad）：e"
+    assert explain("x", "t", "error", "{bad}", {"error": "e"}) == "未能得出结论（{bad}）：e"
+    assert explain("x", "t", "error", None, {"error": ["not", "text"]}) == "未能得出结论（未知原因）"
     assert (
         explain("name_masking", "u", "not_applicable", "name_unmasked", {"reason": "无账号"})
         == "不适用：无账号"

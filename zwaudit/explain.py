@@ -111,13 +111,15 @@ def explain(
     """The one sentence for a finding (never raises)."""
     registry = registry or declarations()
     detail = detail if isinstance(detail, Mapping) else {}
-    try:
-        fields = facts(target, detail, registry)
-    except Exception:  # a detail of an unexpected shape: the generic sentence
-        fields = _Facts({"target": target})
     spec = registry.check(probe)
     check_label = spec.label if spec is not None else probe
+    if status == Status.PASS:
+        return _clip(f"{check_label}检查通过")
     if status == Status.FAIL:
+        try:
+            fields = facts(target, detail, registry)
+        except Exception:  # a detail of an unexpected shape: the generic sentence
+            fields = _Facts({"target": target})
         code_spec = spec.codes.get(code or "") if spec is not None else None
         for template in code_spec.explain if code_spec is not None else ():
             text = render(template, fields)
@@ -125,12 +127,11 @@ def explain(
                 return _clip(text)
         label = registry.code_label(code or "") or code or ""
         return _clip(f"{check_label}：{target} {label}")
+    message = detail.get("error") if status == Status.ERROR else detail.get("reason")
+    message = message if isinstance(message, str) and message.strip() else None
     if status == Status.ERROR:
         kind = registry.error_kinds.get(code or "", code or "未知原因")
-        text = render("未能得出结论（" + kind.replace("{", "").replace("}", "") + "）：{error}", fields)
-        return _clip(text or f"未能得出结论（{kind}）")
+        return _clip(f"未能得出结论（{kind}）" + (f"：{message}" if message else ""))
     if status == Status.NOT_APPLICABLE:
-        return _clip(render("不适用：{reason}", fields) or "不适用")
-    if status == Status.PASS:
-        return _clip(f"{check_label}检查通过")
+        return _clip("不适用" + (f"：{message}" if message else ""))
     return _clip(f"{check_label}：{target}")
