@@ -13,11 +13,12 @@ from typing import ClassVar
 
 from pydantic import AnyHttpUrl, Field
 
-from probes.auth.judge import CODES, judge_auth
+from probes.auth.judge import judge_auth
 from probes.auth.observe import AuthSettings, observe_login
 from probes.common.navigation import Manners
 from zwaudit.checks import CheckContext, CheckOptions, Requires
 from zwaudit.findings import Finding
+from zwaudit.registry import declared_codes
 
 
 class AuthHttpsOptions(CheckOptions):
@@ -37,7 +38,7 @@ def manners_for(ctx: CheckContext) -> Manners:
 class AuthHttps:
     name: ClassVar[str] = "auth_https"
     version: ClassVar[str] = "1.0.0"
-    codes: ClassVar[frozenset[str]] = frozenset(CODES)
+    codes: ClassVar[frozenset[str]] = declared_codes("auth_https")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.BROWSER
     Options: ClassVar[type[CheckOptions]] = AuthHttpsOptions
 

@@ -32,6 +32,7 @@ from zwaudit.checks import CheckContext, Requires
 from zwaudit.evidence import safe_name
 from zwaudit.findings import EvidenceRef, Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.registry import declarations, declared_codes
 from zwaudit.targets import normalize_url
 
 if TYPE_CHECKING:
@@ -143,9 +144,9 @@ def judge(obs: DuplicateLoginObservation) -> list[Finding]:
 class DuplicateLogin:
     name: ClassVar[str] = PROBE
     version: ClassVar[str] = "1.1.0"
-    codes: ClassVar[frozenset[str]] = frozenset({"second_login", "re_registration"})
+    codes: ClassVar[frozenset[str]] = declared_codes("duplicate_login")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.BROWSER
-    logged_in: ClassVar[bool] = True  # gets the portal's logged-in context (saved session)
+    logged_in: ClassVar[bool] = declarations().declared("duplicate_login").logged_in  # the saved session
 
     class Options(LoginOptions):
         entry_urls: list[str] = Field(default_factory=list)  # department entry URLs: skip discovery

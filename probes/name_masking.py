@@ -23,6 +23,7 @@ from zwaudit.checks import CheckContext, Requires
 from zwaudit.findings import EvidenceRef, Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.redact import mask_value
+from zwaudit.registry import declarations, declared_codes
 from zwaudit.targets import normalize_url
 
 if TYPE_CHECKING:
@@ -131,9 +132,9 @@ def sanitise(text: str, leaks: list[Leak], personal: dict[str, str]) -> str:
 class NameMasking:
     name: ClassVar[str] = PROBE
     version: ClassVar[str] = "1.0.0"
-    codes: ClassVar[frozenset[str]] = frozenset(CODES.values())
+    codes: ClassVar[frozenset[str]] = declared_codes("name_masking")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.BROWSER
-    logged_in: ClassVar[bool] = True  # gets the portal's logged-in context (saved session)
+    logged_in: ClassVar[bool] = declarations().declared("name_masking").logged_in  # the saved session
 
     @classmethod
     def check_data(cls, config: Any) -> None:

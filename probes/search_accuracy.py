@@ -33,6 +33,7 @@ from zwaudit.errors import ConfigError
 from zwaudit.findings import Finding, error_finding, utcnow
 from zwaudit.outcomes import ErrorKind
 from zwaudit.paths import DEFAULT_CONFIG_DIR
+from zwaudit.registry import declared_codes
 
 # An error at these stages (or a block) would repeat for every keyword: stop asking the portal.
 PORTAL_WIDE_STAGES = frozenset({"home", "search_box"})
@@ -103,7 +104,7 @@ def load_catalogue(ctx: CheckContext, max_age_days: int) -> tuple[Catalogue | No
 class SearchAccuracy:
     name: ClassVar[str] = "search_accuracy"
     version: ClassVar[str] = "1.1.0"
-    codes: ClassVar[frozenset[str]] = frozenset({"not_found", "incomplete", "imprecise"})
+    codes: ClassVar[frozenset[str]] = declared_codes("search_accuracy")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.BROWSER
     reads_catalogue: ClassVar[bool] = True  # waits for this run's crawl when there is one
     Options: ClassVar[type[CheckOptions]] = SearchAccuracyOptions

@@ -12,6 +12,8 @@ from sandbox.offered import catalogue_split
 from sandbox.plan import ChannelPlan, Plan, channel_copy
 from sandbox.search import judge, keyword_rules, search
 from sandbox.web.kit import Runtime
+from zwaudit.outcomes import ErrorKind
+from zwaudit.registry import declared_codes
 from zwaudit.targets import item_target, normalize_url
 
 Expectation = dict[str, Any]
@@ -26,6 +28,9 @@ NAME_DISPLAY = {
 
 
 def _exp(probe: str, target: str, code: str | None) -> Expectation:
+    """One expectation; its code must be one the check declares (``config/checks.yaml``)."""
+    if code is not None and code not in declared_codes(probe):
+        raise ValueError(f"ground truth: {probe} does not declare reason code {code!r}")
     out = {"probe": probe, "target": target, "status": "fail" if code else "pass"}
     if code:
         out["code"] = code
@@ -38,6 +43,7 @@ def error_expectations(rt: Runtime) -> list[Expectation]:
     out: list[Expectation] = []
     for et in rt.plan.error_targets:
         url = rt.url(et.site, et.path) if et.site else et.path
+        ErrorKind(et.kind)  # an error expectation's code is an error kind (ValueError otherwise)
         exp: Expectation = {
             "probe": et.probe,
             "target": normalize_url(url),

@@ -94,13 +94,14 @@ class Framework:
 
 
 def registry_codes(config: Config) -> CodeLookup:
-    """Codes of a registered check, importing it through the registry on first use."""
+    """Codes of a registered check, as ``config/checks.yaml`` declares them (a check the registry
+    only names, ``name: "module:Class"``, is imported for its class's ``codes``)."""
 
     def lookup(probe: str) -> frozenset[str] | None:
         if probe not in config.check_registry:
             return None
         try:
-            return frozenset(config.check_class(probe).codes)
+            return config.check_codes(probe)
         except ZwauditError:
             raise
         except Exception as exc:  # a check module that fails to import is a config problem

@@ -14,6 +14,12 @@ from typing import Any
 
 from scoring.framework import Node
 from scoring.model import MISSING, OK, FindingRow, ManualValue, NodeValue
+from zwaudit.outcomes import Status
+
+# the statuses as plain strings, for the hot loop (a row's status is stored as the enum's value)
+PASS, FAIL, ERROR, NOT_APPLICABLE = (
+    s.value for s in (Status.PASS, Status.FAIL, Status.ERROR, Status.NOT_APPLICABLE)
+)
 
 DIGITS = 4  # stored precision: identical on SQLite and PostgreSQL, and plenty for 0–100 values
 
@@ -77,11 +83,11 @@ class ProbeFindings:
         passes = fails = errors = not_applicable = 0
         for row in rows:  # the hot loop of scoring: keep it plain
             status = row.status
-            if status == "pass":
+            if status == PASS:
                 passes += 1
                 used.append(row.id)
                 concluded.add(row.target)
-            elif status == "fail":
+            elif status == FAIL:
                 fails += 1
                 used.append(row.id)
                 target = row.target
@@ -94,7 +100,7 @@ class ProbeFindings:
                 else:
                     codes.append(code)
             else:
-                if status == "error":
+                if status == ERROR:
                     errors += 1
                 else:
                     not_applicable += 1
@@ -209,7 +215,7 @@ def automatic_leaf(plan: LeafPlan, found: Mapping[str, ProbeFindings]) -> tuple[
             if not veto_codes.isdisjoint(part.fail_codes):
                 veto = True
         failures = merged
-    counts = {"pass": passes, "fail": fails, "error": errors, "not_applicable": not_applicable}
+    counts = {PASS: passes, FAIL: fails, ERROR: errors, NOT_APPLICABLE: not_applicable}
     failed = len(failures)
     inputs: dict[str, Any] = {
         "method": spec.method,

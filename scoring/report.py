@@ -17,6 +17,7 @@ from rich.tree import Tree
 from scoring.framework import Framework
 from scoring.model import MISSING, NodeValue, PortalScore
 from zwaudit.db import models
+from zwaudit.outcomes import Status
 
 STATE_LABELS = {
     "ok": "",
@@ -165,7 +166,7 @@ def _leaf_lines(
         if row is None:
             lines.append(f"finding #{fid} (no longer stored)")
             continue
-        if row.status == "pass":
+        if row.status == Status.PASS:
             passes += 1
             if passes > PASSES_SHOWN:
                 continue

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from ops_data import F, store_run
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.cli import cli
+from zwaudit.db import models
 from zwaudit.errors import UsageError
 from zwaudit.evidence import EvidenceWriter
 from zwaudit.export import ExportFilter, check_filter, export_csv, neutralise
@@ -106,12 +108,14 @@ def test_export_bom_columns_and_cells(sessions: sessionmaker[Session], tmp_path:
     assert dibao["portal_name"] == "蜀省政务服务网"
     assert dibao["status"] == "fail" and dibao["code"] == "incomplete"
     assert dibao["evidence_url"] == "https://a/s?q=低保"
-    assert json.loads(dibao["detail"]) == {"url": "https://a/s?q=低保"}
+    assert dibao["detail"] == "搜索“低保”：结果缺少本门户提供的相关事项"  # a sentence, not the JSON
     assert dibao["probe_version"] == "1.0.0"
     assert dibao["observed_at"].endswith("+00:00")
     # scraped text that would be a formula is neutralised, everything else untouched
     assert '\'=HYPERLINK("http://x")' in by_target
-    assert json.loads(by_target["https://b/login"]["detail"]) == {"error": "+timed out"}
+    assert by_target["https://b/login"]["detail"] == "未能得出结论（超时）：+timed out"
+    assert by_target["https://b/broken"]["detail"] == "链接 https://b/broken 无法打开"  # no url: generic
+    assert not any(r["detail"].lstrip("'").startswith(("{", "[")) for r in rows)
     # evidence: files and hashes joined in the same order; url evidence gives the url
     masked = by_target["https://a/user"]
     assert masked["evidence_files"] == "run-1/sbx-shu/name_masking/user.html"
@@ -137,7 +141,10 @@ def test_export_filters_and_zh_headers(sessions: sessionmaker[Session], tmp_path
 def test_export_applies_redactors(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     run_id = store_run(
         sessions,
-        [F("sbx-shu", "name_masking", "https://a/user", "fail", "name_unmasked", {"seen": "张三丰"})],
+        [
+            F("sbx-shu", "name_masking", "https://a/user", "fail", "name_unmasked", {"seen": "张三丰"}),
+            F("sbx-shu", "name_masking", "https://a/u", "error", "login_failed", {"error": "张三丰 未登录"}),
+        ],
     )
     out = tmp_path / "f.csv"
     export_csv(sessions, ExportFilter(run_id), out, redactors=[Redactor({"name": "张三丰"})])
@@ -262,6 +269,14 @@ def test_two_codes_of_one_keyword_are_two_rows_with_coverage(
         ("工业生产许可", "imprecise"),
         ("工业生产许可", "incomplete"),
     ]
-    detail = json.loads(rows[0]["detail"])
-    assert detail["coverage"] == {"catalogue_items_considered": 1, "not_offered": 0}
-    assert detail["catalogue"]["considered"] == {"工业产品生产许可证核发": ["工业产品生产许可证核发"]}
+    sentences = {r["code"]: r["detail"] for r in rows}
+    assert sentences["incomplete"] == "搜索“工业生产许可”：前10条结果缺少“工业产品生产许可证核发”，召回率0%"
+    assert sentences["imprecise"] == "搜索“工业生产许可”：前3条结果中3条与关键词无关，准确率0%"
+    # the machine facts (coverage, the catalogue considered) stay in the stored detail
+    with sessions() as s:
+        stored = s.scalars(select(models.Finding).where(models.Finding.run_id == run_id)).first()
+        assert stored is not None
+        assert stored.detail["coverage"] == {"catalogue_items_considered": 1, "not_offered": 0}
+        assert stored.detail["catalogue"]["considered"] == {
+            "工业产品生产许可证核发": ["工业产品生产许可证核发"]
+        }

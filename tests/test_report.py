@@ -160,13 +160,16 @@ def test_report_renders_in_chromium_without_console_errors(tmp_path: Path) -> No
     engine.dispose()
 
 
-def test_summary_keeps_scalars_and_the_error() -> None:
+def test_summary_is_the_findings_sentence_redacted() -> None:
     from zwaudit.redact import Redactor
     from zwaudit.report.findings import summarise
 
-    detail = {"error": "超时 30s", "top_n": 10, "page_url": "https://x", "how": {"a": 1}, "who": "张三丰"}
-    assert summarise(detail, [Redactor({"name": "张三丰"})]) == "超时 30s；top_n=10；who=张**"
-    assert summarise({}) == "" and summarise("x") == ""
+    detail = {"error": "超时 30s（张三丰）", "top_n": 10, "page_url": "https://x", "how": {"a": 1}}
+    text = summarise("search_accuracy", "低保", "error", "timeout", detail, [Redactor({"name": "张三丰"})])
+    assert text == "未能得出结论（超时）：超时 30s（张**）"
+    assert "top_n" not in text
+    assert summarise("search_accuracy", "低保", "fail", "not_found", {}) == "搜索“低保”：没有任何结果"
+    assert summarise("search_accuracy", "低保", "fail", "not_found", "x") == "搜索“低保”：没有任何结果"
 
 
 def test_coverage_of_duplicate_login_and_search_is_shown(
@@ -221,4 +224,126 @@ def test_coverage_of_duplicate_login_and_search_is_shown(
     assert f"按门户事项目录判断 2 个关键词（{source}）" in html
     assert "门户未提供的服务 1 项：网络预约出租汽车运输证发放" in html
     assert "1 个关键词无事项目录（未采集或采集失败），未判断搜不全" in html
-    assert "not_offered=网络预约出租汽车运输证发放" in html  # on the fail row itself
+    assert "本门户未提供：网络预约出租汽车运输证发放" in html  # on the fail row itself
+
+
+def filtered_run(sf: sessionmaker[Session]) -> int:
+    """Two portals, three checks, hostile text where scraped text can be (target, detail)."""
+    writer = EvidenceWriter(1, "sbx-shu", "auth_https")
+    shot = writer.path_for("login.png")
+    shot.write_bytes(tiny_png())
+    ref = writer.register("screenshot", shot, "image/png")
+    return store_run(
+        sf,
+        [
+            F("sbx-shu", "auth_https", "https://a/login", "fail", "hsts_missing", {"login_url": "https://a/login"}, [ref]),
+            F("sbx-shu", "search_accuracy", '"><img src=x onerror=alert(1)>', "fail", "not_found"),
+            F("sbx-zhe", "search_accuracy", "低保", "fail", "imprecise", {"top_n": 10, "results_read": 4,
+              "irrelevant_ranks": [1, 2, 3], "precision_at_n": 0.25}),
+            F("sbx-zhe", "link_health", "https://b/x", "error", "timeout", {"error": "</style><script>alert(2)</script>"}),
+        ],
+    )  # fmt: skip
+
+
+def test_report_filters_offer_the_findings_portals_checks_and_codes(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from html.parser import HTMLParser
+
+    class Options(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.select: str | None = None
+            self.options: dict[str, list[str]] = {}
+            self.tags: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.append(tag)
+            if tag == "select":
+                self.select = dict(attrs)["id"]
+                self.options[self.select or ""] = []
+            if tag == "option" and self.select:
+                self.options[self.select].append(dict(attrs)["value"] or "")
+
+    run = filtered_run(sessions)
+    html = write_report(sessions, run, tmp_path / "r").read_text(encoding="utf-8")
+    parser = Options()
+    parser.feed(html)
+    assert parser.options == {
+        "filter-portal": ["", "p1", "p2"],
+        "filter-check": ["", "c1", "c2", "c3"],
+        "filter-code": ["", "k1", "k2", "k3", "k4"],
+    }
+    assert "蜀省政务服务网（sbx-shu）" in html and ">统一登录HTTPS<" in html and "搜不准（imprecise）" in html
+    # every finding row carries the keys the CSS rules test; no scraped value is in the stylesheet
+    assert html.count('<tr class="finding"') == 4
+    style = html[html.index('<form class="filters"') : html.index('<div class="probe-section"')]
+    assert "alert" not in style and 'tr.finding:not([data-portal="p2"])' in style
+    assert '.probe-section:not(:has(tr.finding[data-code="k1"]))' in style  # no empty section left
+    # hostile text stays text; no script, no handler
+    assert "script" not in parser.tags and "<img src=x" not in html and "</style><script>" not in html
+    assert "&lt;/style&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in html
+    # the sentence, not the detail's keys
+    assert "搜索“低保”：前4条结果中3条与关键词无关，准确率25%" in html and "top_n" not in html
+    # the screenshot: a thumbnail linking to its enlarged view (CSS :target), both local
+    thumb = re.search(r'<a class="thumb" href="#(shot-[\d-]+)"[^>]*><img src="(evidence/[^"]+)"', html)
+    assert thumb is not None
+    assert f'<a class="lightbox" id="{thumb.group(1)}" href="#_close"' in html
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium")
+def test_report_filters_and_enlarging_work_in_chromium(tmp_path: Path) -> None:
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    from zwaudit.browser import LAUNCH_ARGS
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'f.sqlite'}")
+    upgrade(engine)
+    sf = session_factory(engine)
+    html_path = write_report(sf, filtered_run(sf), tmp_path / "report")
+    engine.dispose()
+
+    async def visit() -> dict[str, object]:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=list(LAUNCH_ARGS))
+            page = await browser.new_page()
+            await page.goto(html_path.as_uri())
+            rows = page.locator("tr.finding")
+            sections = page.locator(".probe-section")
+
+            async def visible(loc: object) -> int:
+                return sum([await x.is_visible() for x in await loc.all()])  # type: ignore[attr-defined]
+
+            out: dict[str, object] = {"all": await visible(rows)}
+            await page.select_option("#filter-portal", label="蜀省政务服务网（sbx-shu）")
+            out["portal"] = await visible(rows)
+            await page.select_option("#filter-code", label="搜不到（not_found）")
+            out["portal+code"] = (await visible(rows), await visible(sections))
+            await page.select_option("#filter-portal", "")
+            await page.select_option("#filter-code", "")
+            await page.select_option("#filter-check", label="链接可用性")
+            out["check"] = (await visible(rows), await visible(sections))
+            await page.select_option("#filter-check", "")
+            thumb = page.locator("a.thumb").first
+            box = page.locator("a.lightbox").first
+            out["closed"] = await box.is_visible()
+            await thumb.click()
+            out["open"] = await box.is_visible()
+            await box.click()
+            out["closed_again"] = await box.is_visible()
+            await browser.close()
+            return out
+
+    seen = asyncio.run(visit())
+    assert seen == {
+        "all": 4,
+        "portal": 2,
+        "portal+code": (1, 1),
+        "check": (1, 1),
+        "closed": False,
+        "open": True,
+        "closed_again": False,
+    }

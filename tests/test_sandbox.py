@@ -14,25 +14,11 @@ import pytest
 
 from sandbox.server import Sandbox
 from zwaudit.config.loader import load_config
+from zwaudit.registry import declarations
 from zwaudit.secrets import Secrets
 
-REQUIRED_CODES = {
-    "search_accuracy": {"not_found", "incomplete", "imprecise"},
-    "auth_https": {
-        "login_page_http",
-        "form_posts_http",
-        "mixed_content",
-        "certificate_invalid",
-        "hsts_missing",
-    },
-    "name_masking": {"name_unmasked", "id_number_unmasked", "phone_unmasked"},
-    "duplicate_login": {"second_login", "re_registration"},
-    "data_same_source": {"item_missing", "field_mismatch", "stale"},
-    "guide_completeness": {"element_missing"},
-    "cancelled_items": {"still_listed"},
-    "click_depth": {"too_deep"},
-    "link_health": {"broken_link"},
-}
+#: every code every check declares (config/checks.yaml) must have a planted case in the sandbox
+REQUIRED_CODES = {name: set(spec.code_names) for name, spec in declarations().checks.items()}
 
 
 def _client(sb: Sandbox) -> httpx.Client:

@@ -44,6 +44,7 @@ from zwaudit.config.loader import Config
 from zwaudit.db import models
 from zwaudit.errors import ConfigError, RunError
 from zwaudit.progress import ProgressSink
+from zwaudit.registry import declarations
 from zwaudit.secrets import Secrets
 from zwaudit.sessions import capture_session, name_signs
 
@@ -54,7 +55,8 @@ log = logging.getLogger("zwaudit.calibration")
 
 STAND_IN = "probes.common.person:sandbox_person"
 DEFAULT_FAMILY = "sandbox-1"  # a ground truth written before families existed
-LOGGED_IN_CHECKS = frozenset({"name_masking", "duplicate_login"})
+#: the checks that need the logged-in session (``logged_in: true`` in ``config/checks.yaml``)
+LOGGED_IN_CHECKS = frozenset(name for name, spec in declarations().checks.items() if spec.logged_in)
 
 
 @dataclass(frozen=True)
@@ -316,7 +318,7 @@ def calibrate(
     portal_ids = sorted(portal_ids or config.portals)
     checks = select_checks(config, probes or sorted(config.check_registry))
     truth = load_ground_truth(ground_truth_dir, portal_ids)
-    if LOGGED_IN_CHECKS & set(checks):
+    if any(s.logged_in for c in checks if (s := config.registry.check(c)) is not None):
         stand_in_logins(config, portal_ids, ground_truth_dir, captcha_dir)
     with (
         tempfile.TemporaryDirectory(prefix="zwaudit-calibrate-out-") as tmp,

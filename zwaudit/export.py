@@ -7,6 +7,9 @@ Three properties matter more than anything else here:
 * **Scraped text cannot run as a formula** (CSV injection): a cell starting with ``=``, ``+``,
   ``-``, ``@``, tab or CR — or their full-width forms, which Chinese input methods produce — is
   prefixed with ``'`` as OWASP recommends; the csv module quotes the rest.
+* **A person can read it**: ``detail`` is one Chinese sentence naming what was seen
+  (:mod:`zwaudit.explain`, from the templates in ``config/checks.yaml``); the machine facts stay
+  in the database's detail JSON and the evidence files the row names.
 * **Memory stays flat**: rows are streamed from the database ``yield_per`` at a time with one
   outer join (finding ⟕ evidence) grouped on the fly, never loaded as a whole.
 
@@ -17,7 +20,6 @@ configured accounts' redactors again anyway (defence in depth).
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -32,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from zwaudit.config import Config
 from zwaudit.db import models
 from zwaudit.errors import UsageError, ZwauditError
+from zwaudit.explain import explain
 from zwaudit.export_columns import KEYS, headers
 from zwaudit.redact import Redactor
 from zwaudit.secrets import Secrets
@@ -181,7 +184,7 @@ def _cells(row: _Row, portal_names: dict[str, str]) -> dict[str, str]:
         "target": v["target"],
         "status": v["status"],
         "code": v["code"] or "",
-        "detail": json.dumps(detail, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
+        "detail": explain(v["probe"], v["target"], v["status"], v["code"], detail),
         "evidence_url": _finding_url(detail, row.urls),
         "evidence_files": ";".join(row.files),
         "evidence_sha256": ";".join(row.hashes),

@@ -30,6 +30,10 @@ class EvidenceRef:
     sha256: str | None = None
 
 
+class UndeclaredCodeError(ValueError):
+    """A finding carries a reason code its check does not declare in ``config/checks.yaml``."""
+
+
 @dataclass
 class Finding:
     """The conclusion of one check about one target on one portal."""
@@ -49,6 +53,11 @@ class Finding:
             raise ValueError(f"{self.probe}: an error finding needs an ErrorKind code, got {self.code!r}")
         if self.status is Status.PASS and self.code:
             raise ValueError(f"{self.probe}: a pass finding carries no code ({self.target})")
+        from zwaudit.registry import undeclared_code  # the registry's loader imports this module
+
+        refused = undeclared_code(self.probe, self.status, self.code)
+        if refused is not None:  # a programming error: the check's judge and its declaration disagree
+            raise UndeclaredCodeError(f"{refused} ({self.target})")
 
 
 def error_finding(probe: str, target: str, kind: ErrorKind, message: str, **detail: Any) -> Finding:

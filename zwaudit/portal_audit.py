@@ -29,7 +29,7 @@ from zwaudit.deadlines import Limits
 from zwaudit.evidence import EvidenceStorageError, EvidenceWriter
 from zwaudit.findings import Finding, error_finding
 from zwaudit.net.egress import EgressPolicy, EgressRefused, policy_for
-from zwaudit.outcomes import ErrorKind
+from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.redact import Redactor
 from zwaudit.secrets import Secrets
 from zwaudit.sessions import SESSION_META_KEY, load_session
@@ -82,6 +82,16 @@ def no_space(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return True
     return "ENOSPC" in str(exc) or "No space left on device" in str(exc)
+
+
+def undeclared_as_internal(cls: type[Check], finding: Finding) -> Finding:
+    """A finding whose reason code its check does not declare (``cls.codes``) is a programming
+    error: it is stored as an ``internal`` error naming the code, never as a verdict."""
+    if finding.code is None or finding.status in (Status.ERROR, Status.PASS) or finding.code in cls.codes:
+        return finding
+    message = f"{cls.name} reported undeclared reason code {finding.code!r} (declared: {sorted(cls.codes)})"
+    log.error(message)
+    return error_finding(cls.name, finding.target, ErrorKind.INTERNAL, message)
 
 
 def wants_login(cls: type[Check]) -> bool:
@@ -241,7 +251,7 @@ class PortalAudit:
             )
             message = self.redactor(f"{type(exc).__name__}: {exc}")[:500]
             return [error_finding(name, self.fallback_target, ErrorKind.INTERNAL, message)]
-        return findings
+        return [undeclared_as_internal(cls, f) for f in findings]
 
     async def _run(self, cls: type[Check]) -> list[Finding]:
         needs = getattr(cls, "needs_resources", ())

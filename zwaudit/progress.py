@@ -13,6 +13,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from zwaudit.outcomes import Status
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.live import Live
@@ -65,7 +67,7 @@ class RichProgress:
     status and elapsed time. Used as a context manager; thread-safe (the crawl reports from its
     own thread)."""
 
-    STATUSES = ("pass", "fail", "error", "not_applicable")
+    STATUSES = tuple(s.value for s in Status)
 
     def __init__(self, console: Console | None = None, *, title: str = "zwaudit") -> None:
         from rich.console import Console as _Console

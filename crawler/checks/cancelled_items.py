@@ -17,6 +17,7 @@ from zwaudit.checks import CheckContext, CheckOptions, Requires
 from zwaudit.config.yamlfile import validation_error
 from zwaudit.findings import Finding
 from zwaudit.outcomes import Status
+from zwaudit.registry import declared_codes
 from zwaudit.targets import item_target
 
 
@@ -84,7 +85,7 @@ def judge(items: list[ItemSnapshot], cancelled: list[Cancelled]) -> list[Finding
 class CancelledItems:
     name: ClassVar[str] = "cancelled_items"
     version: ClassVar[str] = "1.0.0"
-    codes: ClassVar[frozenset[str]] = frozenset({"still_listed"})
+    codes: ClassVar[frozenset[str]] = declared_codes("cancelled_items")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
 

@@ -16,6 +16,7 @@ from crawler.checks.common import ItemSnapshot, iter_pages, link_source_pages, p
 from zwaudit.checks import CheckContext, CheckOptions, Requires
 from zwaudit.findings import Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.registry import declared_codes
 
 
 class Options(CheckOptions):
@@ -50,7 +51,7 @@ def judge(items: list[ItemSnapshot], depth_of: Mapping[str, int | None], max_cli
 class ClickDepth:
     name: ClassVar[str] = "click_depth"
     version: ClassVar[str] = "1.0.0"
-    codes: ClassVar[frozenset[str]] = frozenset({"too_deep"})
+    codes: ClassVar[frozenset[str]] = declared_codes("click_depth")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
 

@@ -36,6 +36,7 @@ from zwaudit.config.yamlfile import validation_error
 from zwaudit.evidence import safe_name
 from zwaudit.findings import Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.registry import declared_codes
 from zwaudit.targets import item_target
 
 FieldKind = Literal["time_limit", "phone", "yes_no", "list", "text"]
@@ -238,7 +239,7 @@ def load_rules(ctx: CheckContext) -> Rules:
 class DataSameSource:
     name: ClassVar[str] = "data_same_source"
     version: ClassVar[str] = "1.1.0"
-    codes: ClassVar[frozenset[str]] = frozenset({"item_missing", "field_mismatch", "stale"})
+    codes: ClassVar[frozenset[str]] = declared_codes("data_same_source")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
 

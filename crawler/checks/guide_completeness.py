@@ -35,6 +35,7 @@ from zwaudit.checks import CheckContext, CheckOptions, Requires
 from zwaudit.errors import ConfigError
 from zwaudit.findings import Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.registry import declared_codes
 from zwaudit.targets import item_target
 
 PLACEHOLDERS = ["", "-", "--", "—", "/", "暂无", "null", "none", "undefined", "n/a", "待定"]
@@ -159,7 +160,7 @@ def judge_channels(
 class GuideCompleteness:
     name: ClassVar[str] = "guide_completeness"
     version: ClassVar[str] = "1.1.0"
-    codes: ClassVar[frozenset[str]] = frozenset({"element_missing"})
+    codes: ClassVar[frozenset[str]] = declared_codes("guide_completeness")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
 

@@ -23,6 +23,7 @@ from crawler.checks.common import PageSnapshot, iter_pages, require_sessions
 from zwaudit.checks import CheckContext, CheckOptions, Requires
 from zwaudit.findings import Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.registry import declared_codes
 from zwaudit.targets import normalize_url
 
 UNREACHABLE = ("dns", "connection")  # the host is not there: a person gets nothing either
@@ -98,7 +99,7 @@ def judge(
 class LinkHealth:
     name: ClassVar[str] = "link_health"
     version: ClassVar[str] = "1.0.0"
-    codes: ClassVar[frozenset[str]] = frozenset({"broken_link"})
+    codes: ClassVar[frozenset[str]] = declared_codes("link_health")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
 

@@ -11,9 +11,10 @@ from rich.table import Table
 from zwaudit.audit import AuditResult, run_audit
 from zwaudit.cli.context import AppContext
 from zwaudit.db.engine import default_url
+from zwaudit.outcomes import Status
 from zwaudit.progress import LogProgress
 
-STATUSES = ("pass", "fail", "error", "not_applicable")
+STATUSES = tuple(s.value for s in Status)
 
 
 def summary_table(result: AuditResult) -> Table:

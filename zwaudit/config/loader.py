@@ -20,6 +20,7 @@ from zwaudit.config.schema import PortalProfile, Settings
 from zwaudit.config.yamlfile import read_yaml, validation_error
 from zwaudit.errors import ConfigError, UsageError
 from zwaudit.paths import DEFAULT_CONFIG_DIR
+from zwaudit.registry import Registry, declarations, parse_registry
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Config:
     settings: Settings
     portals: dict[str, PortalProfile]
     check_registry: dict[str, str]
+    registry: Registry = field(default_factory=declarations)  # declarations: labels, codes, templates
     _check_classes: dict[str, type[Check]] = field(default_factory=dict, repr=False)
 
     @property
@@ -61,6 +63,13 @@ class Config:
             source = self.data_file("checks.yaml")
             self._check_classes[name] = load_check_class(name, self.check_registry[name], source)
         return self._check_classes[name]
+
+    def check_codes(self, name: str) -> frozenset[str]:
+        """The reason codes of check ``name``: declared in the registry, else its class's."""
+        spec = self.registry.check(name)
+        if spec is not None and spec.declared:
+            return spec.code_names
+        return frozenset(self.check_class(name).codes)
 
     def check_options(self, portal: PortalProfile, name: str) -> CheckOptions:
         """The validated options of check ``name`` for ``portal`` (defaults when not given)."""
@@ -122,18 +131,25 @@ def load_profile(path: Path) -> PortalProfile:
     return profile.model_copy(update={"source_file": path})
 
 
+def load_registry(directory: Path) -> Registry:
+    """The check registry of a config directory: the project's (``config/checks.yaml``), or the
+    directory's own ``checks.yaml`` when it has one (its short entries keep the project's
+    declarations of the same name)."""
+    project = declarations()
+    path = directory / "checks.yaml"
+    if not path.exists() or path.resolve() == project.source.resolve():
+        return project
+    raw = read_yaml(path) or {}
+    own = parse_registry(raw, path)
+    merged = project.merged(own)
+    merged.checks = {name: merged.checks[name] for name in own.checks}  # exactly the directory's checks
+    return merged
+
+
 def load_checks(directory: Path) -> tuple[dict[str, str], Path]:
-    for base in (directory, DEFAULT_CONFIG_DIR):
-        path = base / "checks.yaml"
-        if path.exists():
-            raw = read_yaml(path) or {}
-            registry = raw.get("checks", {}) if isinstance(raw, dict) else None
-            if not isinstance(registry, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in registry.items()
-            ):
-                raise ConfigError(path, "checks", "expected a mapping of check name to 'module:Class'")
-            return dict(registry), path
-    return {}, DEFAULT_CONFIG_DIR / "checks.yaml"
+    """Check name → ``module:Class`` of a config directory's registry, and the file it came from."""
+    registry = load_registry(directory)
+    return {name: spec.cls for name, spec in registry.checks.items()}, registry.source
 
 
 def load_config(directory: str | Path | None = None, *, validate_probes: bool = True) -> Config:
@@ -142,7 +158,8 @@ def load_config(directory: str | Path | None = None, *, validate_probes: bool = 
     if not root.is_dir():
         raise ConfigError(root, "", "config directory does not exist")
     settings = load_settings(root)
-    registry, _ = load_checks(root)
+    declared = load_registry(root)
+    registry = {name: spec.cls for name, spec in declared.checks.items()}
     portals: dict[str, PortalProfile] = {}
     portal_dir = root / "portals"
     for path in sorted(portal_dir.glob("*.yaml")) + sorted(portal_dir.glob("*.yml")):
@@ -151,7 +168,7 @@ def load_config(directory: str | Path | None = None, *, validate_probes: bool = 
             other = portals[profile.id].source_file
             raise ConfigError(path, "id", f"duplicate portal id {profile.id!r} (also in {other})")
         portals[profile.id] = profile
-    config = Config(root, settings, portals, registry)
+    config = Config(root, settings, portals, registry, declared)
     if validate_probes:
         for profile in portals.values():
             for name in profile.probes:

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
-from zwaudit.outcomes import RunStatus
+from zwaudit.outcomes import RunStatus, Status
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -110,7 +110,10 @@ class Finding(Base):
     """What one check concluded about one target; ``code`` is a reason code or an error kind."""
 
     __tablename__ = "finding"
-    __table_args__ = (Index("ix_finding_run_portal_probe", "run_id", "portal_id", "probe"),)
+    __table_args__ = (
+        Index("ix_finding_run_portal_probe", "run_id", "portal_id", "probe"),
+        CheckConstraint(f"status IN ({', '.join(repr(s.value) for s in Status)})", name="status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
@@ -127,6 +130,10 @@ class Finding(Base):
     evidence: Mapped[list[Evidence]] = relationship(
         back_populates="finding", cascade="all, delete-orphan", order_by="Evidence.id"
     )
+
+    @validates("status")
+    def _closed_status(self, _key: str, value: str) -> str:
+        return Status(value).value  # an unknown status is a ValueError here, not a stored row
 
 
 class Evidence(Base):

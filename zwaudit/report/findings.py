@@ -20,15 +20,17 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from zwaudit.db import models
+from zwaudit.explain import explain
 from zwaudit.redact import Redactor
 from zwaudit.report import labels
 from zwaudit.report.coverage import coverage_lines
 
-SUMMARY_CHARS = 240
+SUMMARY_CHARS = 400
 
 
 @dataclass
 class FindingView:
+    probe: str
     portal_id: str
     portal_name: str
     target: str
@@ -51,25 +53,58 @@ class ProbeSection:
     coverage: dict[str, str] = field(default_factory=dict)  # portal id → how far the check looked
 
 
-def summarise(detail: Any, redact: Sequence[Redactor] = ()) -> str:
-    """A short human line from a finding's ``detail`` (its URL is shown separately)."""
-    if not isinstance(detail, dict) or not detail:
+@dataclass(frozen=True)
+class Choice:
+    """One option of a report filter: ``key`` (generated, ``p1``/``c2``/``k3``) is all the CSS
+    rules see, so no scraped value ever reaches the stylesheet."""
+
+    key: str
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """The choices of the report's filters (portal, check, code): only values a listed finding has."""
+
+    portals: list[Choice]
+    checks: list[Choice]
+    codes: list[Choice]
+
+    def key(self, kind: str, value: str | None) -> str:
+        """The key of ``value`` among the ``kind`` choices (``portals``, ``checks``, ``codes``)."""
+        for choice in getattr(self, kind):
+            if choice.value == (value or ""):
+                return str(choice.key)
         return ""
-    parts = [str(detail["error"])] if isinstance(detail.get("error"), str) else []
-    if isinstance(detail.get("not_offered"), list) and detail["not_offered"]:
-        parts.append("not_offered=" + "、".join(str(n) for n in detail["not_offered"]))
-    coverage = detail.get("coverage")
-    if isinstance(coverage, dict):
-        shown = {k: v for k, v in coverage.items() if v is not None and not isinstance(v, dict | list)}
-        parts.append("coverage: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
-    for key, value in detail.items():
-        # scalars only: nested structures and URLs are technical (the CSV keeps them whole)
-        if key in ("error", "url") or key.endswith("_url") or isinstance(value, dict | list):
-            continue
-        if value is None or value == "":
-            continue
-        parts.append(f"{key}={value}")
-    text = "；".join(parts)
+
+
+def filter_options(sections: Sequence[ProbeSection]) -> FilterOptions:
+    portals: dict[str, str] = {}
+    codes: dict[str, str] = {}
+    for section in sections:
+        for f in section.findings:
+            portals.setdefault(f.portal_id, f.portal_name)
+            if f.code:
+                codes.setdefault(f.code, labels.code(f.code))
+    return FilterOptions(
+        [Choice(f"p{i}", pid, name) for i, (pid, name) in enumerate(sorted(portals.items()), 1)],
+        [Choice(f"c{i}", s.probe, s.label) for i, s in enumerate((s for s in sections if s.findings), 1)],
+        [
+            Choice(f"k{i}", code, label)
+            for i, (code, label) in enumerate(sorted(codes.items(), key=lambda kv: (kv[1], kv[0])), 1)
+        ],
+    )
+
+
+def summarise(
+    probe: str, target: str, status: str, code: str | None, detail: Any, redact: Sequence[Redactor] = ()
+) -> str:
+    """The finding's one Chinese sentence (:func:`zwaudit.explain.explain`, the CSV's ``detail``),
+    plus the services the portal does not offer when the check set some aside."""
+    text = explain(probe, target, status, code, detail)
+    if isinstance(detail, dict) and isinstance(detail.get("not_offered"), list) and detail["not_offered"]:
+        text += "；本门户未提供：" + "、".join(str(n) for n in detail["not_offered"])
     for r in redact:
         text = r(text)
     return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
@@ -167,12 +202,13 @@ def probe_sections(
         ]
         section.findings.append(
             FindingView(
+                row.probe,
                 row.portal_id,
                 portal_names.get(row.portal_id, row.portal_id),
                 clean(row.target),
                 row.status,
                 row.code,
-                summarise(detail, redactors),
+                summarise(row.probe, row.target, row.status, row.code, detail, redactors),
                 clean(url or ""),
                 row.observed_at,
                 shots,

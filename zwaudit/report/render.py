@@ -1,6 +1,9 @@
 """Rendering the static HTML report of a run: one ``index.html`` with its CSS and charts inline
-and the screenshots copied beside it — no JavaScript and no external URL, so it opens offline,
-from a USB stick or an e-mail attachment, exactly as it was generated.
+and the screenshots copied beside it — no external URL, so it opens offline, from a USB stick or
+an e-mail attachment, exactly as it was generated. No JavaScript either: screenshots are
+thumbnails that open large on a click (CSS ``:target``), and the findings are filtered by portal,
+check and code with ``<select>`` boxes and CSS ``:has()`` rules over generated keys (``p1``,
+``c2``, ``k3``), so no scraped value reaches the stylesheet; scraped text is only ever autoescaped.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from zwaudit.history import RunDiff, RunInfo, diff_runs, previous_run, run_infos
 from zwaudit.paths import evidence_root
 from zwaudit.redact import Redactor
 from zwaudit.report import charts, labels
-from zwaudit.report.findings import ProbeSection, probe_sections
+from zwaudit.report.findings import FilterOptions, ProbeSection, filter_options, probe_sections
 from zwaudit.report.scores import FrameworkScore, RankRow, ranking, ranking_bars, run_scores
 from zwaudit.text_safety import safe_href, shown
 
@@ -51,6 +54,7 @@ class ReportData:
     framework_names: dict[str, str]
     probes: list[ProbeSection]
     diff: RunDiff | None
+    filters: FilterOptions
     version: str = __version__
 
 
@@ -117,6 +121,7 @@ def collect(
         framework_names={fw: next(iter(pp.values())).name for fw, pp in scores.items()},
         probes=sections,
         diff=diff,
+        filters=filter_options(sections),
     )
 
 

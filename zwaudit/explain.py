@@ -1,0 +1,137 @@
+"""One Chinese sentence per finding, rendered from the templates its code declares in
+``config/checks.yaml`` — what the evidence CSV's ``detail`` cell and the report's 说明 show.
+
+The machine facts stay where they are (the stored ``detail`` JSON, the evidence files); this is
+what an auditor hands to a department: 搜索“个税”：前10条结果缺少“个人所得税纳税申报”，召回率50%.
+
+Never raises: a template whose fields the detail lacks is skipped for the next one, and when none
+fits (an old run, a check of another version) a generic sentence names the check and the code.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from typing import Any
+
+from zwaudit.outcomes import Status
+from zwaudit.registry import Registry, declarations
+
+MAX_CHARS = 400
+ITEM_SEPARATOR = "、"
+
+
+class _Missing(LookupError):
+    """A template field the finding's detail does not provide."""
+
+
+class _Seq(list[Any]):
+    """A list that prints joined with 、 (and still answers ``[0]``); ``{x:q}`` quotes each
+    element: “甲”、“乙”."""
+
+    def __format__(self, spec: str) -> str:
+        if spec == "q":
+            return ITEM_SEPARATOR.join(f"“{x}”" for x in self)
+        return format(ITEM_SEPARATOR.join(str(x) for x in self), spec)
+
+
+class _Facts(dict[str, Any]):
+    """A mapping where an absent, None or empty value is missing (the template is skipped)."""
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().get(key)
+        if value is None or value == "" or value == [] or value == {}:
+            raise _Missing(key)
+        return value
+
+
+def _wrap(value: Any, channel: str | None) -> Any:
+    if isinstance(value, Mapping):
+        facts = _Facts({str(k): _wrap(v, channel) for k, v in value.items()})
+        if channel is not None and channel in facts:
+            facts["on_channel"] = facts.get(channel)
+        return facts
+    if isinstance(value, list | tuple):
+        return _Seq(_wrap(v, channel) for v in value)
+    return value
+
+
+def channel_of(target: str) -> str | None:
+    """``mobile`` of ``<item>@mobile``; None for a target that is not an item target."""
+    if "@" not in target or "://" in target:
+        return None
+    return target.rsplit("@", 1)[1] or None
+
+
+def channel_label(channel: str, registry: Registry) -> str:
+    """``dept:mz`` → 部门网站 mz; ``mobile`` → 移动端."""
+    kind, _, rest = channel.partition(":")
+    label = registry.channels.get(kind, kind)
+    return f"{label} {rest}" if rest else label
+
+
+def facts(target: str, detail: Mapping[str, Any], registry: Registry) -> _Facts:
+    """The template fields of one finding (see the header of ``config/checks.yaml``)."""
+    channel = channel_of(target)
+    out = _wrap(detail, channel)
+    assert isinstance(out, _Facts)
+    for key, value in list(out.items()):
+        if isinstance(value, list):
+            out.setdefault(f"{key}_count", len(value))
+        elif isinstance(value, str) and value in registry.words:
+            out.setdefault(f"{key}_zh", registry.words[value])
+    out["target"] = target
+    if channel is not None:
+        out.setdefault("channel", channel)
+        out.setdefault("channel_zh", channel_label(channel, registry))
+    return out
+
+
+def render(template: str, fields: Mapping[str, Any]) -> str | None:
+    """``template`` filled from ``fields``; None when a field is missing or does not fit."""
+    try:
+        return string.Formatter().vformat(template, (), fields)
+    except (LookupError, ValueError, TypeError, AttributeError, IndexError):
+        return None
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
+
+
+def explain(
+    probe: str,
+    target: str,
+    status: str,
+    code: str | None,
+    detail: Any,
+    registry: Registry | None = None,
+) -> str:
+    """The one sentence for a finding (never raises)."""
+    registry = registry or declarations()
+    detail = detail if isinstance(detail, Mapping) else {}
+    spec = registry.check(probe)
+    check_label = spec.label if spec is not None else probe
+    if status == Status.PASS:
+        return _clip(f"{check_label}检查通过")
+    if status == Status.FAIL:
+        try:
+            fields = facts(target, detail, registry)
+        except Exception:  # a detail of an unexpected shape: the generic sentence
+            fields = _Facts({"target": target})
+        code_spec = spec.codes.get(code or "") if spec is not None else None
+        for template in code_spec.explain if code_spec is not None else ():
+            text = render(template, fields)
+            if text is not None:
+                return _clip(text)
+        label = registry.code_label(code or "") or code or ""
+        return _clip(f"{check_label}：{target} {label}")
+    message = detail.get("error") if status == Status.ERROR else detail.get("reason")
+    message = message if isinstance(message, str) and message.strip() else None
+    if status == Status.ERROR:
+        kind = registry.error_kinds.get(code or "", code or "未知原因")
+        return _clip(f"未能得出结论（{kind}）" + (f"：{message}" if message else ""))
+    if status == Status.NOT_APPLICABLE:
+        return _clip("不适用" + (f"：{message}" if message else ""))
+    return _clip(f"{check_label}：{target}")
