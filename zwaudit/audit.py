@@ -227,7 +227,8 @@ class _Orchestrator:
         pause_at("probes")  # fault-injection tests only (zwaudit.faults)
 
     def _store(self, audit: PortalAudit, name: str, version: str, findings: list[Finding]) -> None:
-        store.replace_findings(self.sf, self.run_id, audit.portal.id, name, version, findings)
+        observation = audit.observations.pop(name, None)
+        store.replace_findings(self.sf, self.run_id, audit.portal.id, name, version, findings, observation)
         self.result.add(audit.portal.id, name, findings)
 
     def _store_error(self, audit: PortalAudit, name: str, kind: ErrorKind, message: str) -> None:

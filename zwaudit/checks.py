@@ -71,6 +71,72 @@ class Check(Protocol):
         ...
 
 
+class Observation(BaseModel):
+    """What a two-phase check saw: a typed record, JSON-serialisable (``model_dump_json``) and
+    read back with ``model_validate_json``. The runner stores it, redacted as evidence is, as
+    ``observation.json`` beside the check's evidence; ``zwaudit rejudge`` judges it again."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class JudgeInput:
+    """What a judge's rules are made from: the config (its data files), the portal's profile and
+    the check's options for it. Reading them is the runner's job, not the judge's."""
+
+    config: Any
+    portal: PortalProfile
+    options: CheckOptions
+
+
+class TwoPhaseCheck:
+    """Base of a check split in two: :meth:`observe` does all the I/O and returns an
+    :class:`Observation`; :meth:`judge` is pure (no I/O, no clock, no browser, no database).
+
+    The runner (:class:`zwaudit.portal_audit.PortalAudit`) calls ``observe``, stores the
+    observation, reads it back, builds the rules (:meth:`rules`), judges, then lets
+    :meth:`document` attach evidence derived from the observation (URLs, excerpts). ``run`` does
+    the same without storing, for callers that want findings only (tests, one-phase callers).
+    """
+
+    observation_type: ClassVar[type[Observation]]
+
+    async def observe(self, ctx: CheckContext) -> Observation:
+        raise NotImplementedError
+
+    def rules(self, where: JudgeInput) -> Any:
+        """The rules the judge applies (default: the options); may read the config's data files."""
+        return where.options
+
+    def judge(self, observation: Any, rules: Any) -> list[Finding]:
+        raise NotImplementedError
+
+    def document(self, findings: list[Finding], observation: Any, evidence: EvidenceWriter) -> None:
+        """Attach evidence derived from the observation to ``findings`` (default: none)."""
+
+    async def run(self, ctx: CheckContext) -> list[Finding]:
+        observation = await self.observe(ctx)
+        findings = self.judge(observation, self.rules(judge_input(ctx)))
+        self.document(findings, observation, ctx.evidence)
+        return findings
+
+
+def is_two_phase(cls: type[Any]) -> bool:
+    """Whether ``cls`` follows the observe/judge contract (a :class:`TwoPhaseCheck`)."""
+    return isinstance(cls, type) and issubclass(cls, TwoPhaseCheck)
+
+
+def judge_input(ctx: CheckContext) -> JudgeInput:
+    """The rules' inputs of a live check: the run's config (``extra["config"]``, else the default
+    directory), its portal and options."""
+    config = ctx.extra.get("config")
+    if config is None:
+        from zwaudit.config import load_config  # the config loader imports this module
+
+        config = load_config(validate_probes=False)
+    return JudgeInput(config=config, portal=ctx.portal, options=ctx.options)
+
+
 # A check that reads data files of the config (keywords.yaml, guide_elements.yaml …) may define
 # ``check_data(config) -> None`` as a classmethod: it parses them as ``run`` will and raises
 # :class:`~zwaudit.errors.ConfigError` naming the file and key. :func:`validate_data_files` calls

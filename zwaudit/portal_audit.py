@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from zwaudit import observations
 from zwaudit.browser import AuditBrowser, EgressGuard, HostPacer
-from zwaudit.checks import Check, CheckContext, Requires
+from zwaudit.checks import Check, CheckContext, Requires, TwoPhaseCheck, is_two_phase, judge_input
 from zwaudit.config.loader import Config
 from zwaudit.config.schema import PortalProfile
 from zwaudit.db.store import evidence_run_dir
 from zwaudit.deadlines import Limits
 from zwaudit.evidence import EvidenceStorageError, EvidenceWriter
-from zwaudit.findings import Finding, error_finding
+from zwaudit.findings import Finding, error_finding, utcnow
 from zwaudit.net.egress import EgressPolicy, EgressRefused, policy_for
 from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.redact import Redactor
@@ -94,6 +95,20 @@ def undeclared_as_internal(cls: type[Check], finding: Finding) -> Finding:
     return error_finding(cls.name, finding.target, ErrorKind.INTERNAL, message)
 
 
+def judge_stored(
+    check: TwoPhaseCheck, text: str, where: Any, evidence: EvidenceWriter, observed_at: Any
+) -> list[Finding]:
+    """Judge a stored observation (the envelope's ``text``) with the rules of ``where`` (a
+    :class:`~zwaudit.checks.JudgeInput`), attach the evidence it documents, and date the findings
+    by the observation (a judge reads no clock). Used by the runner and by ``zwaudit rejudge``."""
+    observation = observations.parse(text, type(check).observation_type)
+    findings = check.judge(observation, check.rules(where))
+    check.document(findings, observation, evidence)
+    for finding in findings:
+        finding.observed_at = observed_at
+    return findings
+
+
 def wants_login(cls: type[Check]) -> bool:
     """Whether a check works logged in (class attribute ``logged_in``; default False)."""
     return bool(getattr(cls, "logged_in", False))
@@ -124,6 +139,9 @@ class PortalAudit:
         self.personal = personal_data(portal, secrets)
         self.redactor = Redactor(self.personal)
         self.login_state: dict[str, Any] = {}  # shared by the logged-in checks of this portal
+        # check name → the observation its last run stored (two-phase checks); the orchestrator
+        # records it with the findings (store.replace_findings)
+        self.observations: dict[str, observations.StoredObservation] = {}
         self.session_meta: dict[str, Any] | None = None
         self._contexts: dict[bool, BrowserContext] = {}  # logged_in → context
         self._context_lock = asyncio.Lock()
@@ -227,6 +245,7 @@ class PortalAudit:
         the whole check, browser set-up included; ``overrun`` is the message of its timeout finding.
         """
         cls = self.config.check_class(name)
+        self.observations.pop(name, None)
         if timeout is None:
             timeout = Limits.for_portal(self.config.settings, self.portal).check_s
         message = overrun or f"check exceeded {timeout:.0f}s"
@@ -260,10 +279,24 @@ class PortalAudit:
             self.browser.allow_resources(context, needs)
         ctx = self.check_context(cls)
         try:
+            if is_two_phase(cls):
+                return await self._observe_and_judge(cls, ctx)  # type: ignore[arg-type]
             return await cls().run(ctx)
         finally:
             if ctx.evidence.failure is not None:  # even if the check caught it and went on
                 raise ctx.evidence.failure
+
+    async def _observe_and_judge(self, cls: type[TwoPhaseCheck], ctx: CheckContext) -> list[Finding]:
+        """The two-phase contract: observe (all I/O), store the observation redacted beside the
+        evidence, judge what was stored (so a rejudge of the same rule gives the same findings)."""
+        check = cls()
+        observation = await check.observe(ctx)
+        observed_at = utcnow()
+        name, version = getattr(cls, "name", ""), getattr(cls, "version", "")
+        stored, text = observations.write(ctx.evidence, name, version, observation, observed_at)
+        # recorded before judging: a judge that crashes leaves an observation a fixed judge can rejudge
+        self.observations[name] = stored
+        return judge_stored(check, text, judge_input(ctx), ctx.evidence, observed_at)
 
     async def close(self) -> None:
         contexts, self._contexts = list(self._contexts.values()), {}

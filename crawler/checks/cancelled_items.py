@@ -12,9 +12,17 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from crawler.checks.common import ItemSnapshot, compare_key, context_config, link_source_pages, portal_items
-from zwaudit.checks import CheckContext, CheckOptions, Requires
+from crawler.checks.common import (
+    CatalogueObservation,
+    ItemSnapshot,
+    compare_key,
+    link_source_pages,
+    no_portal_items,
+    observe_catalogue,
+)
+from zwaudit.checks import CheckContext, CheckOptions, JudgeInput, Observation, Requires, TwoPhaseCheck
 from zwaudit.config.yamlfile import validation_error
+from zwaudit.evidence import EvidenceWriter
 from zwaudit.findings import Finding
 from zwaudit.outcomes import Status
 from zwaudit.registry import declared_codes
@@ -82,12 +90,13 @@ def judge(items: list[ItemSnapshot], cancelled: list[Cancelled]) -> list[Finding
     return out
 
 
-class CancelledItems:
+class CancelledItems(TwoPhaseCheck):
     name: ClassVar[str] = "cancelled_items"
     version: ClassVar[str] = "1.0.0"
     codes: ClassVar[frozenset[str]] = declared_codes("cancelled_items")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
+    observation_type: ClassVar[type[Observation]] = CatalogueObservation
 
     @classmethod
     def check_data(cls, config: Any) -> None:
@@ -96,15 +105,26 @@ class CancelledItems:
         except ValidationError as exc:
             raise validation_error(config.data_file("cancelled_items.yaml"), exc) from exc
 
-    async def run(self, ctx: CheckContext) -> list[Finding]:
-        options = ctx.options
+    async def observe(self, ctx: CheckContext) -> CatalogueObservation:
+        return observe_catalogue(ctx, ("portal",))
+
+    def rules(self, where: JudgeInput) -> list[Cancelled]:
+        """The reference list (``cancelled_items.yaml``) and the portal's ``extra_names``."""
+        options = where.options
         assert isinstance(options, Options)
-        config = context_config(ctx)
+        config = where.config
         try:
-            cancelled = reference_list(config.read_data("cancelled_items.yaml"), options.extra_names)
+            return reference_list(config.read_data("cancelled_items.yaml"), options.extra_names)
         except ValidationError as exc:
             raise validation_error(config.data_file("cancelled_items.yaml"), exc) from exc
-        items, no_items = portal_items(ctx, self.name)
-        if no_items:
-            return no_items
-        return link_source_pages(ctx, judge(items, cancelled))
+
+    def judge(self, observation: CatalogueObservation, rules: list[Cancelled]) -> list[Finding]:
+        items = observation.items.get("portal", [])
+        if not items:
+            return no_portal_items(self.name)
+        return judge(items, rules)
+
+    def document(
+        self, findings: list[Finding], observation: CatalogueObservation, evidence: EvidenceWriter
+    ) -> None:
+        link_source_pages(evidence, findings)

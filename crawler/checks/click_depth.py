@@ -12,8 +12,17 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from crawler.checks.common import ItemSnapshot, iter_pages, link_source_pages, portal_items, require_sessions
-from zwaudit.checks import CheckContext, CheckOptions, Requires
+from crawler.checks.common import (
+    DepthObservation,
+    ItemSnapshot,
+    iter_pages,
+    link_source_pages,
+    load_items,
+    no_portal_items,
+    require_sessions,
+)
+from zwaudit.checks import CheckContext, CheckOptions, Observation, Requires, TwoPhaseCheck
+from zwaudit.evidence import EvidenceWriter
 from zwaudit.findings import Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.registry import declared_codes
@@ -48,20 +57,28 @@ def judge(items: list[ItemSnapshot], depth_of: Mapping[str, int | None], max_cli
     return out
 
 
-class ClickDepth:
+class ClickDepth(TwoPhaseCheck):
     name: ClassVar[str] = "click_depth"
     version: ClassVar[str] = "1.0.0"
     codes: ClassVar[frozenset[str]] = declared_codes("click_depth")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
+    observation_type: ClassVar[type[Observation]] = DepthObservation
 
-    async def run(self, ctx: CheckContext) -> list[Finding]:
-        options = ctx.options
-        assert isinstance(options, Options)
-        items, no_items = portal_items(ctx, self.name)
-        if no_items:
-            return no_items
+    async def observe(self, ctx: CheckContext) -> DepthObservation:
+        sf = require_sessions(ctx)
+        items = load_items(sf, ctx.run_id, ctx.portal.id).get("portal", [])
         wanted = {i.source_url for i in items}
-        pages = iter_pages(require_sessions(ctx), ctx.run_id, ctx.portal.id)
-        depth_of = {p.url: p.depth for p in pages if p.url in wanted}
-        return link_source_pages(ctx, judge(items, depth_of, options.max_clicks))
+        depth_of = {p.url: p.depth for p in iter_pages(sf, ctx.run_id, ctx.portal.id) if p.url in wanted}
+        return DepthObservation(items=items, depth_of=depth_of)
+
+    def judge(self, observation: DepthObservation, rules: CheckOptions) -> list[Finding]:
+        assert isinstance(rules, Options)
+        if not observation.items:
+            return no_portal_items(self.name)
+        return judge(observation.items, observation.depth_of, rules.max_clicks)
+
+    def document(
+        self, findings: list[Finding], observation: DepthObservation, evidence: EvidenceWriter
+    ) -> None:
+        link_source_pages(evidence, findings)

@@ -1,7 +1,8 @@
 """What the crawl-based checks share: the stored snapshots of a run, read back as plain values.
 
-Observation = the rows the crawl stored for (run, portal); every judge is a pure function of these
-values, unit-tested with hand-made snapshots.
+Observation = the rows the crawl stored for (run, portal), as a serialisable record
+(:class:`CatalogueObservation`, :class:`PagesObservation`, :class:`DepthObservation`); every
+judge is a pure function of it and of its rules, unit-tested with hand-made snapshots.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from zwaudit.checks import CheckContext
+from zwaudit.checks import CheckContext, Observation
 from zwaudit.config import Config, load_config
 from zwaudit.db import models
+from zwaudit.evidence import EvidenceWriter
 from zwaudit.findings import Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.targets import item_target
@@ -83,6 +85,26 @@ class PageSnapshot:
     referrer: str | None
 
 
+class CatalogueObservation(Observation):
+    """The service items the crawl stored for one portal in one run, by channel, in key order."""
+
+    items: dict[str, list[ItemSnapshot]]
+
+
+class PagesObservation(Observation):
+    """The pages the crawl fetched for one portal in one run, in fetch order."""
+
+    pages: list[PageSnapshot]
+
+
+class DepthObservation(Observation):
+    """The portal's items and the crawl depth of each one's guide page (None: not reached from
+    the home page)."""
+
+    items: list[ItemSnapshot]
+    depth_of: dict[str, int | None]
+
+
 def load_items(sf: sessionmaker[Session], run_id: int, portal_id: str) -> dict[str, list[ItemSnapshot]]:
     """Every stored item of the run and portal, by channel, in key order."""
     out: dict[str, list[ItemSnapshot]] = {}
@@ -130,21 +152,26 @@ def require_sessions(ctx: CheckContext) -> sessionmaker[Session]:
     return ctx.session_factory
 
 
-def portal_items(ctx: CheckContext, check: str) -> tuple[list[ItemSnapshot], list[Finding]]:
-    """The run's portal items and, when there are none, the one ``error`` finding to report.
+def no_portal_items(check: str) -> list[Finding]:
+    """The one ``error`` finding of a catalogue without portal items.
 
     No items is not a clean portal: it is a crawl that read nothing, so the check cannot judge.
     """
-    items = load_items(require_sessions(ctx), ctx.run_id, ctx.portal.id).get("portal", [])
-    if items:
-        return items, []
     target = item_target("catalogue", "portal")
-    return [], [error_finding(check, target, ErrorKind.NOT_FOUND, NO_PORTAL_ITEMS)]
+    return [error_finding(check, target, ErrorKind.NOT_FOUND, NO_PORTAL_ITEMS)]
 
 
-def link_source_pages(ctx: CheckContext, findings: list[Finding]) -> list[Finding]:
+def observe_catalogue(ctx: CheckContext, channels: tuple[str, ...] | None = None) -> CatalogueObservation:
+    """The stored items of the run and portal (only ``channels`` when given)."""
+    items = load_items(require_sessions(ctx), ctx.run_id, ctx.portal.id)
+    if channels is not None:
+        items = {ch: v for ch, v in items.items() if ch in channels}
+    return CatalogueObservation(items=items)
+
+
+def link_source_pages(evidence: EvidenceWriter, findings: list[Finding]) -> list[Finding]:
     """Every ``fail`` gets the page it was read from as evidence (``detail["source_url"]``)."""
     for finding in findings:
         if finding.status is Status.FAIL:
-            finding.evidence.append(ctx.evidence.url(str(finding.detail["source_url"])))
+            finding.evidence.append(evidence.url(str(finding.detail["source_url"])))
     return findings

@@ -22,18 +22,17 @@ from rapidfuzz import fuzz
 
 from crawler.checks.common import (
     NO_PORTAL_ITEMS,
+    CatalogueObservation,
     ItemSnapshot,
     compare_key,
-    context_config,
     fold,
-    load_items,
+    observe_catalogue,
     qualifiers,
-    require_sessions,
 )
 from crawler.checks.meaning import same_value
-from zwaudit.checks import CheckContext, CheckOptions, Requires
+from zwaudit.checks import CheckContext, CheckOptions, JudgeInput, Observation, Requires, TwoPhaseCheck
 from zwaudit.config.yamlfile import validation_error
-from zwaudit.evidence import safe_name
+from zwaudit.evidence import EvidenceWriter, safe_name
 from zwaudit.findings import Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.registry import declared_codes
@@ -213,12 +212,6 @@ def judge(
     return findings, comparisons
 
 
-def base_rules(ctx: CheckContext) -> Rules:
-    """``config/data_same_source.yaml`` without the portal's overrides (guide_completeness matches
-    channel copies with the same rules)."""
-    return rules_file(context_config(ctx))
-
-
 def rules_file(config: Any) -> Rules:
     """``data_same_source.yaml`` parsed and validated (a malformed file is a ConfigError)."""
     path = config.data_file("data_same_source.yaml")
@@ -228,35 +221,51 @@ def rules_file(config: Any) -> Rules:
         raise validation_error(path, exc) from exc
 
 
-def load_rules(ctx: CheckContext) -> Rules:
-    base = base_rules(ctx)
-    options = ctx.options
-    assert isinstance(options, Options)
-    overrides = {k: v for k, v in options.model_dump().items() if v is not None and k in Rules.model_fields}
-    return base.model_copy(update=overrides)
+@dataclass(frozen=True)
+class PortalRules:
+    """The rules (the file with the portal's overrides) and, from the portal's profile, its
+    departments and the channels it declares (``channels`` option applied)."""
+
+    rules: Rules
+    departments: dict[str, str]
+    configured: list[str]
 
 
-class DataSameSource:
+class DataSameSource(TwoPhaseCheck):
     name: ClassVar[str] = "data_same_source"
     version: ClassVar[str] = "1.1.0"
     codes: ClassVar[frozenset[str]] = declared_codes("data_same_source")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
+    observation_type: ClassVar[type[Observation]] = CatalogueObservation
+
+    def __init__(self) -> None:
+        self._excerpts: dict[tuple[str, str | None], dict[str, Any]] = {}  # judge → document
 
     @classmethod
     def check_data(cls, config: Any) -> None:
         rules_file(config)
 
-    async def run(self, ctx: CheckContext) -> list[Finding]:
-        rules = load_rules(ctx)
-        options = ctx.options
+    async def observe(self, ctx: CheckContext) -> CatalogueObservation:
+        return observe_catalogue(ctx)
+
+    def rules(self, where: JudgeInput) -> PortalRules:
+        options = where.options
         assert isinstance(options, Options)
-        stored = load_items(require_sessions(ctx), ctx.run_id, ctx.portal.id)
-        portal = stored.pop("portal", [])
-        departments = {d.id: d.name for d in ctx.portal.departments}
-        configured = (["mobile"] if ctx.portal.mobile else []) + [f"dept:{d}" for d in departments]
+        overrides = {
+            k: v for k, v in options.model_dump().items() if v is not None and k in Rules.model_fields
+        }
+        departments = {d.id: d.name for d in where.portal.departments}
+        configured = (["mobile"] if where.portal.mobile else []) + [f"dept:{d}" for d in departments]
         if options.channels is not None:
             configured = [c for c in configured if c in options.channels]
+        return PortalRules(rules_file(where.config).model_copy(update=overrides), departments, configured)
+
+    def judge(self, observation: CatalogueObservation, rules: PortalRules) -> list[Finding]:
+        self._excerpts = {}
+        stored = dict(observation.items)
+        portal = stored.pop("portal", [])
+        departments, configured = rules.departments, rules.configured
         if not portal:
             target = item_target("catalogue", "portal")
             return [error_finding(self.name, target, ErrorKind.NOT_FOUND, NO_PORTAL_ITEMS)]
@@ -278,12 +287,12 @@ class DataSameSource:
                             f"the crawl stored no items for channel {channel}",
                         )
                     )
-        judged, comparisons = judge(portal, channels, departments, rules)
+        judged, comparisons = judge(portal, channels, departments, rules.rules)
         by_target = {item_target(c.item.ident, c.channel): c for c in comparisons}
         for finding in judged:
             if finding.status is Status.FAIL:
                 comparison = by_target[finding.target]
-                excerpt = {
+                self._excerpts[(finding.target, finding.code)] = {
                     "target": finding.target,
                     "code": finding.code,
                     "portal": comparison.item.excerpt(),
@@ -291,13 +300,23 @@ class DataSameSource:
                     "mismatches": list(comparison.mismatches),
                     "days_apart": comparison.days_apart,
                 }
-                name = f"{safe_name(finding.target)}-{finding.code}.json"
-                finding.evidence.append(ctx.evidence.json("json_excerpt", name, excerpt))
-                finding.evidence.append(ctx.evidence.url(comparison.item.source_url))
-                if comparison.copy is not None:
-                    finding.evidence.append(ctx.evidence.url(comparison.copy.source_url))
         findings.extend(judged)
         counts = {"portal": len(portal), **{ch: len(stored.get(ch, [])) for ch in configured}}
         for finding in findings:
             finding.detail["item_counts"] = counts  # what each channel listed in this run
         return findings
+
+    def document(
+        self, findings: list[Finding], observation: CatalogueObservation, evidence: EvidenceWriter
+    ) -> None:
+        """Each fail: a JSON excerpt of both copies, and the pages they were read from."""
+        for finding in findings:
+            excerpt = self._excerpts.get((finding.target, finding.code))
+            if finding.status is not Status.FAIL or excerpt is None:
+                continue
+            name = f"{safe_name(finding.target)}-{finding.code}.json"
+            finding.evidence.append(evidence.json("json_excerpt", name, excerpt))
+            finding.evidence.append(evidence.url(str(excerpt["portal"]["source_url"])))
+            channel = finding.target.rsplit("@", 1)[-1]
+            if excerpt.get(channel) is not None:
+                finding.evidence.append(evidence.url(str(excerpt[channel]["source_url"])))

@@ -16,23 +16,24 @@ to portal items as ``data_same_source`` matches them, and targets are the portal
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from crawler.checks.common import (
     NO_PORTAL_ITEMS,
+    CatalogueObservation,
     ItemSnapshot,
-    context_config,
     fold,
     link_source_pages,
-    load_items,
-    require_sessions,
+    observe_catalogue,
 )
-from crawler.checks.data_same_source import Matcher, base_rules
+from crawler.checks.data_same_source import Matcher, rules_file
 from crawler.labels import GuideElements
-from zwaudit.checks import CheckContext, CheckOptions, Requires
+from zwaudit.checks import CheckContext, CheckOptions, JudgeInput, Observation, Requires, TwoPhaseCheck
 from zwaudit.errors import ConfigError
+from zwaudit.evidence import EvidenceWriter
 from zwaudit.findings import Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.registry import declared_codes
@@ -157,29 +158,56 @@ def judge_channels(
     return findings
 
 
-class GuideCompleteness:
+@dataclass(frozen=True)
+class Rules:
+    """What guide_completeness judges by: the required elements, the placeholder values, the
+    schema elements compared across channels (empty: no cross-channel comparison), the name
+    threshold channel copies are matched with (data_same_source's) and the channels judged."""
+
+    required: list[str]
+    placeholders: list[str]
+    schema: frozenset[str]
+    name_threshold: float
+    channels: list[str] | None
+
+
+class GuideCompleteness(TwoPhaseCheck):
     name: ClassVar[str] = "guide_completeness"
     version: ClassVar[str] = "1.1.0"
     codes: ClassVar[frozenset[str]] = declared_codes("guide_completeness")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
+    observation_type: ClassVar[type[Observation]] = CatalogueObservation
 
     @classmethod
     def check_data(cls, config: Any) -> None:
         _elements_file(config)
 
-    async def run(self, ctx: CheckContext) -> list[Finding]:
-        options = ctx.options
+    async def observe(self, ctx: CheckContext) -> CatalogueObservation:
+        return observe_catalogue(ctx)
+
+    def rules(self, where: JudgeInput) -> Rules:
+        options = where.options
         assert isinstance(options, Options)
-        data = _elements_file(context_config(ctx))
-        required = options.required or required_elements(data)
-        stored = load_items(require_sessions(ctx), ctx.run_id, ctx.portal.id)
+        data = _elements_file(where.config)
+        return Rules(
+            required=options.required or required_elements(data),
+            placeholders=list(options.placeholders),
+            schema=schema_elements(data) if options.cross_channel else frozenset(),
+            name_threshold=rules_file(where.config).name_match_threshold,
+            channels=options.channels,
+        )
+
+    def judge(self, observation: CatalogueObservation, rules: Rules) -> list[Finding]:
+        stored = observation.items
         if not stored.get("portal"):
             target = item_target("catalogue", "portal")
             return [error_finding(self.name, target, ErrorKind.NOT_FOUND, NO_PORTAL_ITEMS)]
-        if options.channels is not None:
-            stored = {ch: v for ch, v in stored.items() if ch == "portal" or ch in options.channels}
-        schema = schema_elements(data) if options.cross_channel else frozenset()
-        threshold = base_rules(ctx).name_match_threshold
-        findings = judge_channels(stored, required, options.placeholders, schema, threshold)
-        return link_source_pages(ctx, findings)
+        if rules.channels is not None:
+            stored = {ch: v for ch, v in stored.items() if ch == "portal" or ch in rules.channels}
+        return judge_channels(stored, rules.required, rules.placeholders, rules.schema, rules.name_threshold)
+
+    def document(
+        self, findings: list[Finding], observation: CatalogueObservation, evidence: EvidenceWriter
+    ) -> None:
+        link_source_pages(evidence, findings)

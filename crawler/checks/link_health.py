@@ -15,12 +15,14 @@ never fetched either, and a link that answered with a PDF or a download (``not_h
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from pydantic import Field
 
-from crawler.checks.common import PageSnapshot, iter_pages, require_sessions
-from zwaudit.checks import CheckContext, CheckOptions, Requires
+from crawler.checks.common import PageSnapshot, PagesObservation, iter_pages, require_sessions
+from zwaudit.checks import CheckContext, CheckOptions, JudgeInput, Observation, Requires, TwoPhaseCheck
+from zwaudit.evidence import EvidenceWriter
 from zwaudit.findings import Finding, error_finding
 from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.registry import declared_codes
@@ -96,23 +98,36 @@ def judge(
     return out
 
 
-class LinkHealth:
+@dataclass(frozen=True)
+class Rules:
+    home_url: str
+    ignore_prefixes: list[str]
+
+
+class LinkHealth(TwoPhaseCheck):
     name: ClassVar[str] = "link_health"
     version: ClassVar[str] = "1.0.0"
     codes: ClassVar[frozenset[str]] = declared_codes("link_health")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
+    observation_type: ClassVar[type[Observation]] = PagesObservation
 
-    async def run(self, ctx: CheckContext) -> list[Finding]:
-        options = ctx.options
+    async def observe(self, ctx: CheckContext) -> PagesObservation:
+        return PagesObservation(pages=list(iter_pages(require_sessions(ctx), ctx.run_id, ctx.portal.id)))
+
+    def rules(self, where: JudgeInput) -> Rules:
+        options = where.options
         assert isinstance(options, Options)
-        pages = iter_pages(require_sessions(ctx), ctx.run_id, ctx.portal.id)
-        findings = judge(pages, str(ctx.portal.home_url), options.ignore_prefixes)
+        return Rules(str(where.portal.home_url), list(options.ignore_prefixes))
+
+    def judge(self, observation: PagesObservation, rules: Rules) -> list[Finding]:
+        return judge(observation.pages, rules.home_url, rules.ignore_prefixes)
+
+    def document(
+        self, findings: list[Finding], observation: PagesObservation, evidence: EvidenceWriter
+    ) -> None:
         for finding in findings:
             if finding.status is Status.FAIL:
-                finding.evidence.append(ctx.evidence.url(str(finding.detail["url"]), kind="broken_link"))
+                finding.evidence.append(evidence.url(str(finding.detail["url"]), kind="broken_link"))
                 if finding.detail.get("found_on"):
-                    finding.evidence.append(
-                        ctx.evidence.url(str(finding.detail["found_on"]), kind="found_on")
-                    )
-        return findings
+                    finding.evidence.append(evidence.url(str(finding.detail["found_on"]), kind="found_on"))

@@ -152,6 +152,26 @@ class Evidence(Base):
     finding: Mapped[Finding] = relationship(back_populates="evidence")
 
 
+class Observation(Base):
+    """What a two-phase check observed on one portal in one run: a JSON file beside its evidence
+    (path relative to the evidence root, sha256 of its bytes), the version of the check that wrote
+    it and when. ``zwaudit rejudge`` applies the current judges to these; a rejudged run records
+    the same file (it does not copy it)."""
+
+    __tablename__ = "observation"
+    __table_args__ = (UniqueConstraint("run_id", "portal_id", "probe"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    portal_id: Mapped[str] = mapped_column(ForeignKey("portal.id"))
+    probe: Mapped[str] = mapped_column(String(64))
+    probe_version: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(100))
+    observed_at: Mapped[datetime] = _ts()
+
+
 class ServiceItem(Base):
     """A snapshot of one service item on one channel in one run, with normalised guide fields."""
 

@@ -11,7 +11,7 @@ import os
 import socket
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, Table, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,6 +25,9 @@ from zwaudit.findings import Finding, utcnow
 from zwaudit.outcomes import RunStatus
 from zwaudit.paths import run_dir_name
 from zwaudit.text_safety import storable, storable_value
+
+if TYPE_CHECKING:
+    from zwaudit.observations import StoredObservation
 
 
 def host_id() -> str:
@@ -146,8 +149,10 @@ def replace_findings(
     probe: str,
     probe_version: str,
     findings: Iterable[Finding],
+    observation: StoredObservation | None = None,
 ) -> int:
-    """Atomically replace the findings of ``probe`` on ``portal_id`` in ``run_id``."""
+    """Atomically replace the findings of ``probe`` on ``portal_id`` in ``run_id``, and its stored
+    observation (none when ``observation`` is None: a one-phase check, or one that failed)."""
     with sf.begin() as session:
         session.execute(
             delete(models.Finding).where(
@@ -156,6 +161,27 @@ def replace_findings(
                 models.Finding.probe == probe,
             )
         )
+        session.execute(
+            delete(models.Observation).where(
+                models.Observation.run_id == run_id,
+                models.Observation.portal_id == portal_id,
+                models.Observation.probe == probe,
+            )
+        )
+        if observation is not None:
+            assert observation.ref.path is not None and observation.ref.sha256 is not None
+            session.add(
+                models.Observation(
+                    run_id=run_id,
+                    portal_id=portal_id,
+                    probe=probe,
+                    probe_version=observation.check_version,
+                    path=observation.ref.path,
+                    sha256=observation.ref.sha256,
+                    media_type=observation.ref.media_type,
+                    observed_at=observation.observed_at,
+                )
+            )
         count = 0
         for finding in findings:
             if finding.probe != probe:
