@@ -98,6 +98,11 @@ def run_note(summary: Any) -> str:
     for key in ("interrupted", "error"):
         if isinstance(summary.get(key), str):
             return str(summary[key])
+    if summary.get("derived_from") is not None:  # zwaudit rejudge
+        skipped = len(summary.get("not_rejudged") or [])
+        return f"rejudged from run {summary['derived_from']}" + (
+            f" ({skipped} not rejudged)" if skipped else ""
+        )
     stages = (summary.get("nightly") or {}).get("stages") or {}
     failed = [f"{stage}: {state}" for stage, state in stages.items() if state != "ok"]
     if failed:

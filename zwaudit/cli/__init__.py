@@ -29,6 +29,7 @@ COMMANDS = [
     "zwaudit.cli.login",
     "zwaudit.cli.nightly",
     "zwaudit.cli.portals",
+    "zwaudit.cli.rejudge",
     "zwaudit.cli.report",
     "zwaudit.cli.runs",
     "zwaudit.cli.sandbox",
