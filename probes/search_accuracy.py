@@ -15,7 +15,8 @@ and ``incomplete`` is not judged.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,11 +24,20 @@ from pydantic import Field, field_validator
 
 from probes.auth_https import manners_for
 from probes.search.catalogue import Catalogue, CatalogueItem
-from probes.search.judge import judge_search
+from probes.search.judge import SearchObservation, judge_search
 from probes.search.keywords import KeywordRules, load_keywords
 from probes.search.observe import SearchSettings, observe_keyword
-from zwaudit.checks import CheckContext, CheckOptions, Requires
+from zwaudit.checks import (
+    CheckContext,
+    CheckOptions,
+    JudgeInput,
+    Observation,
+    Requires,
+    TwoPhaseCheck,
+    judge_input,
+)
 from zwaudit.config.loader import resolve_config_dir
+from zwaudit.config.schema import PortalProfile
 from zwaudit.db.store import latest_catalogue
 from zwaudit.errors import ConfigError
 from zwaudit.findings import Finding, error_finding, utcnow
@@ -62,16 +72,15 @@ class SearchAccuracyOptions(CheckOptions):
         return value
 
 
-def keywords_path(ctx: CheckContext, options: SearchAccuracyOptions) -> Path:
+def keywords_path(portal: PortalProfile, config: Any, options: SearchAccuracyOptions) -> Path:
     """The keywords file: the option (relative to the profile), else the active config's, else ours."""
     if options.keywords_file is not None:
-        base = ctx.portal.source_file.parent if ctx.portal.source_file else Path.cwd()
+        base = portal.source_file.parent if portal.source_file else Path.cwd()
         path = options.keywords_file if options.keywords_file.is_absolute() else base / options.keywords_file
         if not path.exists():
-            where = ctx.portal.source_file or ctx.portal.id
+            where = portal.source_file or portal.id
             raise ConfigError(where, "probes.search_accuracy.keywords_file", f"file not found: {path}")
         return path
-    config = ctx.extra.get("config")
     finder = getattr(config, "data_file", None)
     if callable(finder):
         found = finder("keywords.yaml")
@@ -101,30 +110,68 @@ def load_catalogue(ctx: CheckContext, max_age_days: int) -> tuple[Catalogue | No
     return Catalogue(items, run_id, fetched_at, note), ""
 
 
-class SearchAccuracy:
+class SearchAccuracyObservation(Observation):
+    """Every keyword searched, in order (a portal-wide error ends the list), and the catalogue
+    the judge compares with (None: ``catalogue_note`` says why there is none)."""
+
+    searched: list[SearchObservation]
+    catalogue_items: list[CatalogueItem] | None = None
+    catalogue_run: int | None = None
+    catalogue_fetched_at: datetime | None = None
+    catalogue_note: str = ""
+    why_no_catalogue: str = ""
+
+    def catalogue(self) -> Catalogue | None:
+        if self.catalogue_items is None:
+            return None
+        return Catalogue(
+            tuple(self.catalogue_items), self.catalogue_run, self.catalogue_fetched_at, self.catalogue_note
+        )
+
+
+@dataclass(frozen=True)
+class SearchRules:
+    keywords: KeywordRules
+    top_n: int
+
+
+def portal_wide(obs: SearchObservation) -> bool:
+    """An error that would repeat for every later keyword (the home page, the box, a block)."""
+    return obs.error is not None and (
+        obs.how.get("stage") in PORTAL_WIDE_STAGES or obs.error.value in PORTAL_WIDE_KINDS
+    )
+
+
+class SearchAccuracy(TwoPhaseCheck):
     name: ClassVar[str] = "search_accuracy"
     version: ClassVar[str] = "1.1.0"
     codes: ClassVar[frozenset[str]] = declared_codes("search_accuracy")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.BROWSER
     reads_catalogue: ClassVar[bool] = True  # waits for this run's crawl when there is one
     Options: ClassVar[type[CheckOptions]] = SearchAccuracyOptions
+    observation_type: ClassVar[type[Observation]] = SearchAccuracyObservation
 
     @classmethod
     def check_data(cls, config: Any) -> None:
         """keywords.yaml parsed as the check will (a malformed file: ConfigError, exit 2)."""
         load_keywords(config.data_file("keywords.yaml"))
 
-    async def run(self, ctx: CheckContext) -> list[Finding]:
+    def rules(self, where: JudgeInput) -> SearchRules:
+        options = where.options
+        assert isinstance(options, SearchAccuracyOptions)
+        keywords = load_keywords(keywords_path(where.portal, where.config, options))
+        return SearchRules(keywords, options.top_n or keywords.top_n)
+
+    async def observe(self, ctx: CheckContext) -> SearchAccuracyObservation:
         options = ctx.options
         assert isinstance(options, SearchAccuracyOptions)
-        rules: KeywordRules = load_keywords(keywords_path(ctx, options))
-        top_n = options.top_n or rules.top_n
+        rules = self.rules(judge_input(ctx))
         if ctx.browser_context is None:
             raise RuntimeError("search_accuracy needs a browser context")
         context = await ctx.browser_context()
         settings = SearchSettings(
             home_url=str(ctx.portal.home_url),
-            top_n=top_n,
+            top_n=rules.top_n,
             search_url=options.search_url,
             input_selector=options.input_selector,
             submit_selector=options.submit_selector,
@@ -134,24 +181,45 @@ class SearchAccuracy:
         personal = [str(v) for v in (ctx.extra.get("personal") or {}).values() if v]
         manners = manners_for(ctx)
         catalogue, why_none = load_catalogue(ctx, options.catalogue_max_age_days)
-        findings: list[Finding] = []
-        for i, rule in enumerate(rules.keywords):
+        searched: list[SearchObservation] = []
+        for rule in rules.keywords.keywords:
             obs = await observe_keyword(context, rule.keyword, settings, ctx.evidence, personal, manners)
-            findings += judge_search(
-                obs,
-                rule,
-                top_n,
-                rules.imprecise_threshold,
-                catalogue,
-                catalogue_note=why_none,
-                match_threshold=rules.catalogue_match_threshold,
-            )
-            portal_wide = obs.error is not None and (
-                obs.how.get("stage") in PORTAL_WIDE_STAGES or obs.error.value in PORTAL_WIDE_KINDS
-            )
-            if portal_wide and obs.error is not None:
-                message = f"not searched: {obs.error_message} (while searching {rule.keyword!r})"
-                for later in rules.keywords[i + 1 :]:
-                    findings.append(error_finding(self.name, later.keyword, obs.error, message))
-                break
+            searched.append(obs)
+            if portal_wide(obs):
+                break  # it would repeat for every later keyword: stop asking the portal
+        return SearchAccuracyObservation(
+            searched=searched,
+            catalogue_items=list(catalogue.items) if catalogue is not None else None,
+            catalogue_run=catalogue.run_id if catalogue is not None else None,
+            catalogue_fetched_at=catalogue.fetched_at if catalogue is not None else None,
+            catalogue_note=catalogue.note if catalogue is not None else "",
+            why_no_catalogue=why_none,
+        )
+
+    def judge(self, observation: SearchAccuracyObservation, rules: SearchRules) -> list[Finding]:
+        """Each keyword of the rules judged on what its search showed; keywords after a
+        portal-wide error are that error; a keyword the observation never searched (added to the
+        keywords file since) is a ``config`` error, never a verdict."""
+        catalogue = observation.catalogue()
+        seen = {obs.keyword: obs for obs in observation.searched}
+        stop = next((obs for obs in observation.searched if portal_wide(obs)), None)
+        findings: list[Finding] = []
+        for rule in rules.keywords.keywords:
+            obs = seen.get(rule.keyword)
+            if obs is not None:
+                findings += judge_search(
+                    obs,
+                    rule,
+                    rules.top_n,
+                    rules.keywords.imprecise_threshold,
+                    catalogue,
+                    catalogue_note=observation.why_no_catalogue,
+                    match_threshold=rules.keywords.catalogue_match_threshold,
+                )
+            elif stop is not None and stop.error is not None:
+                message = f"not searched: {stop.error_message} (while searching {stop.keyword!r})"
+                findings.append(error_finding(self.name, rule.keyword, stop.error, message))
+            else:
+                message = "not searched in the observed run (a keyword added to the keywords file since)"
+                findings.append(error_finding(self.name, rule.keyword, ErrorKind.CONFIG, message))
         return findings

@@ -26,7 +26,7 @@ from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory, upgrade
 from zwaudit.evidence import sha256_file
 from zwaudit.findings import utcnow
-from zwaudit.history import diff_runs
+from zwaudit.history import diff_runs, run_note
 from zwaudit.rejudge import rejudge
 
 CRAWL_CHECKS = ["data_same_source", "guide_completeness", "cancelled_items", "click_depth", "link_health"]
@@ -98,6 +98,7 @@ def test_rejudge_with_the_same_rules_gives_the_same_findings(audited: dict[str, 
     with sf() as session:
         run = session.get(models.Run, result.run_id)
         assert run is not None and run.trigger == "rejudge" and run.summary["derived_from"] == source
+        assert run_note(run.summary) == f"rejudged from run {source}"  # what `zwaudit runs` shows
         assert diff_runs(session, source, result.run_id).changes == []
     # the rejudged run records the same observation files: it can be rejudged in turn
     assert {n: r.sha256 for n, r in _observations(sf, result.run_id).items()} == {

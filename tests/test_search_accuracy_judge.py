@@ -225,3 +225,39 @@ def test_nothing_found_where_nothing_is_offered_is_not_not_found(rules: KeywordR
     taxed = Catalogue((*city.items, CatalogueItem("个人所得税专项附加扣除")), run_id=2)
     [g] = judge_all(obs("个税", empty="没有找到相关结果"), rule(rules, "个税"), 10, 0.5, taxed)
     assert (g.status, g.code) == (Status.FAIL, "not_found")
+
+
+def test_the_check_judges_a_stored_observation_without_a_browser(rules: KeywordRules, tmp_path: Path) -> None:
+    """The two-phase search_accuracy: its observation survives the JSON round trip the runner
+    makes, and its judge (no browser, no database) gives one verdict per keyword of the rules: the
+    keywords after a portal-wide error are that error, a keyword never searched is a config error."""
+    from probes.search_accuracy import SearchAccuracy, SearchAccuracyObservation, SearchRules
+    from zwaudit import observations
+    from zwaudit.evidence import EvidenceWriter
+    from zwaudit.findings import utcnow
+
+    first, second, third = (r.keyword for r in rules.keywords[:3])
+    observed = SearchAccuracyObservation(
+        searched=[
+            SearchObservation(first, [SearchResult(s.name) for s in rule(rules, first).expected]),
+            SearchObservation(second, error=ErrorKind.BLOCKED, error_message="403", how={"stage": "submit"}),
+        ],
+        catalogue_items=list(FULL.items),
+        catalogue_run=1,
+    )
+
+    writer = EvidenceWriter(1, "p", "search_accuracy", root=tmp_path)
+    _, text = observations.write(writer, "search_accuracy", "1.1.0", observed, utcnow())
+    stored = observations.parse(text, SearchAccuracyObservation)
+    assert stored == observed
+    check = SearchAccuracy()
+    findings = check.judge(stored, SearchRules(rules, rules.top_n))
+    by_keyword = {f.target: f for f in findings}
+    assert by_keyword[first].status is Status.PASS
+    assert by_keyword[second].code == ErrorKind.BLOCKED.value
+    assert by_keyword[third].code == ErrorKind.BLOCKED.value  # after a block: not searched
+    assert len(findings) == len(rules.keywords)
+    added = SearchAccuracyObservation(searched=stored.searched[:1])
+    assert {f.code for f in check.judge(added, SearchRules(rules, rules.top_n)) if f.target == third} == {
+        ErrorKind.CONFIG.value
+    }

@@ -1,4 +1,5 @@
-"""The contract every check implements, and the registry that finds them.
+"""The contract every check implements (one-phase ``run``, or two-phase ``observe``/``judge``:
+:class:`TwoPhaseCheck`), and the registry that finds them.
 
 One check, one module, one entry in ``config/checks.yaml`` (name → ``module:Class``): the core
 never imports ``probes`` or ``crawler`` directly, so adding a check touches one new file and one
