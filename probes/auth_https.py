@@ -13,10 +13,10 @@ from typing import ClassVar
 
 from pydantic import AnyHttpUrl, Field
 
-from probes.auth.judge import judge_auth
+from probes.auth.judge import AuthObservation, judge_auth
 from probes.auth.observe import AuthSettings, observe_login
 from probes.common.navigation import Manners
-from zwaudit.checks import CheckContext, CheckOptions, Requires
+from zwaudit.checks import CheckContext, CheckOptions, Observation, Requires, TwoPhaseCheck
 from zwaudit.findings import Finding
 from zwaudit.registry import declared_codes
 
@@ -35,14 +35,22 @@ def manners_for(ctx: CheckContext) -> Manners:
     return Manners.of(ctx)
 
 
-class AuthHttps:
+class AuthHttpsObservation(Observation):
+    """The login entry followed to the password form (its URLs, form, submissions, HSTS header,
+    the certificate verified in Python, the evidence files written while observing)."""
+
+    login: AuthObservation
+
+
+class AuthHttps(TwoPhaseCheck):
     name: ClassVar[str] = "auth_https"
     version: ClassVar[str] = "1.0.0"
     codes: ClassVar[frozenset[str]] = declared_codes("auth_https")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.BROWSER
     Options: ClassVar[type[CheckOptions]] = AuthHttpsOptions
+    observation_type: ClassVar[type[Observation]] = AuthHttpsObservation
 
-    async def run(self, ctx: CheckContext) -> list[Finding]:
+    async def observe(self, ctx: CheckContext) -> AuthHttpsObservation:
         options = ctx.options
         assert isinstance(options, AuthHttpsOptions)
         if ctx.browser_context is None:
@@ -56,5 +64,9 @@ class AuthHttps:
             submit_wait_s=options.submit_wait_s,
         )
         context = await ctx.browser_context()
-        observation = await observe_login(context, settings, ctx.evidence, manners_for(ctx))
-        return judge_auth(observation)
+        return AuthHttpsObservation(
+            login=await observe_login(context, settings, ctx.evidence, manners_for(ctx))
+        )
+
+    def judge(self, observation: AuthHttpsObservation, rules: object) -> list[Finding]:
+        return judge_auth(observation.login)

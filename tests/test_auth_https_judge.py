@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from probes.auth.judge import (
     AuthObservation,
     CertificateCheck,
@@ -126,3 +128,27 @@ def test_unverified_certificate_blocks_a_pass() -> None:
 def test_unseen_submission_blocks_a_pass() -> None:
     [f] = judge_auth(compliant(submissions=[], form_action=None))
     assert (f.status, f.code) == (Status.ERROR, "element_not_found")
+
+
+def test_the_check_judges_its_stored_observation(tmp_path: Path) -> None:
+    """Two-phase auth_https: the observation survives the JSON file the runner stores (evidence
+    references and error kinds included), and the check's judge gives what ``judge_auth`` gives."""
+    from probes.auth_https import AuthHttps, AuthHttpsObservation
+    from zwaudit import observations
+    from zwaudit.evidence import EvidenceWriter
+    from zwaudit.findings import EvidenceRef, utcnow
+
+    for login in (
+        compliant(hsts=None, insecure_subresources=["http://cdn.example.gov.cn/a.js"]),
+        compliant(
+            certificate=CertificateCheck(valid=None, problem="refused", error_kind=ErrorKind.CONNECTION),
+            evidence=[EvidenceRef("screenshot", "image/png", "run-1/p/auth_https/x.png", sha256="0" * 64)],
+        ),
+    ):
+        observed = AuthHttpsObservation(login=login)
+        writer = EvidenceWriter(1, "p", "auth_https", root=tmp_path)
+        _, text = observations.write(writer, "auth_https", "1.0.0", observed, utcnow())
+        stored = observations.parse(text, AuthHttpsObservation)
+        assert stored == observed
+        key = [(f.target, f.status, f.code, f.detail, f.evidence) for f in AuthHttps().judge(stored, None)]
+        assert key == [(f.target, f.status, f.code, f.detail, f.evidence) for f in judge_auth(login)]
