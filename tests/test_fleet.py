@@ -154,6 +154,15 @@ def test_two_workers_match_one_process_and_lose_nothing_to_a_sigkill(
     got = finding_keys(pg_url, run.id)
     assert len(got) == len(set(got))  # no duplicated finding rows
     assert Counter(got) == expected
+    # a two-phase check's observation is recorded and published, so the run can be rejudged
+    with sf() as session:
+        observed = list(
+            session.scalars(select(models.Observation).where(models.Observation.run_id == run.id))
+        )
+        assert observed
+        for row in observed:
+            blob = session.get(models.EvidenceBlob, row.path)
+            assert blob is not None and blob.sha256 == row.sha256
 
     # the bundle proves every evidence file, although two separate roots received them
     bundle = tmp_path / "coord" / "out" / f"evidence-run{run.id}.zip"

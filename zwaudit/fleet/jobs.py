@@ -32,11 +32,11 @@ from zwaudit.crawl import crawl
 from zwaudit.db import models, store
 from zwaudit.errors import ZwauditError
 from zwaudit.evidence_store import EvidenceStore, make_store
-from zwaudit.findings import error_finding, utcnow
+from zwaudit.findings import Finding, error_finding, utcnow
 from zwaudit.fleet.app import conninfo
 from zwaudit.fleet.hosts import host_leases, portal_hosts
 from zwaudit.logs import register_redactor
-from zwaudit.outcomes import ErrorKind
+from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.portal_audit import PortalAudit
 from zwaudit.secrets import Secrets
 
@@ -178,5 +178,13 @@ async def run_check(context: JobContext, run_id: int, portal_id: str, check: str
             findings = await audit.run_check(check)
         finally:
             await audit.close()
-    await asyncio.to_thread(env.evidence.publish, findings)
-    await asyncio.to_thread(store.replace_findings, env.sf, run_id, portal_id, check, cls.version, findings)
+    observation = audit.observations.pop(check, None)  # a two-phase check's, published with its evidence
+    carrier = (
+        []
+        if observation is None
+        else [Finding(check, "observation", Status.PASS, evidence=[observation.ref])]
+    )
+    await asyncio.to_thread(env.evidence.publish, [*findings, *carrier])
+    await asyncio.to_thread(
+        store.replace_findings, env.sf, run_id, portal_id, check, cls.version, findings, observation
+    )
