@@ -149,7 +149,7 @@ def _rejudge_one(
         return f"no observation stored in run {result.source_run} (the check failed before observing)"
     portal = config.portals.get(portal_id)
     if portal is None:
-        return "the portal is no longer configured"
+        return f"the portal is not configured in {config.directory} (give --config the run's profiles)"
     try:
         text = observations.read_text(sf, root, row.path, row.sha256)
     except RunError as exc:
