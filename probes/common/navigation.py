@@ -96,12 +96,57 @@ async def _signature(page: Page) -> str:
         return ""
 
 
+# A loading placeholder as a person sees one: a visible element whose whole text says the content
+# is still coming (加载中…, 正在加载, 数据加载中, Loading...), or a visible region marked aria-busy.
+# Any portal's wording, not one template's class names.
+_LOADING_JS = """
+() => {
+  const vis = (el) => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
+  const placeholder = /^(?:数据|内容|页面|努力|正在)*(?:加载|載入|载入)中?(?:[，,\\s]*请稍[候后等])?[.。…·!！\\s]*$|^请稍[候后等][.。…\\s]*$|^loading[.…\\s]*$/i;
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.matches('script, style, noscript, template')) continue;
+    if (el.getAttribute('aria-busy') === 'true' && vis(el)) return true;
+    const t = (el.innerText || '').trim();
+    if (t && t.length <= 20 && placeholder.test(t) && vis(el)) return true;
+  }
+  return false;
+}
+"""
+
+
+async def is_loading(page: Page) -> bool:
+    """Whether the page still shows a loading placeholder (see ``_LOADING_JS``)."""
+    try:
+        return bool(await page.evaluate(_LOADING_JS))
+    except Exception:
+        return False
+
+
 async def settle(page: Page, ms: int) -> None:
-    """Let late XHRs and client-side rendering finish (bounded; a busy page is not an error)."""
+    """Let late XHRs and client-side rendering finish (bounded; a busy page is not an error).
+
+    The network going idle is not enough for a hash-routed app: a route change is no new
+    document, so the load states do not start again, and the route first draws a placeholder
+    (加载中…) while its XHR is under way. Within the same bound, wait until no loading placeholder
+    is shown, then for the network to be quiet again.
+    """
     if ms <= 0:
         return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ms / 1000
     with contextlib.suppress(Exception):
         await page.wait_for_load_state("networkidle", timeout=ms)
+    waited = False
+    while await is_loading(page):
+        waited = True
+        if loop.time() >= deadline:
+            return  # still loading at the bound: the caller reads what is there
+        await asyncio.sleep(0.1)
+    if waited:  # content drawn: let the requests it started finish (bounded)
+        left = max(0.0, deadline - loop.time())
+        with contextlib.suppress(Exception):
+            await page.wait_for_load_state("networkidle", timeout=max(1.0, left * 1000))
 
 
 class Documents:
