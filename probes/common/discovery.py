@@ -379,10 +379,11 @@ async def discover(
     home = str(ctx.portal.home_url)
     # (rank, depth, order, page URL, control): a link to read, or a script-bound control on the
     # page at that URL (its text and its place among controls of that text) to click and follow
-    # (lead, rank, depth, order, page URL, control, hops): ``lead`` 0 puts first what leads to a
-    # listed department not reached yet (a link or control naming it, and ``hops`` pages below it)
-    queue: list[tuple[int, int, int, int, str, tuple[str, int] | None, int]] = [
-        (1, 0, 0, i, u, None, 0) for i, u in enumerate(start_urls or [home])
+    # (lead, rank, depth, order, page URL, control, hops, department): ``lead`` 0 puts first what
+    # leads to a listed department not reached yet (a link or control naming it, and ``hops``
+    # pages below it); once that department is reached, the rest goes back in line
+    queue: list[tuple[int, int, int, int, str, tuple[str, int] | None, int, str]] = [
+        (1, 0, 0, i, u, None, 0, "") for i, u in enumerate(start_urls or [home])
     ]
     order = len(queue)
     visited: set[str] = set()
@@ -391,16 +392,17 @@ async def discover(
     systems: set[str] = set()
     barren = 0
     reads = 0  # the budget: pages opened, a control's page included
-    queued = {_key(u) for *_, u, _c, _h in queue}
+    queued = {_key(u) for *_, u, _c, _h, _d in queue}
     listed = [Department(d.id, str(d.url)) for d in ctx.portal.departments]
     names = department_names(ctx)
 
-    def names_unreached(text: str) -> bool:
-        """Whether ``text`` names a listed department that no entry has reached yet."""
-        return any(
-            names_department(text, names.get(d.id, ()))
-            and not any(reaches(d, s, path_depth) for s in systems)
-            for d in listed
+    def reached(department_id: str) -> bool:
+        return any(reaches(d, s, path_depth) for d in listed if d.id == department_id for s in systems)
+
+    def named_unreached(text: str) -> str:
+        """The id of a listed department that ``text`` names and no entry has reached yet, or ""."""
+        return next(
+            (d.id for d in listed if names_department(text, names.get(d.id, ())) and not reached(d.id)), ""
         )
 
     def system(url: str) -> str:
@@ -411,7 +413,10 @@ async def discover(
             break  # every department system the profile names has an entry
         if not listed and barren >= SATURATION:
             break  # nothing new for a while, and no list to say what else to look for
-        _, _, depth, _, url, control, hops = heapq.heappop(queue)
+        lead, rank_, depth, order_, url, control, hops, towards = heapq.heappop(queue)
+        if lead == 0 and reached(towards):  # reached meanwhile: back in line with the rest
+            heapq.heappush(queue, (1, rank_, depth, order_, url, control, 0, ""))
+            continue
         if control is not None:  # click it as a person would; read where it leads
             reads += 1
             try:
@@ -468,8 +473,10 @@ async def discover(
         here = page.url
         for i, (rank, nxt, ctl, text) in enumerate(sorted(nexts, key=lambda n: n[0])):
             later = 0 if i < share else DEFERRED  # beyond the page's share: after the promising ones
-            below = LEAD_HOPS if names_unreached(text) else hops - 1
-            item = (0 if below > 0 else 1, rank + later, depth + 1, order, here if ctl else nxt, ctl, below)
-            heapq.heappush(queue, item)
+            named = named_unreached(text)
+            below, dept = (LEAD_HOPS, named) if named else (hops - 1, towards)
+            lead = 0 if below > 0 and dept else 1
+            target = here if ctl else nxt
+            heapq.heappush(queue, (lead, rank + later, depth + 1, order, target, ctl, below, dept))
             order += 1
     return Discovery(spread(entries, sample_size, key=system), systems, reads)
