@@ -60,6 +60,11 @@ function route() {
       clearInterval(wait);
       m.addEventListener('click', function () { window.open('/app/#/guide?id=2', '_blank'); });
     }, 50);
+  } else if (h.indexOf('#/plain') === 0) {  // no placeholder: an empty list, filled by an XHR
+    app.innerHTML = '<h3>热门服务</h3><ul id="x"></ul>';
+    fetch('/api/slow').then(function (r) { return r.text(); }).then(function () {
+      document.getElementById('x').innerHTML = '<li><a href="#/guide?id=1">居民身份证换领</a></li>';
+    });
   } else app.innerHTML = '<a href="#/guide?id=1">居民身份证换领</a> <a href="#/dept?code=D02">卫生健康委员会</a>';
 }
 window.addEventListener('hashchange', route); route();
@@ -197,3 +202,20 @@ def test_the_walk_goes_first_where_a_listed_department_is_named(browser_harness:
         found = _walk(browser_harness, ctx, max_pages=6)
     assert f"{urlsplit(site).netloc}/sys11" in {system_of(u) for u, _ in found.entries}
     assert found.pages_read <= 4  # home, the department's list, its guide
+
+
+@pytest.mark.browser
+def test_a_hash_route_is_read_once_its_requests_are_done(browser_harness: BrowserHarness, site: str) -> None:
+    from probes.common.navigation import goto
+
+    async def go() -> str:
+        context = await browser_harness.browser.new_context()
+        try:
+            page = await context.new_page()
+            await goto(page, site + "/app/#/home", settle_ms=3000)
+            await goto(page, site + "/app/#/plain", settle_ms=3000)  # same document, no placeholder
+            return str(await page.evaluate("document.body.innerText"))
+        finally:
+            await context.close()
+
+    assert "居民身份证换领" in browser_harness.run(go())

@@ -261,7 +261,14 @@ async def _follow_control(page: Page, ctx: CheckContext, url: str, control: tupl
     frame = page.main_frame
     candidate = Candidate(frame, "", text, 0, True, None, True)
     locator = frame.locator(f'[{_CONTROL_ATTR}="{marks[nth]}"]').first
-    return await clicked_entry(page, candidate, locator)
+    target = await clicked_entry(page, candidate, locator)
+    log.debug(
+        "discovery clicked %r on %s: %s",
+        text,
+        ctx.evidence.redact(url),
+        target and ctx.evidence.redact(target),
+    )
+    return target
 
 
 _ADMIN_PREFIX = re.compile(r"^(?:.{2,8}?(?:省|自治区|市|州|盟|地区|县|区|旗))")
