@@ -2,7 +2,8 @@
 
 Observe: log in on the portal, find services' online-handling links (在线办理 / 网上申报 …) through
 the portal's own pages (or ``entry_urls`` / the profile's ``departments`` as override and
-fallback), walking until every department system the profile lists has an entry or the page
+fallback; script-bound lists are clicked, listed departments named on a page are followed first:
+:mod:`probes.common.discovery`), walking until every department system the profile lists has an entry or the page
 budget (``max_pages``) is spent, follow a sample — one entry per department system first — and
 record what a person sees on arrival. Every finding carries the coverage (systems seen in links,
 systems reached, departments listed and reached); a listed department never reached is an
@@ -143,7 +144,7 @@ def judge(obs: DuplicateLoginObservation) -> list[Finding]:
 
 class DuplicateLogin:
     name: ClassVar[str] = PROBE
-    version: ClassVar[str] = "1.1.0"
+    version: ClassVar[str] = "1.2.0"
     codes: ClassVar[frozenset[str]] = declared_codes("duplicate_login")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.BROWSER
     logged_in: ClassVar[bool] = declarations().declared("duplicate_login").logged_in  # the saved session

@@ -37,7 +37,7 @@ from zwaudit.net.retry_after import RATE_LIMIT_STATUSES, Patience
 from zwaudit.outcomes import ErrorKind
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page, Response
+    from playwright.async_api import Page, Request, Response
 
     from zwaudit.browser import EgressGuard, HostPacer
 
@@ -96,12 +96,105 @@ async def _signature(page: Page) -> str:
         return ""
 
 
-async def settle(page: Page, ms: int) -> None:
-    """Let late XHRs and client-side rendering finish (bounded; a busy page is not an error)."""
+# A loading placeholder as a person sees one: a visible element whose whole text says the content
+# is still coming (加载中…, 正在加载, 数据加载中, Loading...), or a visible region marked aria-busy.
+# Any portal's wording, not one template's class names.
+_LOADING_JS = """
+() => {
+  const vis = (el) => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
+  const placeholder = /^(?:数据|内容|页面|努力|正在)*(?:加载|載入|载入)中?(?:[，,\\s]*请稍[候后等])?[.。…·!！\\s]*$|^请稍[候后等][.。…\\s]*$|^loading[.…\\s]*$/i;
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.matches('script, style, noscript, template')) continue;
+    if (el.getAttribute('aria-busy') === 'true' && vis(el)) return true;
+    const t = (el.innerText || '').trim();
+    if (t && t.length <= 20 && placeholder.test(t) && vis(el)) return true;
+  }
+  return false;
+}
+"""
+
+
+async def is_loading(page: Page) -> bool:
+    """Whether the page still shows a loading placeholder (see ``_LOADING_JS``)."""
+    try:
+        return bool(await page.evaluate(_LOADING_JS))
+    except Exception:
+        return False
+
+
+class Inflight:
+    """The requests a page has under way (a hash route's XHRs: no new document, so the load states
+    do not start again and ``networkidle`` answers at once)."""
+
+    LONG_LIVED = frozenset({"websocket", "eventsource"})
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.open: set[Request] = set()
+        self.last = 0.0  # loop time of the last request start or end
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _start(self, request: Request) -> None:
+        if request.resource_type not in self.LONG_LIVED:
+            self.open.add(request)
+            self.last = self._now()
+
+    def _end(self, request: Request) -> None:
+        self.open.discard(request)
+        self.last = self._now()
+
+    def __enter__(self) -> Inflight:
+        self.last = self._now()
+        self.page.on("request", self._start)
+        self.page.on("requestfinished", self._end)
+        self.page.on("requestfailed", self._end)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.page.remove_listener("request", self._start)
+        self.page.remove_listener("requestfinished", self._end)
+        self.page.remove_listener("requestfailed", self._end)
+
+    async def quiet(self, deadline: float, quiet_s: float = 0.5) -> None:
+        """Wait until no request has been under way for ``quiet_s``, or the deadline."""
+        while self._now() < deadline:
+            if not self.open and self._now() - self.last >= quiet_s:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def settle(page: Page, ms: int, inflight: Inflight | None = None) -> None:
+    """Let late XHRs and client-side rendering finish (bounded; a busy page is not an error).
+
+    The network going idle is not enough for a hash-routed app: a route change is no new
+    document, so the load states do not start again, and the route first draws a placeholder
+    (加载中…) while its XHR is under way. Within the same bound, wait until no loading placeholder
+    is shown, then for the network to be quiet again.
+    """
     if ms <= 0:
         return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ms / 1000
     with contextlib.suppress(Exception):
         await page.wait_for_load_state("networkidle", timeout=ms)
+    if inflight is not None:  # a route change in the same document: its own requests
+        await inflight.quiet(deadline)
+    waited = False
+    while await is_loading(page):
+        waited = True
+        if loop.time() >= deadline:
+            return  # still loading at the bound: the caller reads what is there
+        await asyncio.sleep(0.1)
+    if waited:  # content drawn: let the requests it started finish (bounded)
+        if inflight is not None:
+            await inflight.quiet(max(deadline, loop.time() + 1.0))
+            return
+        left = max(0.0, deadline - loop.time())
+        with contextlib.suppress(Exception):
+            await page.wait_for_load_state("networkidle", timeout=max(1.0, left * 1000))
 
 
 class Documents:
@@ -185,6 +278,13 @@ async def goto(
         how = Manners(how.pacer, pace, how.patience, how.challenge_wait_s, how.egress)
     same_document = _same_document(page.url, url)
     before = await _signature(page) if same_document else ""
+    with Inflight(page) as inflight:
+        response = await _goto(page, url, how, same_document, before)
+        await settle(page, settle_ms, inflight if same_document else None)
+    return response
+
+
+async def _goto(page: Page, url: str, how: Manners, same_document: bool, before: str) -> Response | None:
     response: Response | None = None
     with Documents(page) as docs:
         for attempt in range(how.patience.attempts + 1):
@@ -240,7 +340,6 @@ async def goto(
                 raise ProbeError(ErrorKind.EGRESS_REFUSED, refused)
         body = await _body(page) if status is not None and status >= 400 else ""
         check_response(status, body, url)
-    await settle(page, settle_ms)
     return response
 
 
