@@ -79,6 +79,8 @@ class Sites:
                 "</script></body></html>"
             )
             return Reply(page.encode())
+        if key == "/reset":  # the document starts, then the connection is reset mid-body
+            return Reply(b"<html><body><h1>\xe5\x8a\x9e</h1>" + b"x" * 200_000, reset_after=4096)
         if key == "/spin":
             return Reply(b"<html><body><script>while(true){}</script></body></html>")
         if key == "/survey-home":
@@ -251,3 +253,10 @@ def test_a_429_on_the_search_is_waited_out(browser_harness: BrowserHarness, site
     assert obs.error is None, obs.error_message
     assert [r.title for r in obs.results] == RESULTS["低保"]
     assert len(sites.hits["/search"]) == 2
+
+
+def test_a_mid_body_reset_is_a_network_error(browser_harness: BrowserHarness, sites: Sites) -> None:
+    started = time.monotonic()
+    kind, message, _ = _visit(browser_harness, sites, "/reset", timeout_ms=8000)
+    assert kind == ErrorKind.NETWORK.value, message
+    assert time.monotonic() - started < 8  # recognised as a reset, not waited out as a timeout

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from probes.common.errors import ProbeError, check_response, classify_exception
+from probes.common.errors import ProbeError, check_response, classify_exception, classify_net_error
 from zwaudit.checks import CheckContext
 from zwaudit.config.schema import NetworkSettings
 from zwaudit.net import challenge
@@ -37,7 +37,7 @@ from zwaudit.net.retry_after import RATE_LIMIT_STATUSES, Patience
 from zwaudit.outcomes import ErrorKind
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page, Response
+    from playwright.async_api import Page, Request, Response
 
     from zwaudit.browser import EgressGuard, HostPacer
 
@@ -105,22 +105,63 @@ async def settle(page: Page, ms: int) -> None:
 
 
 class Documents:
-    """The main-frame documents a page receives while it is watched (challenge reloads)."""
+    """The main-frame documents a page receives while it is watched (challenge reloads), and the
+    first one whose exchange broke midway (a connection reset mid-body: Chromium has committed the
+    page and waits for a ``load`` that never comes, so ``goto`` would end as a timeout)."""
 
     def __init__(self, page: Page) -> None:
         self.page = page
         self.seen: list[Response] = []
+        self.broken = asyncio.Event()
+        self.broken_reason = ""
+
+    def _main_document(self, request: Request) -> bool:
+        try:
+            return request.resource_type == "document" and request.frame == self.page.main_frame
+        except Exception:  # a service worker's request has no frame
+            return False
 
     def _on_response(self, response: Response) -> None:
-        if response.request.resource_type == "document" and response.frame == self.page.main_frame:
+        if self._main_document(response.request):
             self.seen.append(response)
+
+    def _on_request_failed(self, request: Request) -> None:
+        failure = request.failure or ""
+        if (
+            not self.broken.is_set()
+            and self._main_document(request)
+            and classify_net_error(failure) is ErrorKind.NETWORK
+        ):
+            self.broken_reason = f"{failure} at {request.url[:300]}"
+            self.broken.set()
 
     def __enter__(self) -> Documents:
         self.page.on("response", self._on_response)
+        self.page.on("requestfailed", self._on_request_failed)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.page.remove_listener("response", self._on_response)
+        self.page.remove_listener("requestfailed", self._on_request_failed)
+
+    async def goto(self, url: str) -> Response | None:
+        """``page.goto(url)`` until ``load``, unless the document's exchange breaks first: then
+        the load is stopped and the break raised as ``network``."""
+        self.broken.clear()
+        navigation = asyncio.ensure_future(self.page.goto(url, wait_until="load"))
+        broken = asyncio.ensure_future(self.broken.wait())
+        try:
+            await asyncio.wait({navigation, broken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            broken.cancel()
+        if navigation.done():
+            return navigation.result()
+        navigation.cancel()
+        with contextlib.suppress(BaseException):
+            await navigation
+        with contextlib.suppress(Exception):
+            await self.page.evaluate("window.stop()")
+        raise ProbeError(ErrorKind.NETWORK, f"the connection broke mid-body: {self.broken_reason}")
 
     def after(self, response: Response | None) -> list[Response]:
         """The documents that came after ``response`` (all of them when it is unknown)."""
@@ -190,7 +231,7 @@ async def goto(
         for attempt in range(how.patience.attempts + 1):
             await how.wait(url)
             try:
-                response = await page.goto(url, wait_until="load")
+                response = await docs.goto(url)
                 if same_document:  # a hash route: the app redraws after the hashchange event
                     with contextlib.suppress(Exception):
                         await page.wait_for_function(
