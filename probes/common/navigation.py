@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from probes.common.caps import Caps, ResponseWatch, check_dom
 from probes.common.errors import ProbeError, check_response, classify_exception, classify_net_error
 from zwaudit.checks import CheckContext
-from zwaudit.config.schema import NetworkSettings
+from zwaudit.config.schema import BrowserSettings, NetworkSettings
 from zwaudit.net import challenge
 from zwaudit.net.proxy import REFUSED_HEADER
 from zwaudit.net.retry_after import RATE_LIMIT_STATUSES, Patience
@@ -57,6 +58,7 @@ class Manners:
     patience: Patience = field(default_factory=Patience)
     challenge_wait_s: float = 10.0
     egress: EgressGuard | None = None
+    caps: Caps = field(default_factory=Caps)
 
     @classmethod
     def of(cls, ctx: CheckContext | None) -> Manners:
@@ -65,12 +67,14 @@ class Manners:
             return cls()
         settings = getattr(ctx, "settings", None)  # hand-made contexts in tests may have none
         net: NetworkSettings = settings.network if settings is not None else NetworkSettings()
+        browser: BrowserSettings = settings.browser if settings is not None else BrowserSettings()
         pacer_fn = ctx.extra.get("pacer")
         return cls(
             pacer=pacer_fn() if callable(pacer_fn) else None,
             patience=Patience(max_wait_s=net.retry_after_max_s, attempts=net.retry_after_times),
             challenge_wait_s=net.challenge_wait_s,
             egress=ctx.extra.get("egress"),
+            caps=Caps.of(browser.max_response_mib, browser.max_dom_nodes),
         )
 
     async def wait(self, url: str) -> None:
@@ -144,24 +148,29 @@ class Documents:
         self.page.remove_listener("response", self._on_response)
         self.page.remove_listener("requestfailed", self._on_request_failed)
 
-    async def goto(self, url: str) -> Response | None:
-        """``page.goto(url)`` until ``load``, unless the document's exchange breaks first: then
-        the load is stopped and the break raised as ``network``."""
+    async def goto(self, url: str, caps: Caps | None = None) -> Response | None:
+        """``page.goto(url)`` until ``load``, unless the document's exchange breaks first (the
+        load is stopped, ``network``) or a response passes ``caps`` (stopped, ``too_large``)."""
         self.broken.clear()
-        navigation = asyncio.ensure_future(self.page.goto(url, wait_until="load"))
-        broken = asyncio.ensure_future(self.broken.wait())
-        try:
-            await asyncio.wait({navigation, broken}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            broken.cancel()
-        if navigation.done():
-            return navigation.result()
-        navigation.cancel()
-        with contextlib.suppress(BaseException):
-            await navigation
-        with contextlib.suppress(Exception):
-            await self.page.evaluate("window.stop()")
-        raise ProbeError(ErrorKind.NETWORK, f"the connection broke mid-body: {self.broken_reason}")
+        async with ResponseWatch(self.page, caps or Caps(None, None)) as watch:
+            navigation = asyncio.ensure_future(self.page.goto(url, wait_until="load"))
+            broken = asyncio.ensure_future(self.broken.wait())
+            flooded = asyncio.ensure_future(watch.over.wait())
+            try:
+                await asyncio.wait({navigation, broken, flooded}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                broken.cancel()
+                flooded.cancel()
+            if navigation.done() and not watch.over.is_set():
+                return navigation.result()
+            navigation.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await navigation
+            with contextlib.suppress(Exception):
+                await self.page.evaluate("window.stop()")
+            if watch.over.is_set():
+                raise ProbeError(ErrorKind.TOO_LARGE, watch.reason)
+            raise ProbeError(ErrorKind.NETWORK, f"the connection broke mid-body: {self.broken_reason}")
 
     def after(self, response: Response | None) -> list[Response]:
         """The documents that came after ``response`` (all of them when it is unknown)."""
@@ -223,7 +232,7 @@ async def goto(
     """Navigate politely; raise :class:`ProbeError` for what stays an error (module docstring)."""
     how = manners or Manners.of(ctx)
     if pace is not None:
-        how = Manners(how.pacer, pace, how.patience, how.challenge_wait_s, how.egress)
+        how = Manners(how.pacer, pace, how.patience, how.challenge_wait_s, how.egress, how.caps)
     same_document = _same_document(page.url, url)
     before = await _signature(page) if same_document else ""
     response: Response | None = None
@@ -231,7 +240,7 @@ async def goto(
         for attempt in range(how.patience.attempts + 1):
             await how.wait(url)
             try:
-                response = await docs.goto(url)
+                response = await docs.goto(url, how.caps)
                 if same_document:  # a hash route: the app redraws after the hashchange event
                     with contextlib.suppress(Exception):
                         await page.wait_for_function(
@@ -281,7 +290,10 @@ async def goto(
                 raise ProbeError(ErrorKind.EGRESS_REFUSED, refused)
         body = await _body(page) if status is not None and status >= 400 else ""
         check_response(status, body, url)
+    await check_dom(page, how.caps, url)
     await settle(page, settle_ms)
+    if settle_ms > 0:  # a page that kept growing while it settled
+        await check_dom(page, how.caps, url)
     return response
 
 
