@@ -148,6 +148,13 @@ def test_a_crawl_of_a_hostile_site(hostile: HostileSite, crawled: dict[str, obje
     assert len(hostile.hits["/sess/page"]) == 1
     assert len(hostile.hits["/sess/other"]) == 1
     assert not any("jsessionid" in p or "sid=" in p for p in pages)
+    # a page of 40 look-alike links: the first 3 (the bound) bring nothing new, the rest is a trap
+    assert len(hostile.hits["/doc"]) == 3
+    assert [p for p in pages if p.startswith("/doc?") and pages[p].error is not None] != []
+    assert all(error(p) == "trap" for p in pages if p.startswith("/doc?") and pages[p].error)
+    # ... while look-alike links whose pages bring new links are all followed
+    assert len(hostile.hits["/entry"]) == 5
+    assert len([k for k in hostile.hits if k.startswith("/leaf/")]) == 5
 
     # politeness: a 503 challenge with Retry-After waited out (no browser), an HTTP-date Retry-After
     # honoured, Disallow obeyed, Crawl-delay kept between every two requests
