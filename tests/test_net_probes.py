@@ -89,6 +89,12 @@ class Sites:
                 "<a href='/js-login' onclick=\"window.open('/survey','_blank')\">登录</a></body></html>"
             )
             return Reply(page.encode())
+        if key == "/two-logins":  # the first 登录 entry leads to a refused port
+            page = (
+                "<html><body><h1>政务服务网</h1><a href='http://127.0.0.1:1/login'>登录</a>"
+                "<p>正文</p><a href='/js-login'>登录</a></body></html>"
+            )
+            return Reply(page.encode())
         if key == "/survey":
             return Reply("<html><body><h1>满意度调查</h1><p>请为我们的服务打分</p></body></html>".encode())
         if key == "/search-home":
@@ -260,3 +266,23 @@ def test_a_mid_body_reset_is_a_network_error(browser_harness: BrowserHarness, si
     kind, message, _ = _visit(browser_harness, sites, "/reset", timeout_ms=8000)
     assert kind == ErrorKind.NETWORK.value, message
     assert time.monotonic() - started < 8  # recognised as a reset, not waited out as a timeout
+
+
+def test_a_login_entry_that_leads_nowhere_is_passed_over(
+    browser_harness: BrowserHarness, sites: Sites
+) -> None:
+    async def go() -> str:
+        context = await browser_harness.browser.new_context()
+        page = await context.new_page()
+
+        async def nav(p: Any, url: str) -> None:
+            await goto(p, url, manners=Manners())
+
+        try:
+            form = await find_login_form(page, sites.base + "/two-logins", nav)
+            assert form is not None, "the second 登录 entry was not tried"
+            return form.page.url
+        finally:
+            await context.close()
+
+    assert "/js-login" in browser_harness.run(go(), timeout=90)

@@ -33,7 +33,7 @@ from probes.common.errors import ProbeError, check_response, classify_exception,
 from zwaudit.checks import CheckContext
 from zwaudit.config.schema import BrowserSettings, NetworkSettings
 from zwaudit.net import challenge
-from zwaudit.net.proxy import REFUSED_HEADER
+from zwaudit.net.proxy import REFUSED_HEADER, UNREACHABLE_HEADER
 from zwaudit.net.retry_after import RATE_LIMIT_STATUSES, Patience
 from zwaudit.outcomes import ErrorKind
 
@@ -288,6 +288,11 @@ async def goto(
             refused = await _proxy_refusal(response, how.egress)
             if refused is not None:
                 raise ProbeError(ErrorKind.EGRESS_REFUSED, refused)
+            unreachable = await response.header_value(UNREACHABLE_HEADER.lower())
+            if unreachable is not None:  # the proxy's 502: no connection could be made
+                raise ProbeError(
+                    ErrorKind.CONNECTION, f"{response.url[:300]}: no connection could be made ({unreachable})"
+                )
         body = await _body(page) if status is not None and status >= 400 else ""
         check_response(status, body, url)
     await check_dom(page, how.caps, url)
