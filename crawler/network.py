@@ -54,6 +54,11 @@ def register_policy(policy: EgressPolicy) -> None:
     _POLICIES.append(policy)
 
 
+def registered_policies() -> list[EgressPolicy]:
+    """The egress policies of the portals crawled in this process (:mod:`crawler.resolver`)."""
+    return list(_POLICIES)
+
+
 async def browser_allows(url: str) -> bool:
     """Whether a rendered page may load ``url`` (address rule of any portal of this process)."""
     if not _POLICIES:
