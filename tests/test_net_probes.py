@@ -286,3 +286,20 @@ def test_a_login_entry_that_leads_nowhere_is_passed_over(
             await context.close()
 
     assert "/js-login" in browser_harness.run(go(), timeout=90)
+
+
+def test_the_login_follow_passes_over_a_refused_entry(browser_harness: BrowserHarness, sites: Sites) -> None:
+    from probes.common.login import follow
+
+    async def go() -> tuple[str | None, str]:
+        context = await browser_harness.browser.new_context()
+        page = await context.new_page()
+        try:
+            await goto(page, sites.base + "/two-logins", manners=Manners())
+            followed = await follow(page, ["登录"], None, 0)  # type: ignore[arg-type]
+            return followed, page.url
+        finally:
+            await context.close()
+
+    followed, url = browser_harness.run(go(), timeout=90)
+    assert followed == "登录" and "/js-login" in url, url

@@ -40,7 +40,7 @@ _NET_ERRORS: tuple[tuple[re.Pattern[str], ErrorKind], ...] = (
     ),
     (
         re.compile(
-            r"ERR_CONNECTION_|ERR_ADDRESS_UNREACHABLE|ERR_NETWORK_|"
+            r"ERR_CONNECTION_|ERR_ADDRESS_UNREACHABLE|ERR_UNSAFE_PORT|ERR_NETWORK_|"
             r"ERR_INTERNET_DISCONNECTED|ERR_SOCKET_|ERR_ABORTED|ERR_PROXY_"
         ),
         ErrorKind.CONNECTION,
