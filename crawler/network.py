@@ -54,6 +54,11 @@ def register_policy(policy: EgressPolicy) -> None:
     _POLICIES.append(policy)
 
 
+def registered_policies() -> list[EgressPolicy]:
+    """The egress policies of the portals crawled in this process (:mod:`crawler.resolver`)."""
+    return list(_POLICIES)
+
+
 async def browser_allows(url: str) -> bool:
     """Whether a rendered page may load ``url`` (address rule of any portal of this process)."""
     if not _POLICIES:
@@ -131,6 +136,21 @@ class PoliteRobotsMiddleware(RobotsTxtMiddleware):
         super().__init__(crawler)
         self.configured_delay = crawler.settings.getfloat("DOWNLOAD_DELAY")
         self.delays: dict[str, float] = {}  # download slot → the delay robots.txt asked for
+
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        # a slot keeps the Crawl-delay a robots.txt asked for against every request it carries:
+        # the robots.txt request itself, hosts without a Crawl-delay sharing the slot (one address,
+        # several ports) — AutoThrottle would otherwise shorten the slot's delay on their answers
+        key = request.meta.get("download_slot") or urlparse_cached(request).hostname or ""
+        delay = self.delays.get(key)
+        if delay is not None:
+            request.meta["autothrottle_dont_adjust_delay"] = True
+            engine = self.crawler.engine
+            slot = engine.downloader.slots.get(key) if engine is not None else None
+            if slot is not None and slot.delay < delay:
+                slot.delay = delay
+                slot.jitter = 0.0
+        await super().process_request(request, spider)
 
     def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
         super().process_request_2(rp, request)

@@ -18,11 +18,13 @@ from scrapy.exceptions import (
     IgnoreRequest,
     ResponseDataLossError,
 )
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import error as tx_error
 from twisted.python.failure import Failure
 
 from crawler.extract import Guide
 from crawler.labels import fold
+from crawler.resolver import refusal_for
 from zwaudit.findings import utcnow
 from zwaudit.outcomes import ErrorKind
 
@@ -114,6 +116,11 @@ def error_kind(failure: Failure) -> tuple[str, str]:
             message if message != type(exc).__name__ else "the body passed the download size cap"
         )
     if isinstance(exc, CannotResolveHostError | tx_error.DNSLookupError):
+        request = getattr(failure, "request", None)
+        refused = refusal_for(urlparse_cached(request).hostname) if request is not None else None
+        if refused is not None or message.startswith(f"{ErrorKind.EGRESS_REFUSED.value}:"):
+            # the resolver refused the address the connection would have used (DNS rebinding)
+            return ErrorKind.EGRESS_REFUSED.value, f"{ErrorKind.EGRESS_REFUSED.value}: {refused or message}"
         return ErrorKind.DNS.value, message
     if isinstance(
         exc, DownloadConnectionRefusedError | tx_error.ConnectionRefusedError | tx_error.ConnectError

@@ -53,6 +53,8 @@ ZWAUDIT_TRAP_BOUND = 10
 ITEM_PIPELINES = {"crawler.pipelines.StoragePipeline": 300}
 PIPELINE_BATCH_SIZE = 200
 
+# the egress policy on the address actually connected to (DNS rebinding; crawler.resolver)
+DNS_RESOLVER = "crawler.resolver.EgressResolver"
 DOWNLOAD_HANDLERS = {
     "http": "crawler.browser.RenderingHandler",
     "https": "crawler.browser.RenderingHandler",

@@ -210,6 +210,9 @@ async def api_surface(response: Response) -> Surface | None:
         return None
     if response.status >= 300 and response.status < 400:
         return None
+    with contextlib.suppress(ValueError):  # a body announced past the cap is not read whole
+        if int((await response.all_headers()).get("content-length", "0")) > MAX_API_BYTES * 16:
+            return None
     try:
         body = await response.body()
     except Exception:  # body gone (navigation) or a redirect: nothing to scan

@@ -57,6 +57,8 @@ class HostileSite:
         links = [
             ("/calendar?month=1", "办事日历"),
             (f"/sess/page;jsessionid={secrets.token_hex(8)}", "会话"),
+            ("/flood", "全部文件"),
+            ("/list", "目录"),
             ("/bomb.html", "压缩包"),
             ("/big.html", "大页面"),
             ("/loop/a", "循环"),
@@ -104,6 +106,21 @@ class HostileSite:
                 text=page(f'<a href="/sess/other?sid={secrets.token_hex(8)}">再来</a>'),
                 content_type="text/html",
             )
+        if key == "/flood":  # many look-alike links whose pages bring nothing new: a trap
+            links = "".join(f'<a href="/doc?id={i}">文件{i}</a> ' for i in range(40))
+            return web.Response(text=page(links), content_type="text/html")
+        if key == "/doc":
+            return web.Response(
+                text=page(f'文件{request.query.get("id")} <a href="/">首页</a>'), content_type="text/html"
+            )
+        if key == "/list":  # look-alike links whose pages each bring something new: followed
+            links = "".join(f'<a href="/entry?id={i}">事项{i}</a> ' for i in range(5))
+            return web.Response(text=page(links), content_type="text/html")
+        if key == "/entry":
+            n = request.query.get("id")
+            return web.Response(text=page(f'事项{n} <a href="/leaf/{n}">附件</a>'), content_type="text/html")
+        if key.startswith("/leaf/"):
+            return web.Response(text=page("附件"), content_type="text/html")
         if key == "/bomb.html":
             return web.Response(
                 body=self._bomb, headers={"Content-Type": "text/html", "Content-Encoding": "gzip"}

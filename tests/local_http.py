@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ class Reply:
     content_type: str = "text/html"
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    reset_after: int | None = None  # send this many bytes of the body, then reset the connection (RST)
 
 
 @contextmanager
@@ -32,7 +35,15 @@ def serve(respond: Callable[[str], Reply]) -> Iterator[str]:
             self.send_header("Content-Type", f"{reply.content_type}; charset=utf-8")
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
-            self.wfile.write(reply.body)
+            if reply.reset_after is None:
+                self.wfile.write(reply.body)
+                return
+            self.wfile.write(reply.body[: reply.reset_after])
+            self.wfile.flush()
+            # linger 0: close() sends RST instead of FIN, mid-body (Content-Length promised more)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
 
         def log_message(self, *args: object) -> None:
             return None

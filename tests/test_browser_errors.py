@@ -25,6 +25,12 @@ from zwaudit.outcomes import ErrorKind
             ErrorKind.CONNECTION,
         ),
         (PlaywrightError("page.goto: net::ERR_TIMED_OUT"), ErrorKind.TIMEOUT),
+        # the connection was made and broke during the exchange: network, never timeout
+        (PlaywrightError("page.goto: net::ERR_CONNECTION_RESET at http://x/"), ErrorKind.NETWORK),
+        (PlaywrightError("page.goto: net::ERR_EMPTY_RESPONSE at http://x/"), ErrorKind.NETWORK),
+        (PlaywrightError("page.goto: net::ERR_CONTENT_LENGTH_MISMATCH"), ErrorKind.NETWORK),
+        (PlaywrightError("page.goto: net::ERR_INCOMPLETE_CHUNKED_ENCODING"), ErrorKind.NETWORK),
+        (PlaywrightError("page.goto: net::ERR_CONNECTION_CLOSED"), ErrorKind.NETWORK),
         (PlaywrightError("page.goto: net::ERR_TOO_MANY_REDIRECTS"), ErrorKind.REDIRECT_LOOP),
         (PlaywrightError("Target page, context or browser has been closed"), ErrorKind.INTERNAL),
         (httpx.ConnectTimeout("timed out"), ErrorKind.TIMEOUT),

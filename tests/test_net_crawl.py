@@ -148,6 +148,13 @@ def test_a_crawl_of_a_hostile_site(hostile: HostileSite, crawled: dict[str, obje
     assert len(hostile.hits["/sess/page"]) == 1
     assert len(hostile.hits["/sess/other"]) == 1
     assert not any("jsessionid" in p or "sid=" in p for p in pages)
+    # a page of 40 look-alike links: the first 3 (the bound) bring nothing new, the rest is a trap
+    assert len(hostile.hits["/doc"]) == 3
+    assert [p for p in pages if p.startswith("/doc?") and pages[p].error is not None] != []
+    assert all(error(p) == "trap" for p in pages if p.startswith("/doc?") and pages[p].error)
+    # ... while look-alike links whose pages bring new links are all followed
+    assert len(hostile.hits["/entry"]) == 5
+    assert len([k for k in hostile.hits if k.startswith("/leaf/")]) == 5
 
     # politeness: a 503 challenge with Retry-After waited out (no browser), an HTTP-date Retry-After
     # honoured, Disallow obeyed, Crawl-delay kept between every two requests
@@ -199,3 +206,31 @@ def test_link_health_does_not_judge_what_the_policy_kept_it_from() -> None:
         ("http://h/loop", Status.ERROR, "redirect_loop"),
         ("http://h/", Status.PASS, None),
     }
+
+
+def test_a_slot_keeps_its_crawl_delay_against_autothrottle() -> None:
+    """Hosts sharing one address share one download slot: a request to the one without a
+    Crawl-delay (or the robots.txt request itself) may not let AutoThrottle shorten the delay
+    another host's robots.txt asked for (seen on sbx-xian: 4,972 Crawl-delay violations)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from scrapy import Request, Spider
+    from scrapy.utils.test import get_crawler
+
+    from crawler.network import PoliteRobotsMiddleware
+
+    crawler = get_crawler(Spider, {"ROBOTSTXT_OBEY": True, "DOWNLOAD_DELAY": 0.0})
+    middleware = PoliteRobotsMiddleware(crawler)
+    slot = SimpleNamespace(delay=0.1, jitter=0.5)  # AutoThrottle shortened it on another host's answer
+    crawler.engine = SimpleNamespace(  # type: ignore[assignment]
+        downloader=SimpleNamespace(slots={"127.0.0.1": slot}, per_slot_settings={})
+    )
+    middleware.delays["127.0.0.1"] = 2.0  # the portal's robots.txt asked for Crawl-delay: 2
+    request = Request("http://127.0.0.1:9/robots.txt", meta={"dont_obey_robotstxt": True})
+    asyncio.run(middleware.process_request(request))
+    assert request.meta["autothrottle_dont_adjust_delay"] is True
+    assert slot.delay == 2.0 and slot.jitter == 0.0
+    other = Request("http://10.0.0.1:9/", meta={"dont_obey_robotstxt": True})  # another slot: untouched
+    asyncio.run(middleware.process_request(other))
+    assert "autothrottle_dont_adjust_delay" not in other.meta

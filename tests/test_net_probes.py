@@ -79,12 +79,20 @@ class Sites:
                 "</script></body></html>"
             )
             return Reply(page.encode())
+        if key == "/reset":  # the document starts, then the connection is reset mid-body
+            return Reply(b"<html><body><h1>\xe5\x8a\x9e</h1>" + b"x" * 200_000, reset_after=4096)
         if key == "/spin":
             return Reply(b"<html><body><script>while(true){}</script></body></html>")
         if key == "/survey-home":
             page = (
                 "<html><body><h1>政务服务网</h1>"
                 "<a href='/js-login' onclick=\"window.open('/survey','_blank')\">登录</a></body></html>"
+            )
+            return Reply(page.encode())
+        if key == "/two-logins":  # the first 登录 entry leads to a refused port
+            page = (
+                "<html><body><h1>政务服务网</h1><a href='http://127.0.0.1:1/login'>登录</a>"
+                "<p>正文</p><a href='/js-login'>登录</a></body></html>"
             )
             return Reply(page.encode())
         if key == "/survey":
@@ -251,3 +259,47 @@ def test_a_429_on_the_search_is_waited_out(browser_harness: BrowserHarness, site
     assert obs.error is None, obs.error_message
     assert [r.title for r in obs.results] == RESULTS["低保"]
     assert len(sites.hits["/search"]) == 2
+
+
+def test_a_mid_body_reset_is_a_network_error(browser_harness: BrowserHarness, sites: Sites) -> None:
+    started = time.monotonic()
+    kind, message, _ = _visit(browser_harness, sites, "/reset", timeout_ms=8000)
+    assert kind == ErrorKind.NETWORK.value, message
+    assert time.monotonic() - started < 8  # recognised as a reset, not waited out as a timeout
+
+
+def test_a_login_entry_that_leads_nowhere_is_passed_over(
+    browser_harness: BrowserHarness, sites: Sites
+) -> None:
+    async def go() -> str:
+        context = await browser_harness.browser.new_context()
+        page = await context.new_page()
+
+        async def nav(p: Any, url: str) -> None:
+            await goto(p, url, manners=Manners())
+
+        try:
+            form = await find_login_form(page, sites.base + "/two-logins", nav)
+            assert form is not None, "the second 登录 entry was not tried"
+            return form.page.url
+        finally:
+            await context.close()
+
+    assert "/js-login" in browser_harness.run(go(), timeout=90)
+
+
+def test_the_login_follow_passes_over_a_refused_entry(browser_harness: BrowserHarness, sites: Sites) -> None:
+    from probes.common.login import follow
+
+    async def go() -> tuple[str | None, str]:
+        context = await browser_harness.browser.new_context()
+        page = await context.new_page()
+        try:
+            await goto(page, sites.base + "/two-logins", manners=Manners())
+            followed = await follow(page, ["登录"], None, 0)  # type: ignore[arg-type]
+            return followed, page.url
+        finally:
+            await context.close()
+
+    followed, url = browser_harness.run(go(), timeout=90)
+    assert followed == "登录" and "/js-login" in url, url

@@ -11,9 +11,11 @@ JSON the page itself requested is read as well as the rendered DOM.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import scrapy
@@ -62,6 +64,9 @@ class PortalSpider(scrapy.Spider):
             register_policy(self.egress)
         self.trap_bound = crawl.network.trap_bound
         self._links_seen: set[int] = set()  # hashes of canonical in-channel links (barren pages)
+        self._requested: set[int] = set()  # hashes of the canonical URLs requested (fan-out groups)
+        self._fanouts: dict[int, _Fanout] = {}  # open fan-out groups by id
+        self._fanout_ids = itertools.count(1)
         self.browser_context: dict[str, Any] = dict(BROWSER_CONTEXT)  # + the egress proxy, at start
         self._proxy: EgressProxy | None = None
 
@@ -94,8 +99,11 @@ class PortalSpider(scrapy.Spider):
         priority: int = 0,
         chain: int = 0,
         link_text: str = "",
+        fanout: int | None = None,
     ) -> Request:
         url = canonical_url(url)  # session ids never make a page new
+        if not render:
+            self._requested.add(hash(url))
         meta: dict[str, Any] = {
             "channel": channel.channel if channel else None,
             "clicks": clicks,
@@ -105,6 +113,8 @@ class PortalSpider(scrapy.Spider):
             "chain": chain,
             "link_text": link_text[:200],  # names a guide page that shows no labelled name
         }
+        if fanout is not None:
+            meta["fanout"] = fanout
         if render:
             meta.update(
                 {
@@ -164,15 +174,19 @@ class PortalSpider(scrapy.Spider):
         if response.url != url:  # redirected: the landing page is reached by the same clicks
             yield page_row(self, response.url, meta, response.status, error, content_type)
         if response.status >= 400 or not meta.get("follow") or channel is None:
+            yield from self._fanout_result(meta, productive=True)
             return
         if not_page or not isinstance(response, TextResponse):
+            yield from self._fanout_result(meta, productive=True)
             return
         if "json" in content_type:
+            yield from self._fanout_result(meta, productive=True)
             yield from self._items_from_json(response.text, channel, response.url)
             return
         clicked = _clicked(meta) if rendered else None
         root = parse_html(clicked["html"] if clicked else response.text)
         if not rendered and self._needs_browser(root, response.text):
+            yield from self._fanout_result(meta, productive=True)
             yield self._request(
                 response.url,
                 channel,
@@ -188,9 +202,11 @@ class PortalSpider(scrapy.Spider):
         json_guides = [g for body in captured for g in guides_from_json(body, self.crawl.elements)]
         if len(json_guides) == 1:
             guide = _merge(json_guides[0], guide)
+        found_item = False
         if guide is not None:
             row = item_row(self, channel, guide, response.url)
             if row is not None:
+                found_item = True
                 yield row
         for src in frame_sources(root, response.url):
             target = self.crawl.channel_for(src)
@@ -206,6 +222,8 @@ class PortalSpider(scrapy.Spider):
                     texts.setdefault(canonical_url(link_url), text)
         links = list(texts)
         barren = self._barren(url, links)
+        yield from self._fanout_result(meta, productive=found_item or not barren)
+        held = self._fanout_groups(url, links)
         for link_url in links:
             target = self.crawl.channel_for(link_url)
             if target is None:
@@ -237,6 +255,14 @@ class PortalSpider(scrapy.Spider):
                     link_text=texts[link_url],
                 )
             else:
+                group = held.get(link_url)
+                if group is not None and group.id not in self._fanouts:
+                    continue  # already judged a trap (or released) while this page was parsed
+                if group is not None and link_url not in group.probes:
+                    group.pending.append(
+                        (link_url, target.channel, next_clicks, url, follow, chain, texts[link_url])
+                    )
+                    continue
                 yield self._request(
                     link_url,
                     target,
@@ -245,7 +271,57 @@ class PortalSpider(scrapy.Spider):
                     follow=follow,
                     chain=chain,
                     link_text=texts[link_url],
+                    fanout=group.id if group is not None else None,
                 )
+
+    def _fanout_groups(self, url: str, links: list[str]) -> dict[str, _Fanout]:
+        """Links of one page sharing one URL pattern, more than ``trap_bound`` of them and not yet
+        requested (a page of thousands of look-alike links): the first ``trap_bound`` are fetched
+        as probes, the rest held until one probe proves productive (a guide, new links, anything
+        but a barren HTML page); if none does, the rest is a trap and is not fetched."""
+        by_pattern: dict[str, list[str]] = {}
+        for link in dict.fromkeys(links):
+            if "#" in link or hash(link) in self._requested or self.crawl.channel_for(link) is None:
+                continue
+            by_pattern.setdefault(url_pattern(link), []).append(link)
+        held: dict[str, _Fanout] = {}
+        for pattern, group_links in by_pattern.items():
+            if len(group_links) <= self.trap_bound:
+                continue
+            group = _Fanout(next(self._fanout_ids), pattern, url, frozenset(group_links[: self.trap_bound]))
+            self._fanouts[group.id] = group
+            held.update(dict.fromkeys(group_links, group))
+        return held
+
+    def _fanout_result(self, meta: Any, *, productive: bool) -> Iterator[Any]:
+        """A probe of a fan-out group came back: release the group, or judge it a trap."""
+        group = self._fanouts.get(meta.get("fanout") or 0)
+        if group is None:
+            return
+        group.done += 1
+        if productive:
+            del self._fanouts[group.id]
+            for link_url, channel_name, clicks, found_on, follow, chain, text in group.pending:
+                yield self._request(
+                    link_url,
+                    self._channel_named(channel_name),
+                    clicks=clicks,
+                    found_on=found_on,
+                    follow=follow,
+                    chain=chain,
+                    link_text=text,
+                )
+        elif group.done >= len(group.probes):
+            del self._fanouts[group.id]
+            if group.pending:
+                first = group.pending[0]
+                message = (
+                    f"trap: {len(group.pending) + len(group.probes)} look-alike links on one page "
+                    f"({group.pattern[:200]}); the first {len(group.probes)} brought nothing new, "
+                    f"the other {len(group.pending)} were not fetched"
+                )
+                where = {"channel": first[1], "clicks": first[2], "found_on": group.found_on}
+                yield page_row(self, first[0], where, None, message, None)
 
     def _barren(self, url: str, links: list[str]) -> bool:
         """Whether this page brings no new link outside its own URL pattern (a trap's page)."""
@@ -288,11 +364,25 @@ class PortalSpider(scrapy.Spider):
         if page is not None:
             # a page kept for the challenge must be closed on every path, or the crawl freezes
             self._closing.add(asyncio.ensure_future(page.close()))
+        yield from self._fanout_result(request.meta, productive=True)
         kind, message = error_kind(failure)
         if message.startswith(f"{kind}:"):
             message = message[len(kind) + 1 :].strip()
         url = (request.meta.get("redirect_urls") or [request.url])[0]  # the link, not a hop
         yield page_row(self, url, request.meta, None, f"{kind}: {message}"[:500], None)
+
+
+@dataclass
+class _Fanout:
+    """Look-alike links of one page: the probes fetched first, the rest held (module docstring
+    of :mod:`zwaudit.net.traps`)."""
+
+    id: int
+    pattern: str
+    found_on: str
+    probes: frozenset[str]
+    done: int = 0
+    pending: list[tuple[str, str, int | None, str, bool, int, str]] = field(default_factory=list)
 
 
 def _not_a_page(response: Response, content_type: str) -> bool:

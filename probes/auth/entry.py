@@ -155,6 +155,21 @@ async def reveal_password(page: Page) -> tuple[Frame, Locator] | None:
     return None
 
 
+_NAV_STATUS_JS = "(performance.getEntriesByType('navigation')[0] || {}).responseStatus || 0"
+
+
+async def _is_error_page(page: Page) -> bool:
+    """Whether the page shows a failed load: Chromium's error page, or a document answered with an
+    error status (our egress proxy's 502 for a destination it could not connect to included)."""
+    if page.url.startswith("chrome-error://"):
+        return True
+    try:
+        status = int(await page.evaluate(_NAV_STATUS_JS))
+    except Exception:
+        return False
+    return status >= 400
+
+
 async def find_login_form(
     page: Page,
     home_url: str,
@@ -184,6 +199,11 @@ async def find_login_form(
                 found = await reveal_password(landed)
                 if found:
                     return LoginForm(landed, found[0], found[1], [*steps, f"clicked {text!r}"])
+                if await _is_error_page(landed):
+                    # an entry that leads nowhere (a refused port, a dead link): a person goes
+                    # back and tries the next 登录 entry
+                    steps.append(f"clicked {text!r}: an error page at {landed.url[:200]}")
+                    continue
                 if landed.url != origin or landed is not current:
                     next_page, next_text = landed, text
                     break

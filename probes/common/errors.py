@@ -22,8 +22,12 @@ _NET_ERRORS: tuple[tuple[re.Pattern[str], ErrorKind], ...] = (
     (re.compile(r"ERR_ACCESS_DENIED"), ErrorKind.EGRESS_REFUSED),
     (re.compile(r"ERR_TOO_MANY_REDIRECTS"), ErrorKind.REDIRECT_LOOP),
     (re.compile(r"ERR_TUNNEL_CONNECTION_FAILED"), ErrorKind.CONNECTION),  # via the egress proxy
-    (
-        re.compile(r"ERR_CONNECTION_RESET|ERR_CONTENT_LENGTH_MISMATCH|ERR_INCOMPLETE_CHUNKED_ENCODING"),
+    (  # the connection was made and broke during the exchange (a reset mid-body, no answer)
+        re.compile(
+            r"ERR_CONNECTION_RESET|ERR_CONNECTION_CLOSED|ERR_EMPTY_RESPONSE|ERR_CONTENT_LENGTH_MISMATCH|"
+            r"ERR_INCOMPLETE_CHUNKED_ENCODING|ERR_INVALID_CHUNKED_ENCODING|ERR_HTTP2_PROTOCOL_ERROR|"
+            r"ERR_RESPONSE_BODY_TOO_BIG_TO_DRAIN"
+        ),
         ErrorKind.NETWORK,
     ),
     (re.compile(r"ERR_NAME_NOT_RESOLVED|ERR_NAME_RESOLUTION_FAILED|ERR_DNS_"), ErrorKind.DNS),
@@ -36,7 +40,7 @@ _NET_ERRORS: tuple[tuple[re.Pattern[str], ErrorKind], ...] = (
     ),
     (
         re.compile(
-            r"ERR_CONNECTION_|ERR_ADDRESS_UNREACHABLE|ERR_EMPTY_RESPONSE|ERR_NETWORK_|"
+            r"ERR_CONNECTION_|ERR_ADDRESS_UNREACHABLE|ERR_UNSAFE_PORT|ERR_NETWORK_|"
             r"ERR_INTERNET_DISCONNECTED|ERR_SOCKET_|ERR_ABORTED|ERR_PROXY_"
         ),
         ErrorKind.CONNECTION,
@@ -73,6 +77,14 @@ def _first_line(exc: BaseException) -> str:
     return line[:300]
 
 
+def classify_net_error(text: str) -> ErrorKind | None:
+    """The kind of a Chromium net error named in ``text`` (``net::ERR_…``), or None."""
+    for pattern, kind in _NET_ERRORS:
+        if pattern.search(text):
+            return kind
+    return None
+
+
 def classify_exception(exc: BaseException) -> Classified:
     """The :class:`ErrorKind` of an exception from Playwright, httpx, ssl or sockets."""
     if isinstance(exc, ProbeError):
@@ -88,9 +100,9 @@ def classify_exception(exc: BaseException) -> Classified:
             return Classified(ErrorKind.TIMEOUT, message)
         if isinstance(exc, PlaywrightError):
             full = str(exc)
-            for pattern, kind in _NET_ERRORS:
-                if pattern.search(full):
-                    return Classified(kind, message)
+            net_kind = classify_net_error(full)
+            if net_kind is not None:
+                return Classified(net_kind, message)
             if "Timeout" in full and "exceeded" in full:
                 return Classified(ErrorKind.TIMEOUT, message)
             return Classified(ErrorKind.INTERNAL, message)

@@ -100,12 +100,26 @@ def shows_name(text: str, name: str) -> bool:
 
 
 async def follow(page: Page, texts: list[str], ctx: CheckContext, settle_ms: int) -> str | None:
-    """Follow the best visible link or button among ``texts``; returns the text followed."""
+    """Follow the best visible link or button among ``texts``; returns the text followed.
+
+    A link that leads nowhere (a refused port, a reset, an error page) is passed over for the
+    next candidate, as a person would go back and try the other 登录; if every one does, the last
+    error is raised."""
+    base = page.url
+    dead_end: ProbeError | None = None
     for candidate in (await find_clickables(page, texts))[:3]:
         href = candidate.navigable_href
         if href:
-            await goto(page, urljoin(page.url, href), ctx, settle_ms=settle_ms)
+            try:
+                await goto(page, urljoin(base, href), ctx, settle_ms=settle_ms)
+            except ProbeError as exc:
+                if exc.kind not in _DEAD_ENDS:
+                    raise
+                dead_end = exc
+                continue
             return candidate.text
+        if dead_end is not None:  # the page is on the dead end's error page: back first
+            await goto(page, base, ctx, settle_ms=settle_ms)
         try:
             async with page.context.expect_page(timeout=3000) as popup:
                 await candidate.locator().click()
@@ -118,7 +132,22 @@ async def follow(page: Page, texts: list[str], ctx: CheckContext, settle_ms: int
         except Exception:
             await settle(page, settle_ms)  # a click that navigated in place, or opened a panel
             return candidate.text
+    if dead_end is not None:
+        raise dead_end
     return None
+
+
+_DEAD_ENDS = frozenset(
+    {
+        ErrorKind.CONNECTION,
+        ErrorKind.NETWORK,
+        ErrorKind.DNS,
+        ErrorKind.TLS,
+        ErrorKind.HTTP_STATUS,
+        ErrorKind.TIMEOUT,
+        ErrorKind.EGRESS_REFUSED,
+    }
+)
 
 
 async def open_login_form(page: Page, ctx: CheckContext, options: LoginOptions) -> None:

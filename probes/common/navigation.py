@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from probes.common.errors import ProbeError, check_response, classify_exception
+from probes.common.caps import Caps, ResponseWatch, check_dom
+from probes.common.errors import ProbeError, check_response, classify_exception, classify_net_error
 from zwaudit.checks import CheckContext
-from zwaudit.config.schema import NetworkSettings
+from zwaudit.config.schema import BrowserSettings, NetworkSettings
 from zwaudit.net import challenge
-from zwaudit.net.proxy import REFUSED_HEADER
+from zwaudit.net.proxy import REFUSED_HEADER, UNREACHABLE_HEADER
 from zwaudit.net.retry_after import RATE_LIMIT_STATUSES, Patience
 from zwaudit.outcomes import ErrorKind
 
@@ -57,6 +58,7 @@ class Manners:
     patience: Patience = field(default_factory=Patience)
     challenge_wait_s: float = 10.0
     egress: EgressGuard | None = None
+    caps: Caps = field(default_factory=Caps)
 
     @classmethod
     def of(cls, ctx: CheckContext | None) -> Manners:
@@ -65,12 +67,14 @@ class Manners:
             return cls()
         settings = getattr(ctx, "settings", None)  # hand-made contexts in tests may have none
         net: NetworkSettings = settings.network if settings is not None else NetworkSettings()
+        browser: BrowserSettings = settings.browser if settings is not None else BrowserSettings()
         pacer_fn = ctx.extra.get("pacer")
         return cls(
             pacer=pacer_fn() if callable(pacer_fn) else None,
             patience=Patience(max_wait_s=net.retry_after_max_s, attempts=net.retry_after_times),
             challenge_wait_s=net.challenge_wait_s,
             egress=ctx.extra.get("egress"),
+            caps=Caps.of(browser.max_response_mib, browser.max_dom_nodes),
         )
 
     async def wait(self, url: str) -> None:
@@ -198,22 +202,68 @@ async def settle(page: Page, ms: int, inflight: Inflight | None = None) -> None:
 
 
 class Documents:
-    """The main-frame documents a page receives while it is watched (challenge reloads)."""
+    """The main-frame documents a page receives while it is watched (challenge reloads), and the
+    first one whose exchange broke midway (a connection reset mid-body: Chromium has committed the
+    page and waits for a ``load`` that never comes, so ``goto`` would end as a timeout)."""
 
     def __init__(self, page: Page) -> None:
         self.page = page
         self.seen: list[Response] = []
+        self.broken = asyncio.Event()
+        self.broken_reason = ""
+
+    def _main_document(self, request: Request) -> bool:
+        try:
+            return request.resource_type == "document" and request.frame == self.page.main_frame
+        except Exception:  # a service worker's request has no frame
+            return False
 
     def _on_response(self, response: Response) -> None:
-        if response.request.resource_type == "document" and response.frame == self.page.main_frame:
+        if self._main_document(response.request):
             self.seen.append(response)
+
+    def _on_request_failed(self, request: Request) -> None:
+        failure = request.failure or ""
+        if (
+            not self.broken.is_set()
+            and self._main_document(request)
+            and classify_net_error(failure) is ErrorKind.NETWORK
+        ):
+            self.broken_reason = f"{failure} at {request.url[:300]}"
+            self.broken.set()
 
     def __enter__(self) -> Documents:
         self.page.on("response", self._on_response)
+        self.page.on("requestfailed", self._on_request_failed)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.page.remove_listener("response", self._on_response)
+        self.page.remove_listener("requestfailed", self._on_request_failed)
+
+    async def goto(self, url: str, caps: Caps | None = None) -> Response | None:
+        """``page.goto(url)`` until ``load``, unless the document's exchange breaks first (the
+        load is stopped, ``network``) or a response passes ``caps`` (stopped, ``too_large``)."""
+        self.broken.clear()
+        async with ResponseWatch(self.page, caps or Caps(None, None)) as watch:
+            navigation = asyncio.ensure_future(self.page.goto(url, wait_until="load"))
+            broken = asyncio.ensure_future(self.broken.wait())
+            flooded = asyncio.ensure_future(watch.over.wait())
+            try:
+                await asyncio.wait({navigation, broken, flooded}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                broken.cancel()
+                flooded.cancel()
+            if navigation.done() and not watch.over.is_set():
+                return navigation.result()
+            navigation.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await navigation
+            with contextlib.suppress(Exception):
+                await self.page.evaluate("window.stop()")
+            if watch.over.is_set():
+                raise ProbeError(ErrorKind.TOO_LARGE, watch.reason)
+            raise ProbeError(ErrorKind.NETWORK, f"the connection broke mid-body: {self.broken_reason}")
 
     def after(self, response: Response | None) -> list[Response]:
         """The documents that came after ``response`` (all of them when it is unknown)."""
@@ -275,12 +325,14 @@ async def goto(
     """Navigate politely; raise :class:`ProbeError` for what stays an error (module docstring)."""
     how = manners or Manners.of(ctx)
     if pace is not None:
-        how = Manners(how.pacer, pace, how.patience, how.challenge_wait_s, how.egress)
+        how = Manners(how.pacer, pace, how.patience, how.challenge_wait_s, how.egress, how.caps)
     same_document = _same_document(page.url, url)
     before = await _signature(page) if same_document else ""
     with Inflight(page) as inflight:
         response = await _goto(page, url, how, same_document, before)
         await settle(page, settle_ms, inflight if same_document else None)
+    if settle_ms > 0:  # a page that kept growing while it settled
+        await check_dom(page, how.caps, url)
     return response
 
 
@@ -290,7 +342,7 @@ async def _goto(page: Page, url: str, how: Manners, same_document: bool, before:
         for attempt in range(how.patience.attempts + 1):
             await how.wait(url)
             try:
-                response = await page.goto(url, wait_until="load")
+                response = await docs.goto(url, how.caps)
                 if same_document:  # a hash route: the app redraws after the hashchange event
                     with contextlib.suppress(Exception):
                         await page.wait_for_function(
@@ -338,8 +390,14 @@ async def _goto(page: Page, url: str, how: Manners, same_document: bool, before:
             refused = await _proxy_refusal(response, how.egress)
             if refused is not None:
                 raise ProbeError(ErrorKind.EGRESS_REFUSED, refused)
+            unreachable = await response.header_value(UNREACHABLE_HEADER.lower())
+            if unreachable is not None:  # the proxy's 502: no connection could be made
+                raise ProbeError(
+                    ErrorKind.CONNECTION, f"{response.url[:300]}: no connection could be made ({unreachable})"
+                )
         body = await _body(page) if status is not None and status >= 400 else ""
         check_response(status, body, url)
+    await check_dom(page, how.caps, url)
     return response
 
 

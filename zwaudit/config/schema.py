@@ -155,6 +155,10 @@ class BrowserSettings(Strict):
     headless: bool = True
     navigation_timeout_s: float = Field(default=30.0, gt=0)
     block_resources: list[str] = Field(default_factory=lambda: ["image", "media", "font"])
+    # one response of a page past this (as decoded: a gzip bomb counts inflated) stops the page:
+    # too_large (probes.common.caps); 0 = no cap
+    max_response_mib: float = Field(default=20.0, ge=0)
+    max_dom_nodes: int = Field(default=150_000, ge=0)  # elements in a loaded page; 0 = no cap
 
 
 class AuditSettings(Strict):

@@ -30,6 +30,7 @@ from zwaudit.net.egress import EgressPolicy, address_problem
 
 log = logging.getLogger("zwaudit.net.proxy")
 REFUSED_HEADER = "X-Zwaudit-Egress"
+UNREACHABLE_HEADER = "X-Zwaudit-Unreachable"  # the proxy could not connect to an allowed destination
 _HEAD_LIMIT = 64 * 1024
 _HOP_HEADERS = (b"proxy-connection", b"connection", b"keep-alive", b"proxy-authorization")
 
@@ -139,8 +140,17 @@ class EgressProxy:
             return
         try:
             up_reader, up_writer = await asyncio.open_connection(address, port)
-        except OSError:
-            writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        except OSError as exc:
+            # the destination could not be reached (refused, unreachable): marked, so the probe
+            # records a ``connection`` error rather than the proxy's status (a CONNECT that fails
+            # is a failed tunnel to Chromium, classified ``connection`` too)
+            body = f"unreachable: {exc}"[:300].encode()
+            writer.write(
+                b"HTTP/1.1 502 Bad Gateway\r\n"
+                + f"{UNREACHABLE_HEADER}: {type(exc).__name__}\r\nContent-Type: text/plain\r\n".encode()
+                + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
             await writer.drain()
             return
         if method.upper() == "CONNECT":
