@@ -150,7 +150,7 @@ class PoliteRobotsMiddleware(RobotsTxtMiddleware):
             if slot is not None and slot.delay < delay:
                 slot.delay = delay
                 slot.jitter = 0.0
-        await super().process_request(request, spider)
+        await super().process_request(request)
 
     def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
         super().process_request_2(rp, request)
