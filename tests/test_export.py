@@ -270,8 +270,13 @@ def test_two_codes_of_one_keyword_are_two_rows_with_coverage(
         ("工业生产许可", "incomplete"),
     ]
     sentences = {r["code"]: r["detail"] for r in rows}
-    assert sentences["incomplete"] == "搜索“工业生产许可”：前10条结果缺少“工业产品生产许可证核发”，召回率0%"
-    assert sentences["imprecise"] == "搜索“工业生产许可”：前3条结果中3条与关键词无关，准确率0%"
+    # the coverage (catalogue items the judgement considered) is in the sentence too
+    assert sentences["incomplete"] == (
+        "搜索“工业生产许可”：前10条结果缺少“工业产品生产许可证核发”，召回率0%。覆盖：参与判断的目录事项 1 项"
+    )
+    assert sentences["imprecise"] == (
+        "搜索“工业生产许可”：前3条结果中3条与关键词无关，准确率0%。覆盖：参与判断的目录事项 1 项"
+    )
     # the machine facts (coverage, the catalogue considered) stay in the stored detail
     with sessions() as s:
         stored = s.scalars(select(models.Finding).where(models.Finding.run_id == run_id)).first()

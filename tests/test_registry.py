@@ -399,3 +399,33 @@ def test_migration_0004_closes_the_status_of_stored_findings(db_url: str) -> Non
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(text("UPDATE finding SET status = 'ok'"))
     engine.dispose()
+
+
+def test_coverage_travels_in_the_sentence_of_the_checks_that_depend_on_it() -> None:
+    """Issue 13: duplicate_login's department systems and search_accuracy's catalogue (items
+    considered, services not offered, or no catalogue) are in the CSV detail, passes included."""
+    coverage = {
+        "systems_reached": 2,
+        "systems_seen_in_links": 3,
+        "departments_listed": 3,
+        "departments_reached": 2,
+        "departments_not_reached": ["医疗保障局"],
+        "source": "discovery",
+        "pages_read": 31,
+        "page_budget": 40,
+    }
+    text = explain("duplicate_login", "https://a/", "pass", None, {"coverage": coverage})
+    assert text.startswith("重复登录检查通过。覆盖：部门系统：到达 2 个")
+    assert "未到达：医疗保障局" in text and "读取门户页面 31/40" in text
+    offered = {
+        "catalogue": {"available": True},
+        "coverage": {"catalogue_items_considered": 2},
+        "not_offered": ["住房公积金提取"],
+    }
+    text = explain("search_accuracy", "公积金", "pass", None, offered)
+    assert "参与判断的目录事项 2 项" in text and "门户未提供：住房公积金提取" in text
+    none = {"catalogue": {"available": False, "note": "no crawl"}}
+    assert "无门户事项目录，未判断搜不全" in explain("search_accuracy", "公积金", "pass", None, none)
+    # other checks and errors carry no clause
+    assert "覆盖" not in explain("auth_https", "https://a/", "pass", None, {"coverage": coverage})
+    assert "覆盖" not in explain("duplicate_login", "https://a/", "error", "timeout", {"coverage": coverage})

@@ -100,6 +100,48 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
 
 
+def duplicate_login_coverage(coverage: Mapping[str, Any]) -> str:
+    """How far the walk into department systems went (issue 13: coverage in every finding)."""
+    missed = coverage.get("departments_not_reached") or []
+    line = (
+        f"部门系统：到达 {coverage.get('systems_reached', 0)} 个（在线办理链接中见到 "
+        f"{coverage.get('systems_seen_in_links', 0)} 个）；档案所列部门 {coverage.get('departments_listed', 0)} 个，"
+        f"到达 {coverage.get('departments_reached', 0)} 个"
+    )
+    if missed:
+        line += "，未到达：" + "、".join(str(m) for m in missed)
+    if coverage.get("source") == "discovery":
+        line += f"；读取门户页面 {coverage.get('pages_read', 0)}/{coverage.get('page_budget', 0)}"
+    return line
+
+
+def search_coverage(detail: Mapping[str, Any]) -> str:
+    """One keyword's judgement basis: the catalogue, the items considered, services not offered."""
+    catalogue = detail.get("catalogue")
+    if not isinstance(catalogue, Mapping):
+        return ""
+    if not catalogue.get("available"):
+        return "无门户事项目录，未判断搜不全"
+    considered = (detail.get("coverage") or {}).get("catalogue_items_considered") or 0
+    not_offered = [str(n) for n in detail.get("not_offered") or []]
+    line = f"参与判断的目录事项 {considered} 项"
+    if not_offered:
+        line += "；门户未提供：" + "、".join(not_offered)
+    return line
+
+
+def coverage_clause(probe: str, detail: Mapping[str, Any]) -> str:
+    """What the check looked at, for the checks whose verdict depends on it (empty otherwise)."""
+    try:
+        if probe == "duplicate_login" and isinstance(detail.get("coverage"), Mapping):
+            return duplicate_login_coverage(detail["coverage"])
+        if probe == "search_accuracy":
+            return search_coverage(detail)
+    except Exception:  # a detail of an unexpected shape: no clause rather than no sentence
+        return ""
+    return ""
+
+
 def explain(
     probe: str,
     target: str,
@@ -108,9 +150,20 @@ def explain(
     detail: Any,
     registry: Registry | None = None,
 ) -> str:
-    """The one sentence for a finding (never raises)."""
+    """The one sentence for a finding (never raises), with what the check looked at where its
+    verdict depends on it (duplicate_login's department systems, search_accuracy's catalogue)."""
     registry = registry or declarations()
     detail = detail if isinstance(detail, Mapping) else {}
+    sentence = _sentence(probe, target, status, code, detail, registry)
+    clause = coverage_clause(probe, detail) if status in (Status.PASS, Status.FAIL) else ""
+    if not clause:
+        return sentence
+    return _clip(f"{sentence.rstrip('。')}。覆盖：{clause}")
+
+
+def _sentence(
+    probe: str, target: str, status: str, code: str | None, detail: Mapping[str, Any], registry: Registry
+) -> str:
     spec = registry.check(probe)
     check_label = spec.label if spec is not None else probe
     if status == Status.PASS:

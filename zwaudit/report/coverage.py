@@ -16,22 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zwaudit.db import models
+from zwaudit.explain import duplicate_login_coverage
 
 COVERAGE_PROBES = ("duplicate_login", "search_accuracy")
 
 
 def duplicate_login_line(coverage: dict[str, Any]) -> str:
-    missed = coverage.get("departments_not_reached") or []
-    line = (
-        f"部门系统：到达 {coverage.get('systems_reached', 0)} 个（在线办理链接中见到 "
-        f"{coverage.get('systems_seen_in_links', 0)} 个）；档案所列部门 {coverage.get('departments_listed', 0)} 个，"
-        f"到达 {coverage.get('departments_reached', 0)} 个"
-    )
-    if missed:
-        line += "，未到达：" + "、".join(str(m) for m in missed)
-    if coverage.get("source") == "discovery":
-        line += f"；读取门户页面 {coverage.get('pages_read', 0)}/{coverage.get('page_budget', 0)}"
-    return line
+    return duplicate_login_coverage(coverage)
 
 
 def _source(catalogue: dict[str, Any], run_id: int) -> str:
