@@ -21,10 +21,6 @@ from zwaudit.explain import duplicate_login_coverage
 COVERAGE_PROBES = ("duplicate_login", "search_accuracy")
 
 
-def duplicate_login_line(coverage: dict[str, Any]) -> str:
-    return duplicate_login_coverage(coverage)
-
-
 def _source(catalogue: dict[str, Any], run_id: int) -> str:
     """Where the catalogue came from, in the report's words."""
     if catalogue.get("available"):
@@ -88,7 +84,7 @@ def coverage_lines(session: Session, run_id: int) -> dict[str, dict[str, str]]:
             search.setdefault((portal, target), detail)  # a keyword's rows share one detail
     out: dict[str, dict[str, str]] = {}
     for portal, coverage in dup.items():
-        out.setdefault("duplicate_login", {})[portal] = duplicate_login_line(coverage)
+        out.setdefault("duplicate_login", {})[portal] = duplicate_login_coverage(coverage)
     portals = sorted({p for p, _ in search})
     for portal in portals:
         line = search_line((d for (p, _), d in search.items() if p == portal), run_id)
