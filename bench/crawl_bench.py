@@ -145,7 +145,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     province = args.province
     from sandbox.server import start
-    from zwaudit.crawl import crawl_command, parse_summary
+    from zwaudit.app.crawl import crawl_command, parse_summary
     from zwaudit.db.engine import make_engine, session_factory, upgrade
     from zwaudit.db.store import start_run
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from zwaudit.app.export import ExportFilter, export_csv
 from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory, upgrade
-from zwaudit.export import ExportFilter, export_csv
 
 PROBES = ("search_accuracy", "auth_https", "link_health", "guide_completeness")
 

@@ -128,8 +128,8 @@ def _runs(home: Path, job: dict[str, Any]) -> bool:
 
 async def pick_time(db: str, queued: int, picks: int = 50) -> tuple[float, float]:
     """(median, max) milliseconds of ``fetch_job`` with ``queued`` jobs waiting."""
-    from zwaudit.fleet.app import QUEUE as QNAME
-    from zwaudit.fleet.app import ensure_queue_schema, make_app
+    from zwaudit.app.fleet.app import QUEUE as QNAME
+    from zwaudit.app.fleet.app import ensure_queue_schema, make_app
 
     ensure_queue_schema(db)
     app = make_app(db)

@@ -35,8 +35,8 @@ sys.path.insert(0, str(PROJECT))
 
 from sandbox.provinces import xian, xian_hostile  # noqa: E402
 from sandbox.server import start  # noqa: E402
-from zwaudit.calibration import compare, load_ground_truth, reported_findings  # noqa: E402
-from zwaudit.calibration_hostile import hostile_counters  # noqa: E402
+from zwaudit.app.calibration import compare, load_ground_truth, reported_findings  # noqa: E402
+from zwaudit.app.calibration_hostile import hostile_counters  # noqa: E402
 from zwaudit.config.loader import load_config  # noqa: E402
 from zwaudit.db.engine import make_engine, session_factory, upgrade  # noqa: E402
 
@@ -104,7 +104,7 @@ def audit(
     cmd = [
         sys.executable,
         "-c",
-        "from zwaudit.cli import main; main()",
+        "from zwaudit.app.cli import main; main()",
         "--config",
         str(config_dir),
         "--db",

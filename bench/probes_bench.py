@@ -4,7 +4,7 @@
 
 Both sides run in this one process against the same sandbox (started here on ephemeral ports):
 
-* optimised — :func:`zwaudit.audit.run_audit`: one Chromium for the audit, one context per portal,
+* optimised — :func:`zwaudit.app.orchestrator.run_audit`: one Chromium for the audit, one context per portal,
   portals concurrently (``settings.audit.portal_concurrency``), checks in sequence per portal;
 * naive — portals in sequence, and for every (portal, check) a freshly launched Chromium.
 
@@ -28,12 +28,12 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 from sandbox.server import start  # noqa: E402
-from zwaudit.audit import run_audit  # noqa: E402
+from zwaudit.app.calibration import LOGGED_IN_CHECKS, reported_findings, stand_in_logins  # noqa: E402
+from zwaudit.app.check_runner import PortalCheckRunner  # noqa: E402
+from zwaudit.app.orchestrator import run_audit  # noqa: E402
 from zwaudit.browser import AuditBrowser  # noqa: E402
-from zwaudit.calibration import LOGGED_IN_CHECKS, reported_findings, stand_in_logins  # noqa: E402
 from zwaudit.config.loader import Config, load_config  # noqa: E402
 from zwaudit.db.engine import make_engine, session_factory, upgrade  # noqa: E402
-from zwaudit.portal_audit import PortalAudit  # noqa: E402
 from zwaudit.secrets import Secrets  # noqa: E402
 
 FOUR = ["search_accuracy", "auth_https", "name_masking", "duplicate_login"]
@@ -48,7 +48,7 @@ def naive(config: Config, portal_ids: list[str], probes: list[str], evidence: Pa
 
     async def one(pid: str, name: str) -> None:
         async with AuditBrowser(config.settings.browser, config.settings.user_agent) as browser:
-            audit = PortalAudit(
+            audit = PortalCheckRunner(
                 config, config.portal(pid), 0, secrets=secrets, browser=browser, evidence_root=evidence
             )
             try:

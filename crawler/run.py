@@ -1,7 +1,7 @@
 """The crawl subprocess: ``python -m crawler --run-id N --portal ID … --config DIR --db URL``.
 
 One Scrapy process crawls the portals named (one crawler each, all channels of a portal in one
-spider); the launcher (:mod:`zwaudit.crawl`) runs it in a subprocess because Twisted's reactor
+spider); the launcher (:mod:`zwaudit.app.crawl`) runs it in a subprocess because Twisted's reactor
 cannot be restarted and must not share the audit's event loop. The last line on stdout is a JSON
 summary; a failure is one line on stderr and exit status 3.
 
@@ -46,7 +46,7 @@ from zwaudit.paths import run_dir_name
 from zwaudit.run_state import reap_dead_runs
 
 CLEAN_MARKER = "zwaudit-clean-stop"
-PARENT_ENV = "ZWAUDIT_CRAWL_PARENT"  # the launcher's pid (set by zwaudit.crawl)
+PARENT_ENV = "ZWAUDIT_CRAWL_PARENT"  # the launcher's pid (set by zwaudit.app.crawl)
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 

@@ -56,12 +56,12 @@ PIPELINE_BATCH_SIZE = 200
 # the egress policy on the address actually connected to (DNS rebinding; crawler.resolver)
 DNS_RESOLVER = "crawler.resolver.EgressResolver"
 DOWNLOAD_HANDLERS = {
-    "http": "crawler.browser.RenderingHandler",
-    "https": "crawler.browser.RenderingHandler",
+    "http": "crawler.rendering.RenderingHandler",
+    "https": "crawler.rendering.RenderingHandler",
 }
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
-PLAYWRIGHT_ABORT_REQUEST = "crawler.browser.abort_request"  # also the egress address rule
+PLAYWRIGHT_ABORT_REQUEST = "crawler.rendering.abort_request"  # also the egress address rule
 # no startup contexts: the browser starts only when a request needs it (playwright_context_kwargs)
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 2
 

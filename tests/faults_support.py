@@ -1,5 +1,5 @@
 """Helpers of the fault-injection tests: a restricted nightly on the sandbox run as a real process,
-paused at a named stage (``zwaudit.faults``) and killed there; reading back what runs stored."""
+paused at a named stage (``zwaudit.app.faults``) and killed there; reading back what runs stored."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from zwaudit.db import models
 from zwaudit.paths import PROJECT_ROOT
 
-ZWAUDIT = [sys.executable, "-c", "from zwaudit.cli import main; main()"]
+ZWAUDIT = [sys.executable, "-c", "from zwaudit.app.cli import main; main()"]
 #: one province, one browser check and one crawl check: every stage runs, in seconds
 CHECKS = "checks: [auth_https, guide_completeness]\n"
 PORTAL = "sbx-shu"

@@ -84,7 +84,7 @@ def zwaudit_cmd(config: Path, db_url: str, *args: str) -> list[str]:
     return [
         sys.executable,
         "-c",
-        "from zwaudit.cli import main; main()",
+        "from zwaudit.app.cli import main; main()",
         "--config",
         str(config),
         "--db",

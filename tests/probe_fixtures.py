@@ -11,7 +11,7 @@ background loop thread and tests hand it coroutines (``browser_harness.run(coro)
     @pytest.mark.browser
     def test_observer(browser_harness, sandbox_config):
         async def observe():
-            audit = browser_harness.portal_audit(sandbox_config, "sbx-shu")
+            audit = browser_harness.check_runner(sandbox_config, "sbx-shu")
             try:
                 context = await audit.browser_context()
                 page = await context.new_page()
@@ -21,7 +21,7 @@ background loop thread and tests hand it coroutines (``browser_harness.run(coro)
         browser_harness.run(observe())
 
 ``run_check`` builds the :class:`~zwaudit.checks.CheckContext` through
-:class:`zwaudit.portal_audit.PortalAudit`, the same code path as the orchestrator (evidence
+:class:`zwaudit.app.check_runner.PortalCheckRunner`, the same code path as the orchestrator (evidence
 under the test's ``tmp_path / "evidence"``).
 """
 
@@ -35,11 +35,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from zwaudit.app.check_runner import PortalCheckRunner
 from zwaudit.browser import AuditBrowser
 from zwaudit.config.loader import Config, load_config
 from zwaudit.config.schema import Settings
 from zwaudit.findings import Finding
-from zwaudit.portal_audit import PortalAudit
 from zwaudit.secrets import Secrets
 
 T = TypeVar("T")
@@ -60,11 +60,11 @@ class BrowserHarness:
         """Run ``coro`` on the browser's loop and return its result (exceptions propagate)."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def portal_audit(
+    def check_runner(
         self, config: Config, portal_id: str, *, run_id: int = 1, evidence_root: Path | None = None
-    ) -> PortalAudit:
-        """A :class:`PortalAudit` on the shared browser (close it with ``await audit.close()``)."""
-        return PortalAudit(
+    ) -> PortalCheckRunner:
+        """A :class:`PortalCheckRunner` on the shared browser (close it with ``await audit.close()``)."""
+        return PortalCheckRunner(
             config,
             config.portal(portal_id),
             run_id,
@@ -77,7 +77,7 @@ class BrowserHarness:
         self, config: Config, portal_id: str, name: str, *, evidence_root: Path | None = None
     ) -> list[Finding]:
         """Run one registered check on one portal, exactly as the orchestrator does."""
-        audit = self.portal_audit(config, portal_id, evidence_root=evidence_root)
+        audit = self.check_runner(config, portal_id, evidence_root=evidence_root)
 
         async def go() -> list[Finding]:
             try:

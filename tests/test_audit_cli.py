@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
-from zwaudit.calibration import calibrate
-from zwaudit.cli import cli
+from zwaudit.app.calibration import calibrate
+from zwaudit.app.cli import cli
 from zwaudit.config.loader import Config
 from zwaudit.db.engine import make_engine, session_factory, upgrade
 from zwaudit.secrets import Secrets

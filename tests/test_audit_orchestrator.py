@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from zwaudit.audit import run_audit
+from zwaudit.app.orchestrator import run_audit
 from zwaudit.checks import CheckContext, CheckOptions, Requires
 from zwaudit.config.loader import load_config
 from zwaudit.db import models

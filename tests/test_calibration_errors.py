@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 
 from sandbox.web.reqlog import Logged
-from zwaudit.calibration import CalibrationReport, Reported, compare
-from zwaudit.calibration_hostile import (
+from zwaudit.app.calibration import CalibrationReport, Reported, compare
+from zwaudit.app.calibration_hostile import (
     HostileCounters,
     personal_data_in_files,
     politeness,
     unescaped_payloads,
     unneutralised_cells,
 )
-from zwaudit.cli.calibrate import hostile_tables
-from zwaudit.export import neutralise
+from zwaudit.app.cli.calibrate import hostile_tables
+from zwaudit.app.export import neutralise
 
 PID = "sbx-x"
 BOMB = "https://h/zcwj/archive"
@@ -178,8 +178,8 @@ def test_calibrate_cli_with_hostile_starts_sbx_xian_and_fails_on_its_problems(
     from click.testing import CliRunner
 
     from sandbox import server
-    from zwaudit.cli import calibrate as calibrate_cli
-    from zwaudit.cli import cli
+    from zwaudit.app.cli import calibrate as calibrate_cli
+    from zwaudit.app.cli import cli
 
     started: list[list[str] | None] = []
     real_start = server.start

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from zwaudit.calibration import CalibrationReport, Reported, compare
-from zwaudit.cli import calibrate as calibrate_cli
+from zwaudit.app.calibration import CalibrationReport, Reported, compare
+from zwaudit.app.cli import calibrate as calibrate_cli
 from zwaudit.errors import UsageError
 
 TRUTH = {
@@ -87,7 +87,7 @@ def test_cli_prints_per_family_and_keeps_the_exit_rule(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     """Below --threshold → exit 1; the sandbox starts only the chosen family's provinces."""
-    from zwaudit.cli import cli
+    from zwaudit.app.cli import cli
 
     started: list[Any] = []
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from crawler.checks import cancelled_items, click_depth, data_same_source, guide_completeness, link_health
-from crawler.checks.common import ItemSnapshot, PageSnapshot, compare_key, qualifiers
+from probes.catalogue import cancelled_items, click_depth, data_same_source, guide_completeness, link_health
+from probes.catalogue.common import ItemSnapshot, PageSnapshot, compare_key, qualifiers
 from zwaudit.config import load_config
 from zwaudit.outcomes import Status
 
@@ -244,7 +244,7 @@ def test_every_channel_is_judged_and_one_sided_elements_reported_once() -> None:
 
 
 def test_meaning_of_time_limits_phones_and_fees() -> None:
-    from crawler.checks.meaning import phones, same_value, time_limits, yes_no
+    from probes.catalogue.meaning import phones, same_value, time_limits, yes_no
 
     assert (
         time_limits("10 个工作日 查看时限说明") == time_limits("10个工作日") == frozenset({(10.0, "工作日")})
@@ -274,7 +274,7 @@ def test_meaning_of_time_limits_phones_and_fees() -> None:
 def test_api_flags_and_bare_numbers_compare_by_meaning() -> None:
     """An API's IS_FEE "0"/"1" is 否/是; a PROMISE_DAY shown without its unit equals a text with
     that number, and differs from one with another number (the unit is unknown, the number not)."""
-    from crawler.checks.meaning import same_value, yes_no
+    from probes.catalogue.meaning import same_value, yes_no
 
     assert yes_no("0") == "否" and yes_no("1") == "是" and yes_no("N") == "否" and yes_no("true") == "是"
     assert same_value("yes_no", "0", "不收费", 85)

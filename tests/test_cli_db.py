@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from zwaudit.cli import cli
+from zwaudit.app.cli import cli
 
 
 def test_db_upgrade_twice_changes_nothing(db_url: str) -> None:
@@ -33,7 +33,7 @@ def test_unreachable_database_is_exit_3() -> None:
 
 
 def test_every_listed_subcommand_loads_under_its_name() -> None:
-    from zwaudit.cli import COMMANDS
+    from zwaudit.app.cli import COMMANDS
 
     ctx = cli.make_context("zwaudit", ["--help"], resilient_parsing=True)
     for module in COMMANDS:

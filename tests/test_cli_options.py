@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from zwaudit.cli import cli
+from zwaudit.app.cli import cli
 
 
 def test_db_after_the_subcommand_is_the_database_used(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zwaudit.cli import cli
+from zwaudit.app.cli import cli
 from zwaudit.config import load_config
 from zwaudit.config.schema import Account, SecretRef
 from zwaudit.errors import ConfigError

@@ -13,7 +13,7 @@ from scrapy.http import HtmlResponse
 from crawler.config import PortalCrawl
 from crawler.middlewares import looks_like_challenge
 from crawler.run import CLEAN_MARKER, prepare_jobdir
-from zwaudit.cli import cli
+from zwaudit.app.cli import cli
 from zwaudit.config import load_config
 from zwaudit.errors import ConfigError
 from zwaudit.findings import utcnow

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from test_lock import dead_pid
 
 from crawler.run import CLEAN_MARKER, jobdir_for
-from zwaudit.crawl import crawl
+from zwaudit.app.crawl import crawl
 from zwaudit.crawl_jobs import FOREIGN_MAX_AGE_S, crawl_jobs_dir, prune_crawl_jobs
 from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory, upgrade

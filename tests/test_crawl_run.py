@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.run import CLEAN_MARKER, jobdir_for
 from sandbox.server import Sandbox
+from zwaudit.app.crawl import crawl, crawl_command
 from zwaudit.checks import CheckContext
 from zwaudit.config import load_config
-from zwaudit.crawl import crawl, crawl_command
 from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory, upgrade
 from zwaudit.db.store import database_identity, item_counts, start_run

@@ -25,8 +25,9 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from zwaudit import audit as audit_module
-from zwaudit.audit import run_audit
+from zwaudit.app import orchestrator as audit_module
+from zwaudit.app.history import run_note
+from zwaudit.app.orchestrator import run_audit
 from zwaudit.checks import CheckContext, CheckOptions, Requires
 from zwaudit.config import load_config
 from zwaudit.config.schema import Deadlines, PortalProfile, Settings
@@ -34,7 +35,6 @@ from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory, upgrade
 from zwaudit.deadlines import Limits, PortalClock
 from zwaudit.findings import Finding
-from zwaudit.history import run_note
 from zwaudit.outcomes import Status
 
 STARTED: dict[str, float] = {}
@@ -131,7 +131,7 @@ def write_config(root: Path, port: int) -> Path:
     (root / "checks.yaml").write_text(
         "checks:\n"
         '  a_quick: "test_deadlines:Quick"\n  b_hangs: "test_deadlines:Hangs"\n'
-        '  c_later: "test_deadlines:Later"\n  link_health: "crawler.checks.link_health:LinkHealth"\n',
+        '  c_later: "test_deadlines:Later"\n  link_health: "probes.catalogue.link_health:LinkHealth"\n',
         encoding="utf-8",
     )
     # link_health first: run one after another, it would hold the browser checks until the crawl ends
@@ -156,7 +156,6 @@ def test_slow_crawl_does_not_starve_browser_checks_and_deadlines_end_the_run(
 
     def timed_load() -> Callable[..., object] | None:
         real = real_load()
-        assert real is not None
 
         def crawl(*args: Any, **kwargs: Any) -> object:
             try:

@@ -15,13 +15,13 @@ from ops_data import F, store_run
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from zwaudit.cli import cli
+from zwaudit.app.cli import cli
+from zwaudit.app.export import ExportFilter, check_filter, export_csv, neutralise
+from zwaudit.app.export_bundle import write_bundle
+from zwaudit.app.export_columns import headers
 from zwaudit.db import models
 from zwaudit.errors import UsageError
 from zwaudit.evidence import EvidenceWriter
-from zwaudit.export import ExportFilter, check_filter, export_csv, neutralise
-from zwaudit.export_bundle import write_bundle
-from zwaudit.export_columns import headers
 from zwaudit.findings import EvidenceRef
 from zwaudit.redact import Redactor
 

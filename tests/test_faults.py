@@ -3,7 +3,7 @@ mid-run, its evidence disk full — and what the next run makes of it.
 
 The nightly runs as a real process on the sandbox, restricted to one province and two checks (one
 browser, one crawl) so that every stage runs in seconds. It pauses at a named stage
-(``ZWAUDIT_FAULT_PAUSE_AT``, :mod:`zwaudit.faults`) and writes a marker; the test kills it there,
+(``ZWAUDIT_FAULT_PAUSE_AT``, :mod:`zwaudit.app.faults`) and writes a marker; the test kills it there,
 so the kill lands at a known point without sleeps.
 """
 
@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from tcp_proxy import CuttableProxy
 
 from sandbox.server import Sandbox
+from zwaudit.app.nightly import NightlyOptions, run_nightly
 from zwaudit.config import load_config
 from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory, upgrade
 from zwaudit.evidence import EvidenceStorageError, sha256_file
-from zwaudit.nightly import NightlyOptions, run_nightly
 
 STAGES = ("crawl", "probes", "score", "export")
 

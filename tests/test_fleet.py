@@ -42,7 +42,9 @@ from sqlalchemy import select
 
 from sandbox.server import Sandbox, start
 from sandbox.web.kit import Concurrency
-from zwaudit.audit import run_audit
+from zwaudit.app.fleet.app import conninfo
+from zwaudit.app.fleet.hosts import host_leases
+from zwaudit.app.orchestrator import run_audit
 from zwaudit.config import load_config
 from zwaudit.db import models, store
 from zwaudit.db.engine import make_engine, session_factory, upgrade
@@ -50,8 +52,6 @@ from zwaudit.errors import RunError
 from zwaudit.evidence import EvidenceWriter
 from zwaudit.evidence_store import DatabaseStore
 from zwaudit.findings import Finding
-from zwaudit.fleet.app import conninfo
-from zwaudit.fleet.hosts import host_leases
 from zwaudit.outcomes import Status
 
 pytestmark = pytest.mark.postgres
@@ -295,7 +295,7 @@ def test_host_leases_exclude_across_connections(pg_url: str) -> None:
     assert c0 < max(a1, b1) - 0.2  # c shares nothing: it did not wait for them
 
     with psycopg.connect(libpq(pg_url), autocommit=True) as conn:  # a holder that dies
-        from zwaudit.fleet.app import advisory_key
+        from zwaudit.app.fleet.app import advisory_key
 
         conn.execute("SELECT pg_advisory_lock(%s)", (advisory_key("zwaudit-host:auth:443"),))
 
@@ -341,8 +341,8 @@ def test_sqlite_stays_single_machine(tmp_path: Path) -> None:
     """`queue:` in settings changes nothing on SQLite; asking for workers there is a usage error."""
     from click.testing import CliRunner
 
-    from zwaudit.cli import cli
-    from zwaudit.cli.nightly import distributed
+    from zwaudit.app.cli import cli
+    from zwaudit.app.cli.nightly import distributed
 
     cfg = tmp_path / "cfg"
     (cfg / "portals").mkdir(parents=True)

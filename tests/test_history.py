@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from ops_data import F, store_run
 from sqlalchemy.orm import Session, sessionmaker
 
-from zwaudit.cli import cli
-from zwaudit.history import Observation, compare_indicators, compare_targets, diff_runs, run_infos
+from zwaudit.app.cli import cli
+from zwaudit.app.history import Observation, compare_indicators, compare_targets, diff_runs, run_infos
 
 
 def obs(*statuses: str, fails: tuple[str, ...] = (), errors: tuple[str, ...] = ()) -> Observation:

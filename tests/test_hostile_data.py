@@ -15,13 +15,13 @@ from ops_data import F, store_run
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from zwaudit.app.export import FORMULA_TRIGGERS, ExportFilter, export_csv
+from zwaudit.app.report.render import environment, write_report
 from zwaudit.browser import LAUNCH_ARGS
 from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory, upgrade
-from zwaudit.export import FORMULA_TRIGGERS, ExportFilter, export_csv
 from zwaudit.findings import EvidenceRef
 from zwaudit.redact import Redactor
-from zwaudit.report.render import environment, write_report
 from zwaudit.text_safety import shown, storable
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from test_lock import dead_pid
 from test_nightly import GOOD, WORSE, Receiver, ind, make_config, stand_ins
 
-from zwaudit.cli import cli
+from zwaudit.app.cli import cli
+from zwaudit.app.nightly import NightlyOptions, run_nightly
 from zwaudit.config import load_config
 from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory, upgrade
 from zwaudit.db.store import finish_run, start_run
 from zwaudit.findings import utcnow
 from zwaudit.lock import try_acquire
-from zwaudit.nightly import NightlyOptions, run_nightly
 from zwaudit.run_state import reap_dead_runs
 
 HOST = socket.gethostname()

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from probes.common.person import sandbox_person
-from zwaudit.cli import cli
+from zwaudit.app.cli import cli
 from zwaudit.config.loader import Config
 from zwaudit.secrets import Secrets
 from zwaudit.sessions import capture_session
@@ -80,7 +80,7 @@ def test_login_opens_a_headed_window_and_saves_a_session_the_probes_use(
         seen["headless"] = browser.headless
         return await capture_session(browser, *args, person=person, **kwargs)
 
-    monkeypatch.setattr("zwaudit.cli.login.capture_session", at_the_window)
+    monkeypatch.setattr("zwaudit.app.cli.login.capture_session", at_the_window)
     db = f"sqlite:///{tmp_path / 'login.sqlite'}"
     common = ["--config", str(sandbox.config_dir), "--db", db]
     result = CliRunner().invoke(cli, [*common, "login", "--portal", "sbx-jin", "--timeout", "60"])

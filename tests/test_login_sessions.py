@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zwaudit.cli import cli
+from zwaudit.app.cli import cli
 from zwaudit.config.schema import PortalProfile
 from zwaudit.errors import ConfigError
 from zwaudit.sessions import (

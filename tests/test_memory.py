@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from zwaudit.memory import MIB, PeakSampler, main, measure, tree_memory, tree_pids
+from zwaudit.app.memory import MIB, PeakSampler, main, measure, tree_memory, tree_pids
 
 GRANDCHILD = "import time; block = b'\\x01' * (150 * 1024 * 1024); time.sleep(1.5)"
 CHILD = textwrap.dedent(

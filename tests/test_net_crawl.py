@@ -19,7 +19,7 @@ from hostile_net_site import CRAWL_DELAY, HostileSite
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from zwaudit.crawl import crawl_command, parse_summary
+from zwaudit.app.crawl import crawl_command, parse_summary
 from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory, upgrade
 from zwaudit.db.store import start_run
@@ -183,8 +183,8 @@ def test_link_health_does_not_judge_what_the_policy_kept_it_from() -> None:
     """Off-site links the egress policy refused, trap pages cut at their bound and PDF answers
     were never fetched or are no broken links: no finding; a too-large or looping link is an
     error of its kind, never ``broken_link``."""
-    from crawler.checks import link_health
-    from crawler.checks.common import PageSnapshot
+    from probes.catalogue import link_health
+    from probes.catalogue.common import PageSnapshot
     from zwaudit.outcomes import Status
 
     def page(url: str, status: int | None, error: str | None) -> PageSnapshot:

@@ -14,7 +14,7 @@ import io
 import json
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,15 +25,14 @@ from click.testing import CliRunner
 from ops_data import F, store_run
 from sqlalchemy.orm import Session, sessionmaker
 
-from zwaudit import nightly
-from zwaudit.cli import cli
+from zwaudit.app import nightly
+from zwaudit.app.cli import cli
+from zwaudit.app.nightly import NightlyOptions, run_nightly
 from zwaudit.config import load_config
 from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory, upgrade
-from zwaudit.errors import RunError
 from zwaudit.findings import utcnow
 from zwaudit.lock import LockHeld, read_lock
-from zwaudit.nightly import NightlyOptions, run_nightly
 
 GOOD = [
     F("sbx-shu", "search_accuracy", "低保", "fail", "incomplete"),
@@ -96,18 +95,11 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch, plan: Plan, *, scoring: bool = Tr
                 )  # fmt: skip
         return {"ccps": [1, 2]}
 
-    real = nightly.stage_api
+    def broken_score_run(*_: Any) -> dict[str, list[Any]]:
+        raise RuntimeError("scoring broke: no framework could be read")
 
-    def fake(module: str, attr: str, stage: str) -> Callable[..., Any]:
-        if stage == "audit":
-            return run_audit
-        if stage == "score":
-            if not scoring:
-                return real("scoring.not_installed", "score_run", "score")
-            return score_run
-        return real(module, attr, stage)
-
-    monkeypatch.setattr(nightly, "stage_api", fake)
+    monkeypatch.setattr(nightly, "run_audit", run_audit)
+    monkeypatch.setattr(nightly, "score_run", score_run if scoring else broken_score_run)
     return calls
 
 
@@ -121,13 +113,9 @@ def db(tmp_path: Path) -> Iterator[tuple[str, sessionmaker[Session]]]:
 
 
 def test_real_stage_entry_points_take_what_nightly_passes() -> None:
-    run_audit = nightly.stage_api("zwaudit.audit", "run_audit", "audit")
-    params = inspect.signature(run_audit).parameters
+    params = inspect.signature(nightly.run_audit).parameters
     assert {"portal_ids", "probes", "trigger", "progress", "db_url", "leave_running"} <= set(params)
-    score_run = nightly.stage_api("scoring.api", "score_run", "score")
-    assert len(inspect.signature(score_run).parameters) == 4
-    with pytest.raises(RunError, match="the score stage is unavailable"):
-        nightly.stage_api("scoring.nope", "score_run", "score")
+    assert len(inspect.signature(nightly.score_run).parameters) == 4
 
 
 def test_nightly_outputs_and_regression(
@@ -165,7 +153,7 @@ def test_nightly_outputs_and_regression(
     assert run_nightly(config, sf, db_url=url, options=NightlyOptions(out=tmp_path / "o2")).exit_code == 0
 
 
-def test_missing_scoring_is_a_run_error_but_keeps_outputs(
+def test_failed_scoring_is_a_run_error_but_keeps_outputs(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: tuple[str, sessionmaker[Session]]
 ) -> None:
     url, sf = db
@@ -173,7 +161,7 @@ def test_missing_scoring_is_a_run_error_but_keeps_outputs(
     config = load_config(make_config(tmp_path))
     result = run_nightly(config, sf, db_url=url, options=NightlyOptions(out=tmp_path / "out"))
     assert result.exit_code == 3
-    assert "the score stage is unavailable" in result.stages["score"]
+    assert "scoring broke" in result.stages["score"]
     assert result.stages["export"] == "ok" and result.csv is not None and result.csv.exists()
     with sf() as session:
         run = session.get(models.Run, result.run_id)
@@ -250,7 +238,7 @@ def test_webhook_receives_regressions_and_failure_never_fails_the_run(
     assert second.webhook_delivered is True
     assert len(receiver.received) == 2
     payload = receiver.received[1]
-    assert payload["event"] == "zwaudit.nightly" and payload["run"] == second.run_id
+    assert payload["event"] == "zwaudit.app.nightly" and payload["run"] == second.run_id
     assert payload["regressed"] is True and payload["new_fails"] == 1
     assert payload["portals"]["sbx-zhe"]["new_fails"] == [
         {"probe": "auth_https", "target": "https://b/login", "code": "hsts_missing"}
@@ -292,7 +280,7 @@ def test_cli_nightly_fail_on_regression(
 def test_rich_progress_tracks_portals_and_renders() -> None:
     from rich.console import Console
 
-    from zwaudit.progress import LogProgress, RichProgress, progress_for_terminal
+    from zwaudit.app.progress import LogProgress, RichProgress, progress_for_terminal
 
     buffer = io.StringIO()
     console = Console(file=buffer, width=120, force_terminal=False)

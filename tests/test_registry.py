@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from zwaudit.app.report import labels
 from zwaudit.config import load_config
 from zwaudit.errors import ConfigError
 from zwaudit.explain import explain
@@ -16,7 +17,6 @@ from zwaudit.findings import Finding, UndeclaredCodeError
 from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.paths import DEFAULT_CONFIG_DIR
 from zwaudit.registry import declarations, parse_registry
-from zwaudit.report import labels
 
 #: a realistic ``detail`` of each declared code, as its judge writes it, and what the sentence says
 REALISTIC: dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]] = {
@@ -250,7 +250,7 @@ def test_a_finding_with_an_undeclared_code_is_refused() -> None:
 
 
 def test_runner_turns_a_code_the_class_does_not_declare_into_an_internal_error() -> None:
-    from zwaudit.portal_audit import undeclared_as_internal
+    from zwaudit.app.check_runner import undeclared_as_internal
 
     class StandIn:
         name = "stand_in"
@@ -266,7 +266,7 @@ def test_runner_turns_a_code_the_class_does_not_declare_into_an_internal_error()
 
 def test_everything_derives_from_the_registry() -> None:
     from scoring.framework import registry_codes
-    from zwaudit.calibration import LOGGED_IN_CHECKS
+    from zwaudit.app.calibration import LOGGED_IN_CHECKS
 
     reg = declarations()
     config = load_config(DEFAULT_CONFIG_DIR, validate_probes=False)

@@ -18,16 +18,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit import observations
-from zwaudit.audit import run_audit
+from zwaudit.app.cli import cli
+from zwaudit.app.history import diff_runs, run_note
+from zwaudit.app.orchestrator import run_audit
+from zwaudit.app.rejudge import rejudge
 from zwaudit.checks import JudgeInput, TwoPhaseCheck, is_two_phase
-from zwaudit.cli import cli
 from zwaudit.config import load_config
 from zwaudit.db import models
 from zwaudit.db.engine import make_engine, session_factory, upgrade
 from zwaudit.evidence import sha256_file
 from zwaudit.findings import utcnow
-from zwaudit.history import diff_runs, run_note
-from zwaudit.rejudge import rejudge
 
 CRAWL_CHECKS = ["data_same_source", "guide_completeness", "cancelled_items", "click_depth", "link_health"]
 

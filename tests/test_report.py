@@ -11,11 +11,11 @@ import pytest
 from ops_data import F, store_run
 from sqlalchemy.orm import Session, sessionmaker
 
+from zwaudit.app.report import charts
+from zwaudit.app.report.render import write_report
+from zwaudit.app.report.scores import FrameworkScore, ranking
 from zwaudit.db.engine import make_engine, session_factory, upgrade
 from zwaudit.evidence import EvidenceWriter
-from zwaudit.report import charts
-from zwaudit.report.render import write_report
-from zwaudit.report.scores import FrameworkScore, ranking
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -140,7 +140,7 @@ def test_first_report_without_scores_or_history(sessions: sessionmaker[Session],
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium")
 def test_report_renders_in_chromium_without_console_errors(tmp_path: Path) -> None:
-    from zwaudit.report.snapshot import snapshot
+    from zwaudit.app.report.snapshot import snapshot
 
     engine = make_engine(f"sqlite:///{tmp_path / 'r.sqlite'}")
     upgrade(engine)
@@ -161,8 +161,8 @@ def test_report_renders_in_chromium_without_console_errors(tmp_path: Path) -> No
 
 
 def test_summary_is_the_findings_sentence_redacted() -> None:
+    from zwaudit.app.report.findings import summarise
     from zwaudit.redact import Redactor
-    from zwaudit.report.findings import summarise
 
     detail = {"error": "超时 30s（张三丰）", "top_n": 10, "page_url": "https://x", "how": {"a": 1}}
     text = summarise("search_accuracy", "低保", "error", "timeout", detail, [Redactor({"name": "张三丰"})])

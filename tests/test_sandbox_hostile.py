@@ -283,7 +283,7 @@ def test_hostile_counters_on_a_stored_run_read_the_log_export_report_and_databas
 ) -> None:
     """The plumbing of calibrate's counters: a run whose findings carry the hostile names (the
     export must neutralise, the report escape) and, once, the account's full name (found)."""
-    from zwaudit.calibration_hostile import hostile_counters
+    from zwaudit.app.calibration_hostile import hostile_counters
     from zwaudit.db import store
     from zwaudit.db.engine import make_engine, session_factory, upgrade
     from zwaudit.findings import Finding

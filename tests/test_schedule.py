@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zwaudit.cli import cli
+from zwaudit.app.cli import cli
+from zwaudit.app.schedule import ScheduleSpec, crontab_line, install_systemd, parse_at, systemd_units
 from zwaudit.errors import UsageError
-from zwaudit.schedule import ScheduleSpec, crontab_line, install_systemd, parse_at, systemd_units
 
 
 def spec(**kw: object) -> ScheduleSpec:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from test_scoring_helpers import NINE, project_config
 
 from scoring.api import import_manual_csv, score_run
-from zwaudit.cli import cli
+from zwaudit.app.cli import cli
 from zwaudit.config.schema import PortalProfile
 from zwaudit.db import models, store
 from zwaudit.db.engine import make_engine, session_factory, upgrade

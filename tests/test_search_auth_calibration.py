@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sandbox.provinces import family_of
-from zwaudit.calibration import calibrate, reported_findings
+from zwaudit.app.calibration import calibrate, reported_findings
 from zwaudit.config.loader import Config
 from zwaudit.db.engine import make_engine, session_factory, upgrade
 

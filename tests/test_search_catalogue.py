@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-import zwaudit.audit as audit_module
+import zwaudit.app.orchestrator as audit_module
 from probes.search_accuracy import load_catalogue
-from zwaudit.audit import run_audit
+from zwaudit.app.orchestrator import run_audit
 from zwaudit.checks import CheckContext, CheckOptions, Requires
 from zwaudit.config.loader import load_config
 from zwaudit.db import models, store

@@ -94,7 +94,7 @@ class TwoPhaseCheck:
     """Base of a check split in two: :meth:`observe` does all the I/O and returns an
     :class:`Observation`; :meth:`judge` is pure (no I/O, no clock, no browser, no database).
 
-    The runner (:class:`zwaudit.portal_audit.PortalAudit`) calls ``observe``, stores the
+    The runner (:class:`zwaudit.app.check_runner.PortalCheckRunner`) calls ``observe``, stores the
     observation, reads it back, builds the rules (:meth:`rules`), judges, then lets
     :meth:`document` attach evidence derived from the observation (URLs, excerpts). ``run`` does
     the same without storing, for callers that want findings only (tests, one-phase callers).

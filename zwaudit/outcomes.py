@@ -44,7 +44,7 @@ class ErrorKind(StrEnum):
 
 class RunStatus(StrEnum):
     """Where a run stands. Only ``ok`` runs are complete: diffs, regressions and the webhook
-    compare with those alone (:func:`zwaudit.history.previous_run`)."""
+    compare with those alone (:func:`zwaudit.app.history.previous_run`)."""
 
     RUNNING = "running"
     OK = "ok"  # every stage finished

@@ -1,0 +1,371 @@
+"""The audit orchestrator: one run, one browser, a bounded pool of portals, deadlines.
+
+``run_audit`` is the library entry point used by ``zwaudit audit``, ``zwaudit calibrate`` and the
+nightly job. Portals are probed concurrently (``settings.audit.portal_concurrency``); within a
+portal, the browser and HTTP checks run one after another so per-host politeness holds. Each
+(portal, check) is stored as soon as it finishes with :func:`~zwaudit.db.store.replace_findings`,
+so an interrupted run keeps what it learnt and a rerun of one check on one portal replaces exactly
+its rows.
+
+Crawl-based checks read the snapshots of the run, so the crawl (``zwaudit.app.crawl.crawl``, a
+subprocess) starts once at the beginning when such a check is selected. They wait for it on a side
+of their own, beside the browser checks: a crawl that runs long never keeps the browser checks from
+starting (seen on a hostile portal: a crawl past the run's limit, 0 browser checks run). Every side
+is bounded by the deadlines of :mod:`zwaudit.deadlines`; what a deadline cuts is ``error``/``timeout``.
+A check that reads the portal's catalogue (``reads_catalogue = True``, e.g. ``search_accuracy``)
+also waits for a crawl of this run when there is one (within its portal deadline, and after the
+other browser checks), so it judges against this run's items; with ``crawl_for_catalogue``
+(calibration) such a check starts the crawl by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from zwaudit.app.check_runner import PortalCheckRunner
+from zwaudit.app.crawl import crawl as launch_crawl
+from zwaudit.app.faults import pause_at
+from zwaudit.app.progress import NullProgress, ProgressSink
+from zwaudit.browser import AuditBrowser
+from zwaudit.checks import Requires
+from zwaudit.config.loader import Config
+from zwaudit.config.schema import PortalProfile
+from zwaudit.db import store
+from zwaudit.deadlines import Limits, PortalClock
+from zwaudit.errors import RunError, UsageError
+from zwaudit.findings import Finding, error_finding
+from zwaudit.logs import register_redactor
+from zwaudit.outcomes import ErrorKind, RunStatus
+from zwaudit.paths import evidence_root
+from zwaudit.secrets import Secrets
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from zwaudit.app.crawl import CrawlSummary
+
+log = logging.getLogger("zwaudit.app.orchestrator")
+
+CrawlFn = Callable[..., object]
+BACKSTOP_S = 300.0  # the launcher's timeout beyond the longest crawl deadline (zwaudit.app.crawl)
+_REDACTING: set[tuple[tuple[str, str], ...]] = set()  # personal data already behind a log filter
+
+
+@dataclass
+class AuditResult:
+    """What a run produced: its id, its status and the findings counted by status."""
+
+    run_id: int
+    status: str = "ok"
+    counts: Counter[str] = field(default_factory=Counter)
+    by_check: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+    error: str | None = None
+    deadlines: dict[str, str] = field(default_factory=dict)  # portal → the deadline it hit
+
+    def add(self, portal_id: str, check: str, findings: Sequence[Finding]) -> None:
+        per = Counter(f.status.value for f in findings)
+        self.by_check[(portal_id, check)] = per
+        self.counts.update(per)
+
+
+@dataclass(frozen=True)
+class CrawlOutcome:
+    """What the crawl gave the crawl checks: a per-portal summary and/or one error line."""
+
+    summary: CrawlSummary | None = None
+    error: str | None = None
+    timed_out: bool = False
+
+    def problem(self, portal_id: str) -> tuple[ErrorKind, str] | None:
+        """Why ``portal_id``'s crawl checks cannot run (kind, message), or None when they can."""
+        result = self.summary.portals.get(portal_id) if self.summary is not None else None
+        if result is not None and result.finish_reason == "finished":
+            return None
+        if result is not None and result.finish_reason == "closespider_timeout":
+            return ErrorKind.TIMEOUT, "crawl deadline reached: a truncated catalogue is not judged"
+        if self.error is None:
+            return None  # a crawl that succeeded (a stand-in crawler may print no summary)
+        return (ErrorKind.TIMEOUT if self.timed_out else ErrorKind.INTERNAL), self.error
+
+
+def select_checks(config: Config, probes: Sequence[str] | None) -> list[str]:
+    """The checks to run: those named (validated), else ``settings.checks``, else all registered."""
+    names = list(probes or config.settings.checks or sorted(config.check_registry))
+    unknown = [n for n in names if n not in config.check_registry]
+    if unknown:
+        known = ", ".join(sorted(config.check_registry)) or "none registered"
+        raise UsageError(f"unknown probe {unknown[0]!r} (known: {known})")
+    for name in names:
+        config.check_class(name)  # import errors surface now, as a config error naming the key
+    return list(dict.fromkeys(names))
+
+
+def reads_catalogue(config: Config, name: str) -> bool:
+    """Whether check ``name`` reads the portal's catalogue (class attribute ``reads_catalogue``)."""
+    return bool(getattr(config.check_class(name), "reads_catalogue", False))
+
+
+def load_crawl() -> CrawlFn:
+    """The crawl launcher (:func:`zwaudit.app.crawl.crawl`); the seam tests replace."""
+    return launch_crawl
+
+
+class _Orchestrator:
+    def __init__(
+        self,
+        config: Config,
+        sf: sessionmaker[Session],
+        portals: list[PortalProfile],
+        checks: list[str],
+        run_id: int,
+        progress: ProgressSink,
+        db_url: str,
+    ) -> None:
+        self.config = config
+        self.sf = sf
+        self.portals = portals
+        self.checks = checks
+        self.run_id = run_id
+        self.progress = progress
+        self.db_url = db_url
+        self.secrets = Secrets.for_config_dir(config.directory)
+        self.result = AuditResult(run_id)
+        self.crawl_task: asyncio.Task[CrawlOutcome] | None = None
+        kinds = {name: config.check_class(name).requires for name in checks}
+        self.needs_browser = Requires.BROWSER in kinds.values()
+        self.crawl_checks = [n for n, k in kinds.items() if k is Requires.CRAWL]
+        self.catalogue_checks = [n for n in checks if reads_catalogue(config, n)]
+        self.crawl_for_catalogue = False
+
+    def prepare(self) -> dict[str, PortalCheckRunner]:
+        """Resolve secrets and options for every portal before any work (bad config fails fast)."""
+        audits: dict[str, PortalCheckRunner] = {}
+        for portal in self.portals:
+            for name in self.checks:
+                self.config.check_options(portal, name)
+            audit = PortalCheckRunner(
+                self.config,
+                portal,
+                self.run_id,
+                secrets=self.secrets,
+                browser=None,
+                session_factory=self.sf,
+                evidence_root=evidence_root(),
+            )
+            key = tuple(sorted(audit.personal.items()))
+            if audit.personal and key not in _REDACTING:  # a long-lived process audits often
+                _REDACTING.add(key)
+                register_redactor(audit.redactor)
+            audits[portal.id] = audit
+        return audits
+
+    async def _crawl(self) -> CrawlOutcome:
+        """Run the crawl once, in a thread (the crawler is a subprocess); never raises."""
+        crawl = load_crawl()
+        limits = [Limits.for_portal(self.config.settings, p).crawl_s for p in self.portals]
+        try:
+            summary = await asyncio.to_thread(
+                crawl,
+                self.run_id,
+                [p.id for p in self.portals],
+                config_dir=self.config.directory,
+                db_url=self.db_url,
+                progress=self.progress,
+                timeout_s=max(limits) + BACKSTOP_S,  # each spider closes itself at its own deadline
+            )
+        except Exception as exc:
+            log.error("crawl of run %s failed: %s", self.run_id, exc)
+            message = f"crawl failed: {exc}" if isinstance(exc, RunError) else f"crawl failed: {exc!r}"
+            return CrawlOutcome(
+                summary=getattr(exc, "summary", None),
+                error=message[:500],
+                timed_out=bool(getattr(exc, "timed_out", False)),
+            )
+        # a stand-in crawler (tests) may return something else: then only "it succeeded" is known
+        return CrawlOutcome(summary=summary if hasattr(summary, "portals") else None)  # type: ignore[arg-type]
+
+    async def _run_one(self, audit: PortalCheckRunner, name: str, clock: PortalClock | None = None) -> None:
+        """Run one check and store it; ``clock`` (browser/HTTP checks) bounds it by the portal deadline."""
+        portal_id = audit.portal.id
+        cls = self.config.check_class(name)
+        if name in self.catalogue_checks and self.crawl_task is not None:
+            # this run's catalogue; a failed or overlong crawl leaves an earlier one (or none)
+            wait = None if clock is None else max(0.0, clock.remaining())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.crawl_task), timeout=wait)
+        self.progress.start(portal_id, name)
+        started = time.monotonic()
+        if clock is None:
+            findings = await audit.run_check(name)
+        else:
+            budget, overrun = clock.budget()
+            findings = await audit.run_check(name, budget, overrun)
+            if any(f.code == ErrorKind.TIMEOUT.value and f.detail.get("error") == overrun for f in findings):
+                clock.hit = True
+        self._store(audit, name, cls.version, findings)
+        self.progress.finish(
+            portal_id, name, dict(Counter(f.status.value for f in findings)), time.monotonic() - started
+        )
+        pause_at("probes")  # fault-injection tests only (zwaudit.app.faults)
+
+    def _store(self, audit: PortalCheckRunner, name: str, version: str, findings: list[Finding]) -> None:
+        observation = audit.observations.pop(name, None)
+        store.replace_findings(self.sf, self.run_id, audit.portal.id, name, version, findings, observation)
+        self.result.add(audit.portal.id, name, findings)
+
+    def _store_error(self, audit: PortalCheckRunner, name: str, kind: ErrorKind, message: str) -> None:
+        cls = self.config.check_class(name)
+        self._store(audit, name, cls.version, [error_finding(name, audit.fallback_target, kind, message)])
+
+    async def _browser_side(
+        self, audit: PortalCheckRunner, names: list[str], pool: asyncio.Semaphore
+    ) -> None:
+        """The browser and HTTP checks of one portal, in sequence (per-host politeness), under the
+        portal deadline; what the deadline leaves unstarted is stored as ``error``/``timeout``."""
+        if not names:
+            return
+        clock = PortalClock(Limits.for_portal(self.config.settings, audit.portal))
+        # checks that wait for this run's catalogue go last, so the crawl delays nothing else
+        names = sorted(names, key=lambda n: n in self.catalogue_checks)
+        async with pool:
+            clock.start()
+            for name in names:
+                if clock.remaining() <= 0:
+                    clock.hit = True
+                    message = (
+                        f"portal deadline of {clock.limits.portal_s:.0f}s reached before this check started"
+                    )
+                    self._store_error(audit, name, ErrorKind.TIMEOUT, message)
+                    continue
+                await self._run_one(audit, name, clock)
+        if clock.hit:
+            self.result.deadlines[audit.portal.id] = (
+                f"portal deadline of {clock.limits.portal_s:.0f}s reached"
+            )
+
+    async def _crawl_side(self, audit: PortalCheckRunner, names: list[str]) -> None:
+        """The crawl checks of one portal: they wait for the crawl (never holding a portal slot,
+        so a slow crawl cannot starve the browser checks), then read what it stored."""
+        if not names:
+            return
+        assert self.crawl_task is not None
+        outcome = await asyncio.shield(self.crawl_task)
+        problem = outcome.problem(audit.portal.id)
+        if problem is not None:
+            kind, message = problem
+            if kind is ErrorKind.TIMEOUT:
+                self.result.deadlines.setdefault(f"{audit.portal.id} (crawl)", message)
+            for name in names:
+                self._store_error(audit, name, kind, message)
+            return
+        for name in names:
+            await self._run_one(audit, name)
+
+    async def _portal(self, audit: PortalCheckRunner, pool: asyncio.Semaphore) -> None:
+        kinds = {name: self.config.check_class(name).requires for name in self.checks}
+        crawl_side = [n for n in self.checks if kinds[n] is Requires.CRAWL]
+        browser_side = [n for n in self.checks if kinds[n] is not Requires.CRAWL]
+        try:
+            results = await asyncio.gather(
+                self._browser_side(audit, browser_side, pool),
+                self._crawl_side(audit, crawl_side),
+                return_exceptions=True,
+            )
+            for outcome in results:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+        finally:
+            await audit.close()
+
+    async def run(self, audits: dict[str, PortalCheckRunner]) -> None:
+        if self.crawl_checks or (self.crawl_for_catalogue and self.catalogue_checks):
+            self.crawl_task = asyncio.create_task(self._crawl())
+        pool = asyncio.Semaphore(self.config.settings.audit.portal_concurrency)
+        browser = (
+            AuditBrowser(self.config.settings.browser, self.config.settings.user_agent)
+            if self.needs_browser
+            else None
+        )
+        try:
+            if browser is not None:
+                await browser.start()
+            for audit in audits.values():
+                audit.browser = browser
+            results = await asyncio.gather(
+                *(self._portal(a, pool) for a in audits.values()), return_exceptions=True
+            )
+            for outcome in results:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            if self.crawl_task is not None:
+                await self.crawl_task
+        finally:
+            if self.crawl_task is not None and not self.crawl_task.done():
+                self.crawl_task.cancel()
+            if browser is not None:
+                await browser.close()
+
+
+def run_audit(
+    config: Config,
+    sf: sessionmaker[Session],
+    *,
+    portal_ids: list[str] | None,
+    probes: list[str] | None,
+    trigger: str = "audit",
+    run_id: int | None = None,
+    progress: ProgressSink | None = None,
+    db_url: str,
+    crawl_for_catalogue: bool = False,
+    leave_running: bool = False,
+) -> AuditResult:
+    """Run ``probes`` (default: all) on ``portal_ids`` (default: all) and store one run.
+
+    ``crawl_for_catalogue``: crawl also when only checks that read the catalogue are selected
+    (calibration, whose ground truth assumes this run's catalogue).
+
+    Bad input (unknown portal or probe, missing secret) raises before a run row is created.
+    A run that breaks half-way is finished as ``failed`` with the error and the exception
+    re-raised; findings already stored stay stored. ``leave_running`` (the nightly job, whose run
+    is complete only after scoring and export) stores the summary but leaves the run ``running``
+    for the caller to finish.
+    """
+    portals = config.select_portals(portal_ids)
+    checks = select_checks(config, probes)
+    sink = progress or NullProgress()
+    orchestrator = _Orchestrator(config, sf, portals, checks, run_id or 0, sink, db_url)
+    orchestrator.crawl_for_catalogue = crawl_for_catalogue
+    audits = orchestrator.prepare()
+    if run_id is None:
+        run_id = store.start_run(sf, trigger, config_dir=str(config.directory), portals=portals)
+    else:
+        store.sync_portals(sf, run_id, portals)
+    orchestrator.run_id = orchestrator.result.run_id = run_id
+    for audit in audits.values():
+        audit.run_id = run_id
+    try:
+        asyncio.run(orchestrator.run(audits))
+    except BaseException as exc:
+        message = f"{type(exc).__name__}: {exc}"[:500]
+        with contextlib.suppress(Exception):  # the database itself may be what failed
+            store.finish_run(sf, run_id, RunStatus.FAILED, {"error": message})
+        orchestrator.result.status, orchestrator.result.error = "failed", message
+        raise
+    summary = {
+        "deadlines": orchestrator.result.deadlines,  # what a deadline cut: the run ended with what it had
+        "portals": [p.id for p in portals],
+        "checks": checks,
+        "counts": dict(orchestrator.result.counts),
+    }
+    if leave_running:
+        store.update_summary(sf, run_id, summary)
+    else:
+        store.finish_run(sf, run_id, RunStatus.OK, summary)
+    return orchestrator.result
