@@ -25,6 +25,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from zwaudit.clickables import ACTION_WORDS, EXIT_WORDS, POINTER_STARTS_JS, VISIBLE_JS
+
 if TYPE_CHECKING:
     from playwright.async_api import Page, Request, Route
 
@@ -36,23 +38,9 @@ BUDGET_S = 15.0
 SETTLE_S = 0.08  # after a click: long enough for the route handler to see a navigation
 ROUND_SETTLE_MS = 800  # after a round: paging requests answer and new rows are drawn
 
-# Controls whose click changes something rather than showing something.
-UNSAFE_TEXT = (
-    "退出",
-    "注销",
-    "删除",
-    "提交",
-    "取消",
-    "撤回",
-    "支付",
-    "登录",
-    "注册",
-    "下载",
-    "打印",
-    "分享",
-    "搜索",
-    "查询",
-)  # a search with an empty box is no page a person browses to
+# Controls whose click changes something rather than showing something: actions, ways out, and
+# searches (a search with an empty box is no page a person browses to).
+UNSAFE_TEXT = (*ACTION_WORDS, *EXIT_WORDS, "搜索", "查询")
 
 _SETUP_JS = """
 () => {
@@ -68,13 +56,12 @@ _SETUP_JS = """
 """
 
 # Marks this round's candidates (never clicked before) and returns their keys (tag and text).
-_MARK_JS = """
-([unsafe, limit]) => {
-  const pointerStarts = (el) => getComputedStyle(el).cursor === 'pointer'
-    && !(el.parentElement && getComputedStyle(el.parentElement).cursor === 'pointer');
-  const visible = (el) => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
-    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
-  const navigable = (el) => { const a = el.closest('a[href]'); if (!a) return false;
+_MARK_JS = (
+    """
+([unsafe, limit]) => {"""
+    + POINTER_STARTS_JS
+    + VISIBLE_JS
+    + """  const navigable = (el) => { const a = el.closest('a[href]'); if (!a) return false;
     const h = (a.getAttribute('href') || '').trim().toLowerCase();
     return h && !h.startsWith('javascript:') && h !== '#'; };
   document.querySelectorAll('[data-zw-i]').forEach((e) => e.removeAttribute('data-zw-i'));
@@ -99,6 +86,7 @@ _MARK_JS = """
   return out;
 }
 """
+)
 
 _CLICK_JS = r"""
 ([i, key]) => {

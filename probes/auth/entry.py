@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from probes.auth.dom import LOGIN_WORDS, LOGIN_WORDS_LOOSE, NOT_LOGIN_WORDS, PASSWORD_TAB_WORDS
-from probes.common.page import POINTER_STARTS_JS
+from zwaudit.clickables import POINTER_STARTS_JS
 
 if TYPE_CHECKING:
     from playwright.async_api import Frame, Locator, Page

@@ -31,9 +31,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from probes.common.navigation import goto
-from probes.common.page import POINTER_STARTS_JS, Candidate, find_clickables
+from probes.common.page import Candidate, find_clickables
 from probes.common.systems import Department, covered, reaches, system_of
 from zwaudit.checks import CheckContext
+from zwaudit.clickables import (
+    ACTION_WORDS,
+    EXIT_WORDS,
+    POINTER_STARTS_JS,
+    VISIBLE_JS,
+    mentions,
+    starts_with_action,
+)
 from zwaudit.targets import normalize_url
 
 if TYPE_CHECKING:
@@ -50,13 +58,9 @@ LINK_CLASSES = (
     re.compile(r"厅$|局$|委员会$|委$|中心$|办公室$|管理处$"),
     re.compile(r"办事|服务|事项|部门|指南|详情|个人|主题|目录|清单|更多"),
 )
-NEVER_FOLLOW = re.compile(r"退出|注销|登录|注册|logout|signout|sign_out|logoff|exit|login|register", re.I)
+NEVER_FOLLOW = mentions(EXIT_WORDS)
 # Controls never clicked on the walk: they act (submit, delete, pay …) rather than lead somewhere.
-NEVER_CLICK = re.compile(
-    r"^(?:提交|删除|撤回|撤销|取消|确认|确定|保存|支付|缴费|付款|上传|下载|打印|评价|收藏|分享|关注|预约|"
-    r"submit|delete|cancel|confirm|save|pay|upload|download|print)",
-    re.I,
-)
+NEVER_CLICK = starts_with_action(ACTION_WORDS)
 LEAD_HOPS = 3  # pages below a link naming an unreached listed department that are read first
 PER_PAGE = {0: 30, 1: 2}  # links followed from one page by depth (default 1): breadth over departments
 SATURATION = 12  # no listed departments: stop when this many pages in a row showed no new system
@@ -81,9 +85,8 @@ _CONTROLS_JS = (
     """
 (attr) => {"""
     + POINTER_STARTS_JS
+    + VISIBLE_JS
     + """
-  const vis = (el) => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
-    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
   const chrome = 'header, nav, footer, [role=navigation], [role=menu], [role=menubar], [role=banner]';
   const realLink = (a) => /^https?:/.test(a.href) && !/#$/.test(a.href);
   document.querySelectorAll('[' + attr + ']').forEach((e) => e.removeAttribute(attr));
@@ -94,7 +97,7 @@ _CONTROLS_JS = (
     if (a && realLink(a)) continue;
     const bound = el.matches('a, button, input[type=button], [onclick], [role=link], [role=button]')
       || pointerStarts(el);
-    if (!bound || el.closest(chrome) || !vis(el)) continue;
+    if (!bound || el.closest(chrome) || !visible(el)) continue;
     found.push(el);
   }
   const out = [];
@@ -112,14 +115,15 @@ _CONTROLS_JS = (
 )
 _CONTROL_ATTR = "data-zw-ctl"
 
-_LINKS_JS = """
-() => {
-  const vis = (el) => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
-    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
-  return [...document.querySelectorAll('a[href]')].filter(vis).map((a) => ({
+_LINKS_JS = (
+    """
+() => {"""
+    + VISIBLE_JS
+    + """  return [...document.querySelectorAll('a[href]')].filter(visible).map((a) => ({
     text: (a.innerText || a.title || '').replace(/\\s+/g, ''), href: a.href }));
 }
 """
+)
 
 
 async def clicked_entry(page: Page, candidate: Candidate, locator: Locator | None = None) -> str | None:

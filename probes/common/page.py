@@ -10,28 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from zwaudit.clickables import POINTER_STARTS_JS, VISIBLE_JS
+
 if TYPE_CHECKING:
     from playwright.async_api import Frame, Locator, Page
-
-# A pointer cursor that starts on an element (the cursor is inherited, so not on its children)
-# marks a click bound in script: component frameworks leave no href and no onclick attribute.
-# One definition, spliced into every in-page script that asks "does this look clickable?".
-POINTER_STARTS_JS = """
-  const pointerStarts = (el) => getComputedStyle(el).cursor === 'pointer'
-    && !(el.parentElement && getComputedStyle(el.parentElement).cursor === 'pointer');
-"""
 
 # Marks candidates so that a Locator can point at the element the script chose.
 _CANDIDATES_JS = (
     """
 ([texts, attr]) => {"""
     + POINTER_STARTS_JS
+    + VISIBLE_JS
     + """
-  const visible = (el) => {
-    const r = el.getBoundingClientRect();
-    const s = getComputedStyle(el);
-    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none';
-  };
   const norm = (t) => (t || '').replace(/\\s+/g, '');
   const out = [];
   const els = document.querySelectorAll('a, button, [role=link], [role=button], [role=tab], [role=menuitem], [onclick], input[type=button], input[type=submit], li, span, div');

@@ -13,7 +13,7 @@ clicks with script listeners, so their result cards and magnifier buttons carry 
 
 from __future__ import annotations
 
-from probes.common.page import POINTER_STARTS_JS
+from zwaudit.clickables import POINTER_STARTS_JS, VISIBLE_JS
 
 # Words a person recognises as "search" on a Chinese portal (placeholders, labels, buttons).
 SEARCH_WORDS = r"搜索|检索|查询|搜一搜|请输入关键|关键字|关键词|search|keyword"
@@ -41,17 +41,15 @@ MARK_CLICKABLE = (
 """
 )
 
-SCORE_INPUTS = r"""
+SCORE_INPUTS = (
+    r"""
 (els, args) => {
   const words = new RegExp(args.words, 'i');
   const prompt = new RegExp(args.prompt);
   const login = new RegExp(args.login);
-  const visible = (el) => {
-    const r = el.getBoundingClientRect();
-    const s = getComputedStyle(el);
-    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none';
-  };
-  const textOf = (el) => [el.innerText, el.value, el.title, el.getAttribute('aria-label'), el.getAttribute('alt')]
+"""
+    + VISIBLE_JS
+    + r"""  const textOf = (el) => [el.innerText, el.value, el.title, el.getAttribute('aria-label'), el.getAttribute('alt')]
     .filter(Boolean).join(' ');
   return els.map((el) => {
     const type = (el.getAttribute('type') || 'text').toLowerCase();
@@ -110,6 +108,7 @@ SCORE_INPUTS = r"""
   });
 }
 """
+)
 
 # Texts and link groups on the page now, so the ones that appear after a search stand out.
 SNAPSHOT = (
