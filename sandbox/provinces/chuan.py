@@ -11,12 +11,10 @@ section layout (the same province's template), H5 the Vant-style channel.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from sandbox.catalogue import Item
-from sandbox.plan import Account, AuthPlan, ChannelPlan, Copy, DeptSite, MaskPlan, Plan
+from sandbox.plan import Account, AuthPlan, ChannelPlan, Copy, MaskPlan, Plan
 from sandbox.provinces import common, real_channels
 from sandbox.search import search
 from sandbox.web.kit import Runtime, esc, page
@@ -33,20 +31,8 @@ build_dept = real_channels.build_dept
 build_mobile = real_channels.build_mobile
 
 
-def _dept(code: str, name: str, login: Any) -> DeptSite:
-    return DeptSite(
-        code,
-        name,
-        name,
-        login,
-        "/jiq/front/item/list",
-        "/jiq/front/transition/ywTransToDetail",
-        "/jiq/front/online/apply",
-    )
-
-
 def plan() -> Plan:
-    keyword_names = tuple(n for ns in common.KEYWORD_ITEMS.values() for n in ns if n not in NOT_OFFERED)
+    keyword_names = common.offered_keyword_names(NOT_OFFERED)
     items = common.select(
         ID,
         [("区住建局", 0, 6), ("区自然资源和规划局", 0, 6), ("区医疗保障局", 3, 5)],
@@ -55,8 +41,8 @@ def plan() -> Plan:
     )
     rank = {"住房和城乡建设厅": 0, "自然资源厅": 1, "医疗保障局": 3}
     items = tuple(sorted(items, key=lambda it: rank.get(it.department, 2)))
-    zjt = [it.code for it in items if it.department == "住房和城乡建设厅"]
-    zrt = [it.code for it in items if it.department == "自然资源厅"]
+    zjt = common.codes_of(items, "住房和城乡建设厅")
+    zrt = common.codes_of(items, "自然资源厅")
     code = {it.name: it.code for it in items}
     synonyms = dict(common.FULL_SYNONYMS)
     synonyms["开公司"] = ("备案",)  # nothing offered, and a loose synonym: 搜不准
@@ -69,9 +55,9 @@ def plan() -> Plan:
         portal_https=True,
         items=items,
         depts=(
-            _dept("zjt", "住房和城乡建设厅", "sso"),
-            _dept("zrt", "自然资源厅", "sso"),
-            _dept("ybj", "医疗保障局", "re_registration"),
+            real_channels.sichuan_dept("zjt", "住房和城乡建设厅", "sso"),
+            real_channels.sichuan_dept("zrt", "自然资源厅", "sso"),
+            real_channels.sichuan_dept("ybj", "医疗保障局", "re_registration"),
         ),
         account=Account(
             "lijm_cd", "Sbx-chuan-2025", "李建民", common.id_number("51160219850607341"), "18982601234"

@@ -52,6 +52,16 @@ def select(
     return tuple(out)
 
 
+def offered_keyword_names(not_offered: tuple[str, ...]) -> tuple[str, ...]:
+    """The keyword items a province offers: every one of :data:`KEYWORD_ITEMS` but ``not_offered``."""
+    return tuple(n for ns in KEYWORD_ITEMS.values() for n in ns if n not in not_offered)
+
+
+def codes_of(items: tuple[Item, ...], department: str) -> list[str]:
+    """The codes of ``department``'s items, in listing order (plants pick them by position)."""
+    return [it.code for it in items if it.department == department]
+
+
 def id_number(body17: str) -> str:
     """An 18-digit resident ID number with its GB 11643 check digit."""
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]

@@ -36,9 +36,7 @@ LABELS = {
 
 
 def plan() -> Plan:
-    keyword_names = tuple(
-        n for names in common.KEYWORD_ITEMS.values() for n in names if n != "住房公积金缴存登记"
-    )
+    keyword_names = common.offered_keyword_names(("住房公积金缴存登记",))
     items = common.select(
         ID,
         [("区住建局", 0, 12), ("区自然资源和规划局", 0, 10), ("区公安分局", 12, 10)],
@@ -47,7 +45,7 @@ def plan() -> Plan:
     )
 
     def of(dept: str, i: int) -> str:
-        return [it for it in items if it.department == dept][i].code
+        return common.codes_of(items, dept)[i]
 
     def named(name: str) -> str:
         return next(it.code for it in items if it.name == name)

@@ -47,7 +47,7 @@ DEFAULT_SIZE = 5  # what a client that does not ask for a page size gets
 
 
 def plan() -> Plan:
-    keyword_names = tuple(n for names in common.KEYWORD_ITEMS.values() for n in names)
+    keyword_names = common.offered_keyword_names(())
     items = common.select(
         ID, [("区交通运输局", 18, 6), ("区民政局", 5, 3), ("区市监局", 0, 4)], keyword_names
     )
@@ -95,7 +95,7 @@ def _parent(path: str) -> str:
 
 
 def _nth(items: tuple[Item, ...], department: str, i: int) -> str:
-    return [it for it in items if it.department == department][i].code
+    return common.codes_of(items, department)[i]
 
 
 def _gid(code: str) -> str:

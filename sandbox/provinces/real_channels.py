@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from aiohttp import web
 
@@ -129,6 +130,20 @@ function loadPage(n) {
     .then(function (html) { box.innerHTML = html; });
 }
 </script>"""
+
+
+def sichuan_dept(code: str, name: str, login: Any) -> DeptSite:
+    """A department system of the Sichuan-style template (``/jiq/front/…``) that the
+    real-structure provinces share: its list, guide and online-handling routes."""
+    return DeptSite(
+        code,
+        name,
+        name,
+        login,
+        "/jiq/front/item/list",
+        "/jiq/front/transition/ywTransToDetail",
+        "/jiq/front/online/apply",
+    )
 
 
 def build_dept(rt: Runtime, dept: DeptSite) -> web.Application:

@@ -52,7 +52,7 @@ def plan() -> Plan:
     )
 
     def of(dept: str, i: int) -> str:
-        return [it for it in items if it.department == dept][i].code
+        return common.codes_of(items, dept)[i]
 
     return Plan(
         id=ID,

@@ -87,7 +87,7 @@ def _with_others_data(item: Item) -> Item:
 
 
 def plan() -> Plan:
-    keyword_names = tuple(n for names in common.KEYWORD_ITEMS.values() for n in names)
+    keyword_names = common.offered_keyword_names(())
     real = common.select(ID, [("区民政局", 0, 3), ("区行政审批局", 0, 3)], keyword_names)
     real = tuple(_with_others_data(it) if it.name == "最低生活保障" else it for it in real)
     items = real + _hostile_items()

@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.catalogue import Item
-from sandbox.plan import Account, AuthPlan, ChannelPlan, DeptSite, MaskPlan, Plan
+from sandbox.plan import Account, AuthPlan, ChannelPlan, MaskPlan, Plan
 from sandbox.provinces import common, real_channels
 from sandbox.search import search
 from sandbox.web.kit import Runtime, esc, page
@@ -37,20 +37,8 @@ build_dept = real_channels.build_dept
 build_mobile = real_channels.build_mobile
 
 
-def _dept(code: str, name: str, login: Any) -> DeptSite:
-    return DeptSite(
-        code,
-        name,
-        name,
-        login,
-        "/jiq/front/item/list",
-        "/jiq/front/transition/ywTransToDetail",
-        "/jiq/front/online/apply",
-    )
-
-
 def plan() -> Plan:
-    keyword_names = tuple(n for ns in common.KEYWORD_ITEMS.values() for n in ns if n not in NOT_OFFERED)
+    keyword_names = common.offered_keyword_names(NOT_OFFERED)
     items = common.select(
         ID,
         [("区公安分局", 2, 6), ("区民政局", 2, 6), ("区交通运输局", 30, 4), ("区人社局", 20, 2)],
@@ -60,9 +48,9 @@ def plan() -> Plan:
     # listing order: the two single-sign-on systems' items first, the third system's last
     rank = {"公安厅": 0, "民政厅": 1}
     items = tuple(sorted(items, key=lambda it: (rank.get(it.department, 2), it.department == "交通运输厅")))
-    gat = [it.code for it in items if it.department == "公安厅"]
-    mzt = [it.code for it in items if it.department == "民政厅"]
-    rst = [it.code for it in items if it.department == "人力资源和社会保障厅"]
+    gat = common.codes_of(items, "公安厅")
+    mzt = common.codes_of(items, "民政厅")
+    rst = common.codes_of(items, "人力资源和社会保障厅")
     cancelled = next(it.code for it in items if it.name == common.CANCELLED_ITEM)
     synonyms = {k: v for k, v in common.FULL_SYNONYMS.items() if k != "低保"}  # 低保: 搜不到
     synonyms["工业生产许可"] = ("许可",)  # nothing to find, and an over-broad synonym: 搜不准
@@ -76,9 +64,9 @@ def plan() -> Plan:
         portal_https=True,
         items=items,
         depts=(
-            _dept("gat", "公安厅", "sso"),
-            _dept("mzt", "民政厅", "sso"),
-            _dept("jtt", "交通运输厅", "second_login"),
+            real_channels.sichuan_dept("gat", "公安厅", "sso"),
+            real_channels.sichuan_dept("mzt", "民政厅", "sso"),
+            real_channels.sichuan_dept("jtt", "交通运输厅", "second_login"),
         ),
         account=Account(
             "huangzm_yh", "Sbx-yue-2025", "黄志明", common.id_number("44010619880312361"), "13926081234"

@@ -35,13 +35,13 @@ LABELS = {
 
 
 def plan() -> Plan:
-    keyword_names = tuple(n for names in common.KEYWORD_ITEMS.values() for n in names)
+    keyword_names = common.offered_keyword_names(())
     items = common.select(
         ID, [("区行政审批局", 0, 14), ("广安区税务局", 0, 12), ("区人社局", 20, 10)], keyword_names
     )
 
     def of(dept: str, i: int) -> str:
-        return [it for it in items if it.department == dept][i].code
+        return common.codes_of(items, dept)[i]
 
     return Plan(
         id=ID,

@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.catalogue import Item
-from sandbox.plan import Account, AuthPlan, ChannelPlan, DeptSite, MaskPlan, Plan
+from sandbox.plan import Account, AuthPlan, ChannelPlan, MaskPlan, Plan
 from sandbox.provinces import common, real_channels
 from sandbox.search import search
 from sandbox.web.kit import Runtime, page
@@ -36,25 +36,13 @@ build_dept = real_channels.build_dept
 build_mobile = real_channels.build_mobile
 
 
-def _dept(code: str, name: str, login: Any) -> DeptSite:
-    return DeptSite(
-        code,
-        name,
-        name,
-        login,
-        "/jiq/front/item/list",
-        "/jiq/front/transition/ywTransToDetail",
-        "/jiq/front/online/apply",
-    )
-
-
 def inner_code(code: str) -> str:
     """The portal's internal id of an item (what the guide route carries)."""
     return "3300" + hashlib.sha1(f"zj:{code}".encode()).hexdigest()[:16].upper()
 
 
 def plan() -> Plan:
-    keyword_names = tuple(n for ns in common.KEYWORD_ITEMS.values() for n in ns if n not in NOT_OFFERED)
+    keyword_names = common.offered_keyword_names(NOT_OFFERED)
     items = common.select(
         ID,
         [("区市监局", 3, 6), ("区人社局", 40, 6), ("区卫健局", 2, 5), ("区医疗保障局", 0, 3)],
@@ -62,9 +50,9 @@ def plan() -> Plan:
     )
     rank = {"市场监督管理局": 0, "人力资源和社会保障厅": 1, "卫生健康委员会": 3}
     items = tuple(sorted(items, key=lambda it: rank.get(it.department, 2)))
-    scjg = [it.code for it in items if it.department == "市场监督管理局"]
-    rst = [it.code for it in items if it.department == "人力资源和社会保障厅"]
-    ybj = [it.code for it in items if it.department == "医疗保障局"]
+    scjg = common.codes_of(items, "市场监督管理局")
+    rst = common.codes_of(items, "人力资源和社会保障厅")
+    ybj = common.codes_of(items, "医疗保障局")
     synonyms = {k: v for k, v in common.FULL_SYNONYMS.items() if k != "个税"}  # 个税: 搜不到
     synonyms["卫生证"] = ("医疗",)  # nothing offered, and a loose synonym: 搜不准
     return Plan(
@@ -76,9 +64,9 @@ def plan() -> Plan:
         portal_https=True,
         items=items,
         depts=(
-            _dept("scjg", "市场监督管理局", "sso"),
-            _dept("rst", "人力资源和社会保障厅", "sso"),
-            _dept("wjw", "卫生健康委员会", "second_login"),
+            real_channels.sichuan_dept("scjg", "市场监督管理局", "sso"),
+            real_channels.sichuan_dept("rst", "人力资源和社会保障厅", "sso"),
+            real_channels.sichuan_dept("wjw", "卫生健康委员会", "second_login"),
         ),
         account=Account(
             "chendy_zl", "Sbx-zj-2025", "陈大友", common.id_number("33010619790521283"), "13757101234"
