@@ -30,6 +30,10 @@ from zwaudit.db.engine import make_engine, session_factory, upgrade
 from zwaudit.evidence import EvidenceStorageError, sha256_file
 
 STAGES = ("crawl", "probes", "score", "export")
+# Every stage is killed on one backend or the other (each backend also takes over a stale lock
+# and reruns): the sequence costs two nightly processes a stage, so the four are shared out.
+STAGES_BY_BACKEND = {"sqlite": ("crawl", "score"), "postgresql": ("probes", "export")}
+assert sorted(s for pair in STAGES_BY_BACKEND.values() for s in pair) == sorted(STAGES)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +60,8 @@ def test_nightly_killed_at_each_stage_is_taken_over_and_the_rerun_completes(
     assert reference and max(reference.values()) == 1
     assert {k[1] for k in reference} == {"auth_https", "guide_completeness"}
 
-    for stage in STAGES:  # each run is killed; the next one finds the lock of a dead process
+    stages = STAGES_BY_BACKEND[make_url(db_url).get_backend_name()]
+    for stage in stages:  # each run is killed; the next one finds the lock of a dead process
         Nightly(fault_config, db_url, out, faults, stage).kill_when_paused()
     code, stdout, err = Nightly(fault_config, db_url, out, faults).finish()
     assert code == 0, err
@@ -64,11 +69,11 @@ def test_nightly_killed_at_each_stage_is_taken_over_and_the_rerun_completes(
 
     statuses = runs(sf)
     clean_id, *killed, final = sorted(statuses)
-    assert len(killed) == len(STAGES)
+    assert len(killed) == len(stages)
     assert statuses[clean_id] == statuses[final] == "ok"
-    assert [statuses[k] for k in killed] == ["interrupted"] * len(STAGES)
+    assert [statuses[k] for k in killed] == ["interrupted"] * len(stages)
     assert findings_of(sf, final) == reference  # nothing lost, nothing duplicated
-    for run_id, stage in zip(killed, STAGES, strict=True):
+    for run_id, stage in zip(killed, stages, strict=True):
         partial = findings_of(sf, run_id)
         assert max(partial.values(), default=1) == 1 and set(partial) <= set(reference), stage
         if stage in ("score", "export"):  # killed after the audit: every finding was stored
