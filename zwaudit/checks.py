@@ -131,9 +131,17 @@ class TwoPhaseCheck:
         """Attach evidence derived from the observation to ``findings`` (default: none)."""
 
     async def run(self, ctx: CheckContext) -> list[Finding]:
+        """Preconditions, observe, judge, document — as the runner does, nothing stored."""
+        where = judge_input(ctx)
+        facts = facts_of(ctx.portal, ctx.session_factory, ctx.run_id, ctx.extra.get("personal"))
+        unmet = unmet_preconditions(getattr(self, "name", ""), facts)
+        if unmet.skip:
+            return unmet.findings(self.subject(where, None))
         observation = await self.observe(ctx)
-        findings = self.judge(observation, self.rules(judge_input(ctx)))
+        findings = self.judge(observation, self.rules(where))
         self.document(findings, observation, ctx.evidence)
+        if unmet.codes:
+            findings = unmet.findings(self.subject(where, observation)) + findings
         return findings
 
 
