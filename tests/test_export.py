@@ -113,7 +113,7 @@ def test_export_bom_columns_and_cells(sessions: sessionmaker[Session], tmp_path:
     assert dibao["observed_at"].endswith("+00:00")
     # scraped text that would be a formula is neutralised, everything else untouched
     assert '\'=HYPERLINK("http://x")' in by_target
-    assert by_target["https://b/login"]["detail"] == "未能得出结论（超时）：+timed out"
+    assert by_target["https://b/login"]["detail"] == "统一登录HTTPS：访问 https://b/login 超时，未能得出结论"
     assert by_target["https://b/broken"]["detail"] == "链接 https://b/broken 无法打开"  # no url: generic
     assert not any(r["detail"].lstrip("'").startswith(("{", "[")) for r in rows)
     # evidence: files and hashes joined in the same order; url evidence gives the url
@@ -143,7 +143,14 @@ def test_export_applies_redactors(sessions: sessionmaker[Session], tmp_path: Pat
         sessions,
         [
             F("sbx-shu", "name_masking", "https://a/user", "fail", "name_unmasked", {"seen": "张三丰"}),
-            F("sbx-shu", "name_masking", "https://a/u", "error", "login_failed", {"error": "张三丰 未登录"}),
+            F(
+                "sbx-shu",
+                "name_masking",
+                "https://a/u?who=张三丰",
+                "error",
+                "login_failed",
+                {"error": "张三丰 x"},
+            ),
         ],
     )
     out = tmp_path / "f.csv"

@@ -220,16 +220,27 @@ def test_several_missing_services_are_quoted_one_by_one() -> None:
 
 
 def test_other_statuses_and_unknown_names_have_a_sentence() -> None:
+    """Errors and not-applicable findings are explained from their kind / precondition, in
+    Chinese — the English message of the detail stays a machine fact."""
     assert (
         explain("auth_https", "https://a/", "error", "timeout", {"error": "30s"})
-        == "未能得出结论（超时）：30s"
+        == "统一登录HTTPS：访问 https://a/ 超时，未能得出结论"
     )
-    assert explain("auth_https", "https://a/", "error", "timeout", {}) == "未能得出结论（超时）"
-    assert explain("x", "t", "error", "{bad}", {"error": "e"}) == "未能得出结论（{bad}）：e"
-    assert explain("x", "t", "error", None, {"error": ["not", "text"]}) == "未能得出结论（未知原因）"
+    assert (
+        explain(
+            "auth_https", "https://a/", "error", "timeout", {"error": "check exceeded 120s", "timeout_s": 120}
+        )
+        == "检查超时（超过 120 秒未完成）"
+    )
+    assert explain("x", "t", "error", "{bad}", {"error": "e"}) == "x：未能得出结论（未知原因）"
+    assert explain("x", "t", "error", None, {"error": ["not", "text"]}) == "x：未能得出结论（未知原因）"
     assert (
         explain("name_masking", "u", "not_applicable", "name_unmasked", {"reason": "无账号"})
-        == "不适用：无账号"
+        == "姓名脱敏：不适用"
+    )
+    assert (
+        explain("name_masking", "u", "not_applicable", "name_unmasked", {"field": "name", "reason": "x"})
+        == "测试账号未配置姓名，不检查姓名是否脱敏"
     )
     assert explain("link_health", "h", "pass", None, {}) == "链接可用性检查通过"
     assert explain("nope", "t", "fail", "odd", {}) == "nope：t odd"

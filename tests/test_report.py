@@ -164,9 +164,9 @@ def test_summary_is_the_findings_sentence_redacted() -> None:
     from zwaudit.app.report.findings import summarise
     from zwaudit.redact import Redactor
 
-    detail = {"error": "超时 30s（张三丰）", "top_n": 10, "page_url": "https://x", "how": {"a": 1}}
+    detail = {"error": "timed out", "url": "https://x/?q=张三丰", "top_n": 10, "how": {"a": 1}}
     text = summarise("search_accuracy", "低保", "error", "timeout", detail, [Redactor({"name": "张三丰"})])
-    assert text == "未能得出结论（超时）：超时 30s（张**）"
+    assert text == "搜索准确性：访问 https://x/?q=张** 超时，未能得出结论"
     assert "top_n" not in text
     assert summarise("search_accuracy", "低保", "fail", "not_found", {}) == "搜索“低保”：没有任何结果"
     assert summarise("search_accuracy", "低保", "fail", "not_found", "x") == "搜索“低保”：没有任何结果"
@@ -240,7 +240,14 @@ def filtered_run(sf: sessionmaker[Session]) -> int:
             F("sbx-shu", "search_accuracy", '"><img src=x onerror=alert(1)>', "fail", "not_found"),
             F("sbx-zhe", "search_accuracy", "低保", "fail", "imprecise", {"top_n": 10, "results_read": 4,
               "irrelevant_ranks": [1, 2, 3], "precision_at_n": 0.25}),
-            F("sbx-zhe", "link_health", "https://b/x", "error", "timeout", {"error": "</style><script>alert(2)</script>"}),
+            F(
+                "sbx-zhe",
+                "link_health",
+                "https://b/x",
+                "error",
+                "timeout",
+                {"error": "t", "url": "https://b/</style><script>alert(2)</script>"},
+            ),
         ],
     )  # fmt: skip
 

@@ -10,7 +10,7 @@ function; only the observation needs the network.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict
 
 from zwaudit.errors import ConfigError
 from zwaudit.findings import Finding
+from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.targets import item_target, normalize_url
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
@@ -35,6 +37,14 @@ class Requires(StrEnum):
     BROWSER = "browser"  # a Playwright browser context for the portal
     CRAWL = "crawl"  # the service-item snapshots and crawled pages of this run
     HTTP = "http"  # plain HTTP only
+
+
+class Precondition(StrEnum):
+    """What a check may need before it observes (declared in ``config/checks.yaml``)."""
+
+    TEST_ACCOUNT = "test_account"  # the profile has a test account
+    PERSONAL_DATA = "personal_data"  # the account gives the field a code is about (requires_personal)
+    PORTAL_CATALOGUE = "portal_catalogue"  # the crawl stored portal items for this run
 
 
 class CheckOptions(BaseModel):
@@ -105,6 +115,11 @@ class TwoPhaseCheck:
     async def observe(self, ctx: CheckContext) -> Observation:
         raise NotImplementedError
 
+    def subject(self, where: JudgeInput, observation: Any | None) -> str:
+        """The target of a finding about the check as a whole (an unmet precondition): the home
+        page by default; ``observation`` is None before observing."""
+        return normalize_url(str(where.portal.home_url))
+
     def rules(self, where: JudgeInput) -> Any:
         """The rules the judge applies (default: the options); may read the config's data files."""
         return where.options
@@ -116,9 +131,17 @@ class TwoPhaseCheck:
         """Attach evidence derived from the observation to ``findings`` (default: none)."""
 
     async def run(self, ctx: CheckContext) -> list[Finding]:
+        """Preconditions, observe, judge, document — as the runner does, nothing stored."""
+        where = judge_input(ctx)
+        facts = facts_of(ctx.portal, ctx.session_factory, ctx.run_id, ctx.extra.get("personal"))
+        unmet = unmet_preconditions(getattr(self, "name", ""), facts)
+        if unmet.skip:
+            return unmet.findings(self.subject(where, None))
         observation = await self.observe(ctx)
-        findings = self.judge(observation, self.rules(judge_input(ctx)))
+        findings = self.judge(observation, self.rules(where))
         self.document(findings, observation, ctx.evidence)
+        if unmet.codes:
+            findings = unmet.findings(self.subject(where, observation)) + findings
         return findings
 
 
@@ -164,3 +187,121 @@ def load_check_class(name: str, dotted: str, source: Path) -> type[Check]:
     if getattr(cls, "name", None) != name:
         raise ConfigError(source, name, f"{dotted} declares name {getattr(cls, 'name', None)!r}")
     return cls  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the preconditions are decided on, for one portal in one run: whether the profile has a
+    test account, which personal fields it gives (names only, never values), and whether the
+    run's crawl stored portal items (None: unknown, e.g. no database — not held against it)."""
+
+    account: bool
+    personal_fields: frozenset[str] = frozenset()
+    catalogue: Callable[[], bool | None] = lambda: None
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """The preconditions of one check that do not hold: the check-wide ones (nothing is observed)
+    and the codes whose personal field is not configured (the rest is observed and judged)."""
+
+    check: str
+    check_wide: tuple[str, ...] = ()
+    codes: dict[str, str] = field(default_factory=dict)  # code → personal field missing
+    all_codes: frozenset[str] = frozenset()
+
+    @property
+    def skip(self) -> bool:
+        """Whether nothing is left to observe (a check-wide one, or every code unmet)."""
+        return bool(self.check_wide) or (bool(self.codes) and set(self.codes) >= self.all_codes)
+
+    def findings(self, subject: str) -> list[Finding]:
+        """The findings the runner writes for them (``not_applicable`` or ``error``), in order."""
+        from zwaudit.registry import declarations
+
+        table = declarations().preconditions
+        if self.check_wide:
+            name = self.check_wide[0]
+            spec = table[name]
+            target = item_target("catalogue", "portal") if spec.target == "catalogue" else subject
+            if spec.unmet == "error":
+                detail = {"error": spec.reason, "precondition": name}
+                return [
+                    Finding(self.check, target, Status.ERROR, ErrorKind(str(spec.error_kind)).value, detail)
+                ]
+            codes = self.codes or {}
+            if codes:  # one per code about a personal field, as the per-field ones below
+                return [
+                    Finding(self.check, target, Status.NOT_APPLICABLE, code, _na(name, spec.reason, f))
+                    for code, f in codes.items()
+                ]
+            return [Finding(self.check, target, Status.NOT_APPLICABLE, None, _na(name, spec.reason, None))]
+        spec = table[Precondition.PERSONAL_DATA]
+        return [
+            Finding(
+                self.check,
+                subject,
+                Status.NOT_APPLICABLE,
+                code,
+                _na(Precondition.PERSONAL_DATA, spec.reason, f),
+            )
+            for code, f in self.codes.items()
+        ]
+
+
+def _na(precondition: str, reason: str, personal_field: str | None) -> dict[str, Any]:
+    detail: dict[str, Any] = {"precondition": str(precondition), "reason": reason}
+    if personal_field is not None:
+        detail["field"] = personal_field
+    return detail
+
+
+def unmet_preconditions(check: str, facts: Facts) -> Unmet:
+    """Which of check ``check``'s declared preconditions (``config/checks.yaml``) ``facts`` do
+    not meet. A check the project does not declare has none."""
+    from zwaudit.registry import declarations
+
+    spec = declarations().check(check)
+    if spec is None or not spec.declared:
+        return Unmet(check)
+    check_wide: list[str] = []
+    for name in spec.preconditions:
+        no_account = name == Precondition.TEST_ACCOUNT and not facts.account
+        if no_account or (name == Precondition.PORTAL_CATALOGUE and facts.catalogue() is False):
+            check_wide.append(name)
+    personal: dict[str, str] = {
+        code: str(c.requires_personal)
+        for code, c in spec.codes.items()
+        if c.requires_personal and (not facts.account or c.requires_personal not in facts.personal_fields)
+    }
+    return Unmet(check, tuple(check_wide), personal, spec.code_names)
+
+
+PERSONAL_FIELDS = ("name", "id_number", "phone")
+
+
+def facts_of(
+    portal: PortalProfile,
+    session_factory: sessionmaker[Session] | None,
+    run_id: int,
+    personal: Mapping[str, str] | None = None,
+) -> Facts:
+    """The facts of one portal in run ``run_id``: its profile's test account and personal fields
+    (``personal``: the resolved values, of which only the non-empty names count; else the fields
+    the profile gives), and whether the run's crawl stored portal items (asked when needed)."""
+    account = portal.account
+    if personal is not None:
+        fields = frozenset(k for k, v in personal.items() if v and k in PERSONAL_FIELDS)
+    else:
+        fields = frozenset(
+            f for f in PERSONAL_FIELDS if account is not None and getattr(account, f) is not None
+        )
+
+    def catalogue() -> bool | None:
+        if session_factory is None:
+            return None
+        from zwaudit.db.store import has_items  # the store imports the config, which imports this
+
+        return has_items(session_factory, run_id, portal.id)
+
+    return Facts(account=account is not None, personal_fields=fields, catalogue=catalogue)

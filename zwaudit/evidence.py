@@ -53,8 +53,26 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+class UndeclaredEvidenceError(ValueError):
+    """Evidence of a kind its check does not declare (``evidence:`` in ``config/checks.yaml``):
+    a programming error, refused like an undeclared reason code."""
+
+
+ALWAYS_ALLOWED = frozenset({"observation"})  # the runner's stored observation (zwaudit.observations)
+
+
+def declared_kinds(probe: str) -> frozenset[str] | None:
+    """The evidence kinds check ``probe`` declares; None for a check the project does not declare
+    (not held to a list)."""
+    from zwaudit.registry import declarations
+
+    spec = declarations().check(probe)
+    return frozenset(spec.evidence) if spec is not None and spec.declared else None
+
+
 class EvidenceWriter:
-    """Writes one check's evidence for one portal in one run."""
+    """Writes one check's evidence for one portal in one run; refuses (:class:`UndeclaredEvidenceError`)
+    a kind the check does not declare in the registry."""
 
     def __init__(
         self,
@@ -70,6 +88,8 @@ class EvidenceWriter:
         # only for evidence that belongs to no stored run (the login stand-in's scratch files)
         self.relative_dir = Path(run_dir or f"run-{run_id}") / portal_id / probe
         self.redact = redactor or Redactor()
+        self.kinds = declared_kinds(probe)
+        self.probe = probe
         # kept as well as raised: a probe's broad ``except`` may swallow it, the orchestrator may not
         self.failure: EvidenceStorageError | None = None
 
@@ -104,8 +124,16 @@ class EvidenceWriter:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return path
 
+    def refuse_undeclared(self, kind: str) -> None:
+        """Raise :class:`UndeclaredEvidenceError` for a kind the check does not declare."""
+        if self.kinds is not None and kind not in self.kinds and kind not in ALWAYS_ALLOWED:
+            raise UndeclaredEvidenceError(
+                f"{self.probe} does not declare evidence kind {kind!r} (declared: {', '.join(sorted(self.kinds))})"
+            )
+
     def register(self, kind: str, path: Path, media_type: str) -> EvidenceRef:
         """An :class:`EvidenceRef` for a file already written under :attr:`directory`."""
+        self.refuse_undeclared(kind)
         return EvidenceRef(
             kind=kind,
             media_type=media_type,
@@ -115,6 +143,7 @@ class EvidenceWriter:
 
     def text(self, kind: str, name: str, text: str, media_type: str = "text/plain") -> EvidenceRef:
         """Write redacted text (a DOM excerpt, an HTTP log)."""
+        self.refuse_undeclared(kind)  # before writing: no file of a refused kind is left behind
         path = self.path_for(name)
         with self.storage_guard(path):
             path.write_text(self.redact(text), encoding="utf-8")
@@ -125,4 +154,5 @@ class EvidenceWriter:
         return self.text(kind, name, json.dumps(data, ensure_ascii=False, indent=2), "application/json")
 
     def url(self, url: str, kind: str = "url") -> EvidenceRef:
+        self.refuse_undeclared(kind)
         return EvidenceRef(kind=kind, media_type="text/uri-list", url=self.redact(url))

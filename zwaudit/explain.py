@@ -6,6 +6,9 @@ what an auditor hands to a department: 搜索“个税”：前10条结果缺少
 
 Never raises: a template whose fields the detail lacks is skipped for the next one, and when none
 fits (an old run, a check of another version) a generic sentence names the check and the code.
+``error`` findings are explained from their kind's templates (``error_kinds``, a check's own
+``errors`` first) and ``not_applicable`` ones from their unmet precondition's (``preconditions``):
+the English message of the detail stays a machine fact, never the sentence.
 """
 
 from __future__ import annotations
@@ -70,10 +73,14 @@ def channel_label(channel: str, registry: Registry) -> str:
     return f"{label} {rest}" if rest else label
 
 
-def facts(target: str, detail: Mapping[str, Any], registry: Registry) -> _Facts:
+def facts(target: str, detail: Mapping[str, Any], registry: Registry, check: str = "") -> _Facts:
     """The template fields of one finding (see the header of ``config/checks.yaml``)."""
     channel = channel_of(target)
     out = _wrap(detail, channel)
+    assert isinstance(out, _Facts)
+    if check:
+        spec = registry.check(check)
+        out.setdefault("check", spec.label if spec is not None else check)
     assert isinstance(out, _Facts)
     for key, value in list(out.items()):
         if isinstance(value, list):
@@ -168,23 +175,41 @@ def _sentence(
     check_label = spec.label if spec is not None else probe
     if status == Status.PASS:
         return _clip(f"{check_label}检查通过")
+    try:
+        fields = facts(target, detail, registry, probe)
+    except Exception:  # a detail of an unexpected shape: the generic sentence
+        fields = _Facts({"target": target, "check": check_label})
     if status == Status.FAIL:
-        try:
-            fields = facts(target, detail, registry)
-        except Exception:  # a detail of an unexpected shape: the generic sentence
-            fields = _Facts({"target": target})
         code_spec = spec.codes.get(code or "") if spec is not None else None
-        for template in code_spec.explain if code_spec is not None else ():
-            text = render(template, fields)
-            if text is not None:
-                return _clip(text)
+        text = _first(code_spec.explain if code_spec is not None else (), fields)
+        if text is not None:
+            return text
         label = registry.code_label(code or "") or code or ""
         return _clip(f"{check_label}：{target} {label}")
-    message = detail.get("error") if status == Status.ERROR else detail.get("reason")
-    message = message if isinstance(message, str) and message.strip() else None
     if status == Status.ERROR:
-        kind = registry.error_kinds.get(code or "", code or "未知原因")
-        return _clip(f"未能得出结论（{kind}）" + (f"：{message}" if message else ""))
+        # the kind's sentence (the check's own first), never the English message of the detail
+        own = spec.errors.get(code or "", ()) if spec is not None else ()
+        pre = registry.preconditions.get(str(detail.get("precondition")))
+        own = (*(pre.explain if pre is not None else ()), *own)
+        text = _first((*own, *registry.error_explain.get(code or "", ())), fields)
+        if text is not None:
+            return text
+        kind = registry.error_kinds.get(code or "", "未知原因")
+        return _clip(f"{check_label}：未能得出结论（{kind}）")
     if status == Status.NOT_APPLICABLE:
-        return _clip("不适用" + (f"：{message}" if message else ""))
+        name = detail.get("precondition")
+        if not isinstance(name, str) or name not in registry.preconditions:
+            name = "personal_data" if detail.get("field") else ""  # a row of before preconditions
+        pre = registry.preconditions.get(name)
+        text = _first(pre.explain if pre is not None else (), fields)
+        return text if text is not None else _clip(f"{check_label}：不适用")
     return _clip(f"{check_label}：{target}")
+
+
+def _first(templates: tuple[str, ...] | list[str], fields: Mapping[str, Any]) -> str | None:
+    """The first template that renders from ``fields``, clipped; None when none does."""
+    for template in templates:
+        text = render(template, fields)
+        if text is not None:
+            return _clip(text)
+    return None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import string
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -41,16 +41,55 @@ def _check_template(template: str) -> str:
     return template
 
 
-class CodeSpec(_Strict):
-    """One reason code: its Chinese label and the templates of its explanation, tried in order."""
+def _templates(value: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_check_template(t) for t in value)
 
-    label: str = Field(min_length=1)
+
+class _Explained(_Strict):
+    """Something explained in one Chinese sentence: templates tried in order (:mod:`zwaudit.explain`)."""
+
     explain: tuple[str, ...] = Field(min_length=1)
 
     @field_validator("explain")
     @classmethod
-    def _templates(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_check_template(t) for t in value)
+    def _valid_templates(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _templates(value)
+
+
+class CodeSpec(_Explained):
+    """One reason code: its Chinese label and the templates of its explanation, tried in order;
+    ``requires_personal``: the personal field of the test account the code is about (without it
+    the runner writes the code ``not_applicable``: precondition ``personal_data``)."""
+
+    label: str = Field(min_length=1)
+    requires_personal: Literal["name", "id_number", "phone"] | None = None
+
+
+class ErrorKindSpec(_Explained):
+    """An error kind: its label and the templates of the sentence of an ``error`` finding."""
+
+    label: str = Field(min_length=1)
+
+
+class PreconditionSpec(_Explained):
+    """What a check may need before it observes (the runner checks it, :mod:`zwaudit.checks`):
+    the finding written when it is unmet (``not_applicable``, or ``error`` of ``error_kind``), its
+    target (``subject``: the check's own, :meth:`~zwaudit.checks.TwoPhaseCheck.subject`;
+    ``catalogue``: ``catalogue@portal``) and its one Chinese sentence."""
+
+    unmet: Literal["not_applicable", "error"]
+    error_kind: str | None = None
+    target: Literal["subject", "catalogue"] = "subject"
+    reason: str = Field(min_length=1)  # the machine fact, in the finding's detail
+
+    @model_validator(mode="after")
+    def _kind(self) -> PreconditionSpec:
+        kinds = {k.value for k in ErrorKind}
+        if (self.unmet == "error") != (self.error_kind is not None) or (
+            self.error_kind is not None and self.error_kind not in kinds
+        ):
+            raise ValueError("an unmet 'error' names its error_kind (an ErrorKind); not_applicable none")
+        return self
 
 
 class CheckSpec(_Strict):
@@ -61,7 +100,9 @@ class CheckSpec(_Strict):
     label: str = Field(min_length=1)
     logged_in: bool = False
     evidence: tuple[str, ...] = ()
+    preconditions: tuple[str, ...] = ()  # names in the top-level ``preconditions`` table
     codes: dict[str, CodeSpec] = Field(default_factory=dict)
+    errors: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # error kind → own templates
     declared: bool = True  # False: a short ``name: "module:Class"`` entry (codes from the class)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -70,11 +111,22 @@ class CheckSpec(_Strict):
     def code_names(self) -> frozenset[str]:
         return frozenset(self.codes)
 
+    @field_validator("errors")
+    @classmethod
+    def _error_templates(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        kinds = {k.value for k in ErrorKind}
+        for kind, templates in value.items():
+            if kind not in kinds:
+                raise ValueError(f"errors: {kind!r} is not an error kind")
+            _templates(templates)
+        return value
+
 
 class RegistryFile(_Strict):
     checks: dict[str, CheckSpec | str]
     statuses: dict[str, str] = Field(default_factory=dict)
-    error_kinds: dict[str, str] = Field(default_factory=dict)
+    error_kinds: dict[str, ErrorKindSpec | str] = Field(default_factory=dict)
+    preconditions: dict[str, PreconditionSpec] = Field(default_factory=dict)
     words: dict[str, str] = Field(default_factory=dict)
     channels: dict[str, str] = Field(default_factory=dict)
 
@@ -99,7 +151,9 @@ class Registry:
                 spec = CheckSpec.model_validate({"class": spec, "label": name, "declared": False})
             self.checks[name] = spec.model_copy(update={"name": name})
         self.statuses = dict(data.statuses)
-        self.error_kinds = dict(data.error_kinds)
+        self.error_kinds = {k: v if isinstance(v, str) else v.label for k, v in data.error_kinds.items()}
+        self.error_explain = {k: v.explain for k, v in data.error_kinds.items() if not isinstance(v, str)}
+        self.preconditions = dict(data.preconditions)
         self.words = dict(data.words)
         self.channels = dict(data.channels)
 
@@ -133,6 +187,8 @@ class Registry:
             out.checks[name] = spec
         out.statuses = {**self.statuses, **other.statuses}
         out.error_kinds = {**self.error_kinds, **other.error_kinds}
+        out.error_explain = {**self.error_explain, **other.error_explain}
+        out.preconditions = {**self.preconditions, **other.preconditions}
         out.words = {**self.words, **other.words}
         out.channels = {**self.channels, **other.channels}
         return out
@@ -156,7 +212,31 @@ def parse_registry(raw: Any, source: Path, *, complete: bool = False) -> Registr
                 diff = sorted(want - have) or sorted(have - want)
                 what = "unlabelled" if want - have else "not in the enum"
                 raise ConfigError(source, key, f"{what}: {', '.join(diff)}")
+        plain = sorted(k for k, v in data.error_kinds.items() if isinstance(v, str))
+        if plain:  # the project's file explains every error kind in one Chinese sentence
+            raise ConfigError(source, f"error_kinds.{plain[0]}", "expected {label, explain}")
+        have, want = set(data.preconditions), {p.value for p in _precondition_enum()}
+        if have != want:
+            raise ConfigError(source, "preconditions", f"expected exactly: {', '.join(sorted(want))}")
+    known = {p.value for p in _precondition_enum()}
+    for name, spec in data.checks.items():
+        if not isinstance(spec, CheckSpec):
+            continue
+        where = f"checks.{name}"
+        if set(spec.preconditions) - known:
+            raise ConfigError(
+                source, f"{where}.preconditions", f"unknown: {sorted(set(spec.preconditions) - known)}"
+            )
+        personal = [c for c, s in spec.codes.items() if s.requires_personal]
+        if personal and "test_account" not in spec.preconditions:
+            raise ConfigError(source, f"{where}.codes.{personal[0]}", "requires_personal needs test_account")
     return Registry(data, source)
+
+
+def _precondition_enum() -> Any:
+    from zwaudit.checks import Precondition  # the checks module imports this one
+
+    return Precondition
 
 
 @cache

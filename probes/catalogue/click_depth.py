@@ -18,7 +18,6 @@ from probes.catalogue.common import (
     iter_pages,
     link_source_pages,
     load_items,
-    no_portal_items,
     require_sessions,
 )
 from zwaudit.checks import CheckContext, CheckOptions, Observation, Requires, TwoPhaseCheck
@@ -74,8 +73,7 @@ class ClickDepth(TwoPhaseCheck):
 
     def judge(self, observation: DepthObservation, rules: CheckOptions) -> list[Finding]:
         assert isinstance(rules, Options)
-        if not observation.items:
-            return no_portal_items(self.name)
+        # no portal items: precondition portal_catalogue, written by the runner (config/checks.yaml)
         return judge(observation.items, observation.depth_of, rules.max_clicks)
 
     def document(

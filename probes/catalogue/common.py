@@ -20,11 +20,9 @@ from zwaudit.checks import CheckContext, Observation
 from zwaudit.config import Config, load_config
 from zwaudit.db import models
 from zwaudit.evidence import EvidenceWriter
-from zwaudit.findings import Finding, error_finding
-from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.findings import Finding
+from zwaudit.outcomes import Status
 from zwaudit.targets import item_target
-
-NO_PORTAL_ITEMS = "the crawl stored no portal items for this run"
 
 _PUNCT = re.compile(r"[\s\u3000,，.。;；:：、'\"“”‘’!！?？《》<>〈〉\-—_·/\\]+")
 _BRACKETS = re.compile(r"[(\[（【［]([^()\[\]（）【】［］]*)[)\]）】］]")
@@ -150,15 +148,6 @@ def require_sessions(ctx: CheckContext) -> sessionmaker[Session]:
     if ctx.session_factory is None:
         raise RuntimeError("a crawl check needs ctx.session_factory")
     return ctx.session_factory
-
-
-def no_portal_items(check: str) -> list[Finding]:
-    """The one ``error`` finding of a catalogue without portal items.
-
-    No items is not a clean portal: it is a crawl that read nothing, so the check cannot judge.
-    """
-    target = item_target("catalogue", "portal")
-    return [error_finding(check, target, ErrorKind.NOT_FOUND, NO_PORTAL_ITEMS)]
 
 
 def observe_catalogue(ctx: CheckContext, channels: tuple[str, ...] | None = None) -> CatalogueObservation:

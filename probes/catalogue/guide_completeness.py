@@ -23,7 +23,6 @@ from pydantic import Field
 
 from crawler.labels import GuideElements
 from probes.catalogue.common import (
-    NO_PORTAL_ITEMS,
     CatalogueObservation,
     ItemSnapshot,
     fold,
@@ -34,8 +33,8 @@ from probes.catalogue.data_same_source import Matcher, rules_file
 from zwaudit.checks import CheckContext, CheckOptions, JudgeInput, Observation, Requires, TwoPhaseCheck
 from zwaudit.errors import ConfigError
 from zwaudit.evidence import EvidenceWriter
-from zwaudit.findings import Finding, error_finding
-from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.findings import Finding
+from zwaudit.outcomes import Status
 from zwaudit.registry import declared_codes
 from zwaudit.targets import item_target
 
@@ -200,9 +199,7 @@ class GuideCompleteness(TwoPhaseCheck):
 
     def judge(self, observation: CatalogueObservation, rules: Rules) -> list[Finding]:
         stored = observation.items
-        if not stored.get("portal"):
-            target = item_target("catalogue", "portal")
-            return [error_finding(self.name, target, ErrorKind.NOT_FOUND, NO_PORTAL_ITEMS)]
+        # no portal items: precondition portal_catalogue, written by the runner (config/checks.yaml)
         if rules.channels is not None:
             stored = {ch: v for ch, v in stored.items() if ch == "portal" or ch in rules.channels}
         return judge_channels(stored, rules.required, rules.placeholders, rules.schema, rules.name_threshold)

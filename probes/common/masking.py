@@ -180,3 +180,34 @@ def shown_forms(text: str, personal: dict[str, str], rules: MaskingRules) -> lis
         if field in FIELDS:
             forms.update(r.text for r in find_masked(field, value, text, rules))
     return sorted(forms, key=len, reverse=True)
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """Where one of the account's values appears in a text, classified when it is read — its
+    position, whether in full or masked, how many of its characters show — never the characters
+    themselves: what an observation keeps so that a judge can decide without the personal data."""
+
+    field: str
+    start: int
+    end: int
+    form: str  # full | masked
+    revealed: int  # characters of the value shown (all of them in full)
+    length: int  # characters of the value
+
+    def leaks(self, rules: MaskingRules) -> bool:
+        """In full, or masked revealing more than every compliant style of ``rules`` allows."""
+        return self.form == "full" or self.revealed > rules.max_revealed(self.field, self.length)
+
+
+def sightings(field: str, value: str, text: str, rules: MaskingRules) -> list[Sighting]:
+    """Every appearance of ``value`` in ``text``: in full first, then masked (``rules.mask_chars``
+    recognise the masks; which masked ones comply is the judge's question, :meth:`Sighting.leaks`)."""
+    out = [
+        Sighting(field, a, b, "full", len(value), len(value)) for a, b in find_unmasked(field, value, text)
+    ]
+    out += [
+        Sighting(field, r.start, r.start + len(r.text), "masked", r.revealed, len(value))
+        for r in find_masked(field, value, text, rules)
+    ]
+    return out

@@ -22,7 +22,18 @@ import httpx
 
 from zwaudit import observations
 from zwaudit.browser import AuditBrowser, EgressGuard, HostPacer
-from zwaudit.checks import Check, CheckContext, Requires, TwoPhaseCheck, is_two_phase, judge_input
+from zwaudit.checks import (
+    Check,
+    CheckContext,
+    JudgeInput,
+    Requires,
+    TwoPhaseCheck,
+    Unmet,
+    facts_of,
+    is_two_phase,
+    judge_input,
+    unmet_preconditions,
+)
 from zwaudit.config.loader import Config
 from zwaudit.config.schema import PortalProfile
 from zwaudit.db.store import evidence_run_dir
@@ -96,14 +107,22 @@ def undeclared_as_internal(cls: type[Check], finding: Finding) -> Finding:
 
 
 def judge_stored(
-    check: TwoPhaseCheck, text: str, where: Any, evidence: EvidenceWriter, observed_at: Any
+    check: TwoPhaseCheck,
+    text: str,
+    where: Any,
+    evidence: EvidenceWriter,
+    observed_at: Any,
+    unmet: Unmet | None = None,
 ) -> list[Finding]:
     """Judge a stored observation (the envelope's ``text``) with the rules of ``where`` (a
-    :class:`~zwaudit.checks.JudgeInput`), attach the evidence it documents, and date the findings
-    by the observation (a judge reads no clock). Used by the runner and by ``zwaudit rejudge``."""
+    :class:`~zwaudit.checks.JudgeInput`), attach the evidence it documents, put first the codes
+    ``unmet`` leaves ``not_applicable``, and date the findings by the observation (a judge reads
+    no clock). Used by the runner and by ``zwaudit rejudge``."""
     observation = observations.parse(text, type(check).observation_type)
     findings = check.judge(observation, check.rules(where))
     check.document(findings, observation, evidence)
+    if unmet is not None and unmet.codes:
+        findings = unmet.findings(check.subject(where, observation)) + findings
     for finding in findings:
         finding.observed_at = observed_at
     return findings
@@ -252,7 +271,8 @@ class PortalCheckRunner:
         try:
             findings = await asyncio.wait_for(self._run(cls), timeout)
         except TimeoutError:
-            return [error_finding(name, self.fallback_target, ErrorKind.TIMEOUT, message)]
+            seconds = int(timeout) if float(timeout).is_integer() else round(timeout, 1)
+            return [error_finding(name, self.fallback_target, ErrorKind.TIMEOUT, message, timeout_s=seconds)]
         except EvidenceStorageError:
             raise  # the evidence disk is full or read-only: every later check would fail alike
         except Exception as exc:
@@ -272,7 +292,18 @@ class PortalCheckRunner:
             return [error_finding(name, self.fallback_target, ErrorKind.INTERNAL, message)]
         return [undeclared_as_internal(cls, f) for f in findings]
 
+    def unmet(self, cls: type[Check]) -> Unmet:
+        """The check's declared preconditions this portal and run do not meet."""
+        return unmet_preconditions(
+            cls.name, facts_of(self.portal, self.session_factory, self.run_id, self.personal)
+        )
+
     async def _run(self, cls: type[Check]) -> list[Finding]:
+        unmet = self.unmet(cls)
+        if unmet.skip:  # nothing to observe: the runner writes not_applicable / error, not the check
+            where = JudgeInput(self.config, self.portal, self.config.check_options(self.portal, cls.name))
+            subject = cls().subject(where, None) if is_two_phase(cls) else self.fallback_target  # type: ignore[attr-defined]
+            return unmet.findings(subject)
         needs = getattr(cls, "needs_resources", ())
         if self.browser is not None and cls.requires is Requires.BROWSER:
             context = await self.browser_context(wants_login(cls))  # first: it loads the session notes
@@ -280,13 +311,15 @@ class PortalCheckRunner:
         ctx = self.check_context(cls)
         try:
             if is_two_phase(cls):
-                return await self._observe_and_judge(cls, ctx)  # type: ignore[arg-type]
+                return await self._observe_and_judge(cls, ctx, unmet)  # type: ignore[arg-type]
             return await cls().run(ctx)
         finally:
             if ctx.evidence.failure is not None:  # even if the check caught it and went on
                 raise ctx.evidence.failure
 
-    async def _observe_and_judge(self, cls: type[TwoPhaseCheck], ctx: CheckContext) -> list[Finding]:
+    async def _observe_and_judge(
+        self, cls: type[TwoPhaseCheck], ctx: CheckContext, unmet: Unmet
+    ) -> list[Finding]:
         """The two-phase contract: observe (all I/O), store the observation redacted beside the
         evidence, judge what was stored (so a rejudge of the same rule gives the same findings)."""
         check = cls()
@@ -296,7 +329,7 @@ class PortalCheckRunner:
         stored, text = observations.write(ctx.evidence, name, version, observation, observed_at)
         # recorded before judging: a judge that crashes leaves an observation a fixed judge can rejudge
         self.observations[name] = stored
-        return judge_stored(check, text, judge_input(ctx), ctx.evidence, observed_at)
+        return judge_stored(check, text, judge_input(ctx), ctx.evidence, observed_at, unmet)
 
     async def close(self) -> None:
         contexts, self._contexts = list(self._contexts.values()), {}

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from zwaudit import observations
 from zwaudit.app.check_runner import judge_stored, undeclared_as_internal
-from zwaudit.checks import JudgeInput, TwoPhaseCheck, is_two_phase
+from zwaudit.checks import JudgeInput, TwoPhaseCheck, facts_of, is_two_phase, unmet_preconditions
 from zwaudit.config.loader import Config
 from zwaudit.db import models, store
 from zwaudit.errors import RunError, UsageError
@@ -145,21 +145,29 @@ def _rejudge_one(
     cls = config.check_class(name)
     if not is_two_phase(cls):
         return "a one-phase check (no observe/judge): its findings cannot be rejudged"
-    if row is None:
-        return f"no observation stored in run {result.source_run} (the check failed before observing)"
     portal = config.portals.get(portal_id)
     if portal is None:
         return f"the portal is not configured in {config.directory} (give --config the run's profiles)"
+    check = cls()
+    assert isinstance(check, TwoPhaseCheck)
+    where = JudgeInput(config=config, portal=portal, options=config.check_options(portal, name))
+    unmet = unmet_preconditions(name, facts_of(portal, sf, result.source_run))  # as the runner does
+    if row is None:
+        if not _held_back(sf, result.source_run, portal_id, name):
+            return f"no observation stored in run {result.source_run} (the check failed before observing)"
+        if not unmet.skip:
+            return f"a precondition held it back in run {result.source_run} and now holds: audit it again"
+        findings = unmet.findings(check.subject(where, None))  # the runner's, again
+        store.replace_findings(sf, run_id, portal_id, name, cls.version, findings, None)
+        result.rejudged[(portal_id, name)] = Counter(f.status.value for f in findings)
+        return None
     try:
         text = observations.read_text(sf, root, row.path, row.sha256)
     except RunError as exc:
         return str(exc)
-    check = cls()
-    assert isinstance(check, TwoPhaseCheck)
-    where = JudgeInput(config=config, portal=portal, options=config.check_options(portal, name))
     evidence = EvidenceWriter(run_id, portal_id, name, root=root, run_dir=run_dir)
     try:
-        findings = judge_stored(check, text, where, evidence, row.observed_at)
+        findings = judge_stored(check, text, where, evidence, row.observed_at, unmet)
     except ValidationError as exc:
         errors = exc.errors()
         what = errors[0]["msg"] if errors else str(exc)
@@ -172,3 +180,17 @@ def _rejudge_one(
     store.replace_findings(sf, run_id, portal_id, name, cls.version, findings, stored)
     result.rejudged[(portal_id, name)] = Counter(f.status.value for f in findings)
     return None
+
+
+def _held_back(sf: sessionmaker[Session], run_id: int, portal_id: str, name: str) -> bool:
+    """Whether run ``run_id``'s findings of (portal, check) are all an unmet precondition's (the
+    runner wrote them instead of observing)."""
+    with sf() as session:
+        details = session.scalars(
+            select(models.Finding.detail).where(
+                models.Finding.run_id == run_id,
+                models.Finding.portal_id == portal_id,
+                models.Finding.probe == name,
+            )
+        ).all()
+    return bool(details) and all(isinstance(d, dict) and d.get("precondition") for d in details)

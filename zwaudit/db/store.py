@@ -335,3 +335,12 @@ def latest_catalogue(
     fetched = session.scalar(select(func.max(item.fetched_at)).where(*mine))
     rows = session.execute(select(item.name, item.code).where(*mine).order_by(item.item_key))
     return int(run_id), fetched, [(str(name), code) for name, code in rows]
+
+
+def has_items(sf: sessionmaker[Session], run_id: int, portal_id: str, channel: str = "portal") -> bool:
+    """Whether run ``run_id``'s crawl stored items of ``portal_id`` on ``channel`` (precondition
+    ``portal_catalogue``)."""
+    item = models.ServiceItem
+    where = (item.run_id == run_id, item.portal_id == portal_id, item.channel == channel)
+    with sf() as session:
+        return session.scalar(select(item.id).where(*where).limit(1)) is not None
