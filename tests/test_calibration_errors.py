@@ -202,4 +202,6 @@ def test_calibrate_cli_with_hostile_starts_sbx_xian_and_fails_on_its_problems(
     assert "crawl_delay_violations=3" in result.output and "missing" in result.output
     assert "Crawl-delay violations" in result.output
     result = CliRunner().invoke(cli, ["--db", db, "calibrate"])
-    assert started[-1] is None  # the default set: server.default_provinces(), without sbx-xian
+    assert started[-1] == server.all_provinces()  # a plain calibrate includes sbx-xian
+    result = CliRunner().invoke(cli, ["--db", db, "calibrate", "--no-hostile"])
+    assert started[-1] is None  # the sandbox's default set, without sbx-xian
