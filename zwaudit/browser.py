@@ -232,18 +232,19 @@ class HostPacer:
         :class:`EgressGuard` for every such request of the portal's contexts."""
         if self.robots is None or not url.lower().startswith(("http:", "https:")):
             return 0.0
-        delay = await self._delay_for(url)
         parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}".lower() not in self._asked:
-            return 0.0
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        # no robots.txt is fetched here (a request held in the route must not wait for one): the
+        # gap is this pacer's (read before a navigation, :meth:`wait`) or what another process of
+        # the audit learnt (the clock keeps it); a host nobody knows a gap for passes at once
+        delay = self._delays.get(origin, 0.0) if origin in self._asked else 0.0
         return await self._shared().wait(url, delay)
 
     def answered(self, url: str) -> None:
         """A page request to a ``Crawl-delay`` host was answered (or failed): the shared clock
         frees the host and counts the gap from now (:meth:`zwaudit.net.pacing.SharedPacer.answered`)."""
-        parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}".lower() in self._asked:
-            self._shared().answered(url)
+        if self.robots is not None and url.lower().startswith(("http:", "https:")):
+            self._shared().answered(url)  # a host without a clock costs a stat()
 
     def _shared(self) -> SharedPacer:
         if self.shared is None:
