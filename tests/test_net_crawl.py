@@ -338,6 +338,11 @@ def test_the_pacing_clock_is_shared_by_processes(tmp_path: Path) -> None:
     assert SharedPacer(tmp_path / "pace").claim("http://127.0.0.1:8002/robots.txt") == 0.0
     SharedPacer(tmp_path / "pace").answered("http://127.0.0.1:8004/")
     assert len(list((tmp_path / "pace").iterdir())) == 2
+    # clocks nobody touched for an hour belong to no running audit: the next pacer removes them
+    old = next((tmp_path / "pace").iterdir())
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    SharedPacer(tmp_path / "pace")
+    assert not old.exists() and len(list((tmp_path / "pace").iterdir())) == 1
 
 
 def _wait_elsewhere(directory: str, url: str) -> float:

@@ -40,6 +40,7 @@ ENV = "ZWAUDIT_PACE_DIR"
 # and beacons; scripts, styles and images are parts of a page already paced
 PAGE_RESOURCE_TYPES = frozenset({"document", "xhr", "fetch", "eventsource", "websocket", "other"})
 IN_FLIGHT_S = 2.0  # past gap + this, an unanswered request no longer holds its host
+STALE_S = 3600.0  # a clock nobody touched for this long belongs to no running audit: removed
 POLL_S = 0.2  # how often a waiter looks at the clock again
 
 
@@ -71,6 +72,17 @@ class SharedPacer:
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or default_dir()
         self._usable = True
+        self._prune()
+
+    def _prune(self) -> None:
+        """Remove clocks of audits long over (a sandbox port reused later must not inherit a
+        ``Crawl-delay``); a running audit touches its hosts' clocks at every request."""
+        cutoff = time.time() - STALE_S
+        with contextlib.suppress(OSError):
+            for path in self.directory.glob("*.pace"):
+                with contextlib.suppress(OSError):
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
 
     def _file(self, key: str) -> Path:
         digest = hashlib.sha256(key.encode()).hexdigest()[:24]
