@@ -7,13 +7,17 @@
   or a chain past ``network.max_redirects``, is ``redirect_loop``; a ``Location`` the policy
   refuses is ``egress_refused`` (the redirect is never followed); a redirect from an in-scope page
   brings its target host into scope (the unified-login host).
+- :class:`TlsVerifyMiddleware` verifies the certificate of each https host once (Scrapy does not)
+  and marks the responses of a host whose certificate does not verify (``tls`` errors).
 - :class:`PoliteRobotsMiddleware` is Scrapy's robots.txt middleware plus ``Crawl-delay``: Scrapy
   parses it but never applies it, so the host's download slot gets that delay (no jitter, and
-  AutoThrottle may not shorten it).
+  AutoThrottle may not shorten it), and every request to the host claims it on the clock the
+  audit's browser checks share (:func:`pace_shared`, :mod:`zwaudit.net.pacing`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from urllib.parse import urljoin
@@ -26,13 +30,17 @@ from scrapy.http import Response
 from scrapy.robotstxt import RobotParser
 from scrapy.utils.httpobj import urlparse_cached
 
-from zwaudit.net.egress import EgressPolicy
+from zwaudit.net.egress import EgressPolicy, origin_of
+from zwaudit.net.pacing import SharedPacer, host_key
 from zwaudit.net.robots import crawl_delay_for
+from zwaudit.net.tls import certificate_problem
 from zwaudit.net.traps import canonical_url
 
 log = logging.getLogger(__name__)
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _POLICIES: list[EgressPolicy] = []  # every portal crawled in this process (the browser's check)
+_CRAWL_DELAYS: dict[str, float] = {}  # host:port → the Crawl-delay its robots.txt asked for
+_SHARED_PACER: SharedPacer | None = None
 
 
 class EgressRefused(IgnoreRequest):
@@ -67,6 +75,35 @@ async def browser_allows(url: str) -> bool:
         if await policy.check_async(url, scope=False) is None:
             return True
     return False
+
+
+def crawl_delay_of(url: str) -> float | None:
+    """The ``Crawl-delay`` (as applied) of ``url``'s host, once its robots.txt has been read."""
+    return _CRAWL_DELAYS.get(host_key(url))
+
+
+async def pace_shared(url: str) -> float:
+    """Wait for ``url``'s turn on the host's shared clock (:mod:`zwaudit.net.pacing`) when its
+    robots.txt asks for a ``Crawl-delay`` (known here, or to another process of the audit): the
+    browser checks of the same audit claim the host on that clock too. Called just before a
+    request leaves (plain requests by the download handler, a rendered page's navigations and
+    XHRs by its request filter); :func:`answered` frees the host. Returns the seconds waited."""
+    # before its robots.txt is read (the robots.txt request itself), the gap another process of
+    # the audit learnt for the host still holds (SharedPacer.claim)
+    return await _shared_pacer().wait(url, crawl_delay_of(url) or 0.0)
+
+
+def answered(url: str) -> None:
+    """A page request to ``url``'s host was answered (or failed): the shared clock frees the host
+    and counts the gap from now."""
+    _shared_pacer().answered(url)
+
+
+def _shared_pacer() -> SharedPacer:
+    global _SHARED_PACER
+    if _SHARED_PACER is None:
+        _SHARED_PACER = SharedPacer()
+    return _SHARED_PACER
 
 
 class EgressMiddleware:
@@ -129,6 +166,57 @@ class RedirectGuardMiddleware:
         return response
 
 
+class TlsVerifyMiddleware:
+    """The certificate of every https host the crawl reads, verified once per ``host:port``.
+
+    Scrapy's TLS context does not verify certificates (and must not: a portal behind a bad
+    certificate is still read, as a person who clicks through the warning reads it), so a link to
+    a host with an unknown CA, an expired certificate or another name answered 200 and looked
+    healthy. The verdict of :func:`zwaudit.net.tls.certificate_problem` (the profile's
+    ``ca_bundle``, else the system store) goes into ``meta["tls_fault"]``, kept across redirects
+    (a bad hop is a bad link); the spider records it as the page's ``tls: …`` error.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.timeout = min(15.0, crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 15.0))
+        self.verdicts: dict[tuple[str, int], asyncio.Future[str | None]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> TlsVerifyMiddleware:
+        return cls(crawler)
+
+    async def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        origin = origin_of(response.url)
+        if origin is None or not response.url.lower().startswith("https:"):
+            return response
+        verdict = self.verdicts.get(origin)
+        if verdict is None:
+            verdict = asyncio.ensure_future(self._verify(response.url))
+            self.verdicts[origin] = verdict
+        problem = await asyncio.shield(verdict)
+        if problem is not None:
+            request.meta["tls_fault"] = problem
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value("tls/invalid_certificate")
+        return response
+
+    async def _verify(self, url: str) -> str | None:
+        policy = _policy(self.crawler)
+        if policy is not None and await policy.check_async(url) is not None:
+            return None  # never contacted (the fetch is refused on its own)
+        spider = self.crawler.spider
+        crawl = getattr(spider, "crawl", None)
+        profile = getattr(crawl, "profile", None)
+        ca_bundle = getattr(profile, "ca_bundle", None)
+        problem = await asyncio.to_thread(certificate_problem, url, ca_bundle, timeout=self.timeout)
+        if problem is not None:
+            log.info("certificate of %s does not verify: %s", url, problem)
+        return problem
+
+
 class PoliteRobotsMiddleware(RobotsTxtMiddleware):
     """Scrapy's robots.txt middleware, with ``Crawl-delay`` applied to the host's download slot."""
 
@@ -161,6 +249,10 @@ class PoliteRobotsMiddleware(RobotsTxtMiddleware):
         if asked is None:
             return
         delay = crawl_delay_for(asked, self.configured_delay)
+        if host_key(request.url) not in _CRAWL_DELAYS:
+            # the shared clock's gap for this host; the robots.txt request just sent counts
+            _CRAWL_DELAYS[host_key(request.url)] = delay
+            _shared_pacer().sent(request.url, delay)
         request.meta["autothrottle_dont_adjust_delay"] = True  # AutoThrottle may not shorten it
         self._apply(request, delay)
 

@@ -53,8 +53,14 @@ class RenderingHandler(BaseDownloadHandler):
         if request.meta.get("playwright"):
             handler = await self._browser_handler()
             response: Response = await handler.download_request(request)
-            return response
-        return await self.http.download_request(request)
+            return response  # its navigation and XHRs are paced by abort_request
+        from crawler.network import answered, pace_shared
+
+        await pace_shared(request.url)  # the Crawl-delay shared with the browser checks
+        try:
+            return await self.http.download_request(request)
+        finally:
+            answered(request.url)
 
     async def close(self) -> None:
         await self.http.close()
@@ -66,9 +72,16 @@ class RenderingHandler(BaseDownloadHandler):
 async def abort_request(request: Any) -> bool:
     """PLAYWRIGHT_ABORT_REQUEST: rendering needs the page's script and data, not its pictures; and
     nothing a rendered page asks for may reach a private, loopback or link-local address that is
-    not one of the portal's own origins (:func:`crawler.network.browser_allows`)."""
+    not one of the portal's own origins (:func:`crawler.network.browser_allows`). A request that
+    loads a page (navigation, frame, XHR) of a host asking for a ``Crawl-delay`` waits here for
+    its turn on the clock the audit's processes share (:func:`crawler.network.pace_shared`)."""
     if request.resource_type in ("image", "media", "font"):
         return True
-    from crawler.network import browser_allows
+    from crawler.network import browser_allows, pace_shared
+    from zwaudit.net.pacing import PAGE_RESOURCE_TYPES
 
-    return not await browser_allows(str(request.url))
+    if not await browser_allows(str(request.url)):
+        return True
+    if request.resource_type in PAGE_RESOURCE_TYPES:
+        await pace_shared(str(request.url))  # a navigation or XHR of a Crawl-delay host waits its turn
+    return False

@@ -41,6 +41,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.network.PoliteRobotsMiddleware": 100,
     "crawler.network.RedirectGuardMiddleware": 650,
+    "crawler.network.TlsVerifyMiddleware": 700,  # every response, redirect hops included
     "crawler.middlewares.RetryAfterMiddleware": 570,
     "crawler.middlewares.ChallengeMiddleware": 560,
 }

@@ -197,9 +197,14 @@ def test_calibrate_cli_with_hostile_starts_sbx_xian_and_fails_on_its_problems(
     monkeypatch.setattr(calibrate_cli, "calibrate", fake_calibrate)
     db = f"sqlite:///{tmp_path / 'c.sqlite'}"
     result = CliRunner().invoke(cli, ["--db", db, "calibrate", "--hostile"])
-    assert started == [server.all_provinces()] and "sbx-xian" in started[0]  # type: ignore[operator]
+    # the hostile province alone, after the others (its hogs starved their script-drawn portals)
+    assert started == [server.default_provinces(), ["sbx-xian"]]
     assert result.exit_code == 1, result.output
     assert "crawl_delay_violations=3" in result.output and "missing" in result.output
     assert "Crawl-delay violations" in result.output
     result = CliRunner().invoke(cli, ["--db", db, "calibrate"])
-    assert started[-1] is None  # the default set: server.default_provinces(), without sbx-xian
+    assert started[-2:] == [server.default_provinces(), ["sbx-xian"]]  # a plain calibrate includes it
+    result = CliRunner().invoke(cli, ["--db", db, "calibrate", "--no-hostile"])
+    assert started[-1] is None  # the sandbox's default set, without sbx-xian
+    result = CliRunner().invoke(cli, ["--db", db, "calibrate", "--province", "sbx-xian"])
+    assert started[-1] == ["sbx-xian"]

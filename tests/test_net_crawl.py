@@ -208,6 +208,152 @@ def test_link_health_does_not_judge_what_the_policy_kept_it_from() -> None:
     }
 
 
+def test_link_health_on_unreachable_hosts_the_auditors_network_and_bad_certificates() -> None:
+    """Issue 16 on sbx-xian: a refused port is ``error``/``connection`` (a server down tonight and a
+    dead link look the same), a name that does not resolve is still ``broken_link``; a link into
+    the auditor's own network is recorded as ``error``/``egress_refused``, one to another site is
+    no finding; a host whose certificate does not verify is one ``error``/``tls`` (on the first
+    link to it), and a 4xx it answered is still ``broken_link``."""
+    from crawler.checks import link_health
+    from crawler.checks.common import PageSnapshot
+    from zwaudit.net.egress import EgressPolicy
+    from zwaudit.outcomes import Status
+
+    def page(url: str, status: int | None, error: str | None) -> PageSnapshot:
+        return PageSnapshot(url, "portal", status, error, 1, "http://h/")
+
+    policy = EgressPolicy.build(["http://127.0.0.1:28000/"])
+    loopback = policy.check("http://127.0.0.1:5432/")
+    metadata = policy.check("http://169.254.169.254/latest/meta-data/")
+    offsite = policy.check("http://www.gov.cn/")
+    assert loopback and metadata and offsite
+    findings = link_health.judge(
+        [
+            PageSnapshot("http://h/", "portal", 200, None, 0, None),
+            page("http://h:9/login", None, "connection: Connection was refused by other side: 111"),
+            page("http://gone.example/", None, "dns: no such host"),
+            page("http://127.0.0.1:5432/", None, f"egress_refused: {loopback}"),
+            page("http://169.254.169.254/latest/meta-data/", None, f"egress_refused: {metadata}"),
+            page("http://www.gov.cn/", None, f"egress_refused: {offsite}"),
+            page("https://t:1/", 200, "tls: untrusted: unable to get local issuer certificate"),
+            page("https://t:1/more", 200, "tls: untrusted: unable to get local issuer certificate"),
+            page("https://t:1/gone", 404, "tls: untrusted: unable to get local issuer certificate"),
+            page("https://u:2/", 200, "tls: expired: certificate has expired"),
+        ],
+        "http://h/",
+    )
+    assert {(f.target, f.status, f.code) for f in findings} == {
+        ("http://h:9/login", Status.ERROR, "connection"),
+        ("http://gone.example/", Status.FAIL, "broken_link"),
+        ("http://127.0.0.1:5432/", Status.ERROR, "egress_refused"),
+        ("http://169.254.169.254/latest/meta-data/", Status.ERROR, "egress_refused"),
+        ("https://t:1/", Status.ERROR, "tls"),
+        ("https://t:1/gone", Status.FAIL, "broken_link"),
+        ("https://u:2/", Status.ERROR, "tls"),
+    }
+
+
+def test_the_crawler_verifies_certificates_once_per_host(tmp_path: Path) -> None:
+    """Scrapy reads a page behind any certificate; the crawler's verdict on it comes from one
+    handshake per host:port against the profile's CA bundle (zwaudit.net.tls), kept across
+    redirect hops in ``meta["tls_fault"]``."""
+    import asyncio
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from types import SimpleNamespace
+
+    from scrapy import Request, Spider
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from crawler.network import TlsVerifyMiddleware
+    from sandbox.ca import load_or_create
+    from sandbox.web import tls_faults
+
+    certificates = load_or_create(tmp_path / "ca")
+
+    class Quiet(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    servers = []
+    for ctx in (certificates.server, tls_faults.wrong_name(tmp_path / "ca")):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    try:
+        good, bad = (f"https://127.0.0.1:{s.server_address[1]}/" for s in servers)
+        crawler = get_crawler(Spider)
+        profile = SimpleNamespace(ca_bundle=certificates.ca_pem)
+        crawler.spider = SimpleNamespace(crawl=SimpleNamespace(profile=profile))  # type: ignore[assignment]
+        middleware = TlsVerifyMiddleware(crawler)
+
+        async def fetch(url: str) -> dict[str, object]:
+            request = Request(url)
+            await middleware.process_response(request, HtmlResponse(url, body=b"<p>x</p>", request=request))
+            return request.meta
+
+        async def both() -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
+            return await fetch(good), await fetch(bad), await fetch(bad + "again")
+
+        ok, wrong, again = asyncio.run(both())
+        assert "tls_fault" not in ok
+        assert str(wrong["tls_fault"]).startswith("hostname_mismatch")
+        assert again["tls_fault"] == wrong["tls_fault"]
+        assert len(middleware.verdicts) == 2  # one handshake per host:port
+    finally:
+        for server in servers:
+            server.shutdown()
+
+
+def test_the_pacing_clock_is_shared_by_processes(tmp_path: Path) -> None:
+    """Crawl-delay kept by the crawler and the browser checks together (issue 16: 11 to 16
+    violations when each paced its own requests): one clock per host:port, across processes; a
+    request in flight holds the host until answered, and the gap counts from the answer."""
+    import multiprocessing
+
+    from zwaudit.net.pacing import IN_FLIGHT_S, SharedPacer
+
+    pacer = SharedPacer(tmp_path / "pace")
+    assert pacer.claim("http://127.0.0.1:8000/a", 1.0) == 0.0  # sent now, in flight
+    assert pacer.claim("http://127.0.0.1:8000/b", 1.0) > 0.9
+    assert pacer.claim("http://127.0.0.1:8001/", 1.0) == 0.0  # another host:port: its own clock
+    time.sleep(0.3)  # answered 0.3 s after it was sent (it may have left late): the gap counts from here
+    pacer.answered("http://127.0.0.1:8000/a")
+    assert pacer.claim("http://127.0.0.1:8000/b", 1.0) > 0.9
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        waited = pool.apply(_wait_elsewhere, (str(tmp_path / "pace"), "https://127.0.0.1:8000/c"))
+    assert waited >= 0.0  # another process claimed it once the gap had passed (no earlier)
+    assert pacer.claim("http://127.0.0.1:8000/d", 0.0) > 0.9  # the robots.txt request keeps the gap
+    # a request never answered (a never-ending XHR) stops holding the host after gap + IN_FLIGHT_S
+    stuck = SharedPacer(tmp_path / "stuck")
+    assert stuck.claim("http://127.0.0.1:8005/xhr", 0.2) == 0.0
+    assert 0.2 + IN_FLIGHT_S - 0.5 < stuck.claim("http://127.0.0.1:8005/next", 0.2) <= 0.2 + IN_FLIGHT_S
+    # a host nobody asked a gap for is free and costs no file
+    assert SharedPacer(tmp_path / "pace").claim("http://127.0.0.1:8002/robots.txt") == 0.0
+    SharedPacer(tmp_path / "pace").answered("http://127.0.0.1:8004/")
+    assert len(list((tmp_path / "pace").iterdir())) == 2
+    # clocks nobody touched for an hour belong to no running audit: the next pacer removes them
+    old = next((tmp_path / "pace").iterdir())
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    SharedPacer(tmp_path / "pace")
+    assert not old.exists() and len(list((tmp_path / "pace").iterdir())) == 1
+
+
+def _wait_elsewhere(directory: str, url: str) -> float:
+    import asyncio
+
+    from zwaudit.net.pacing import SharedPacer
+
+    pacer = SharedPacer(Path(directory))
+    return asyncio.run(pacer.wait(url, 1.0))
+
+
 def test_a_slot_keeps_its_crawl_delay_against_autothrottle() -> None:
     """Hosts sharing one address share one download slot: a request to the one without a
     Crawl-delay (or the robots.txt request itself) may not let AutoThrottle shorten the delay

@@ -6,6 +6,7 @@ import asyncio
 import base64
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 
@@ -186,6 +187,39 @@ def test_the_browser_pacer_keeps_crawl_delay_and_retry_after_holds() -> None:
     assert fast < 0.2
     assert held >= 0.38
     assert fetched == ["https://slow.example/robots.txt", "https://fast.example/robots.txt"]
+
+
+def test_the_browser_and_the_crawler_share_a_crawl_delay_hosts_clock(tmp_path: Path) -> None:
+    """A page's clicks, pop-ups and XHRs (the egress guard's route) reserve on the same clock as the
+    crawler's requests (crawler.network.pace_shared) for a host asking Crawl-delay; other hosts
+    are not slowed."""
+    from zwaudit.browser import HostPacer
+    from zwaudit.net.pacing import SharedPacer
+
+    async def robots(url: str) -> str | None:
+        return "User-agent: *\nCrawl-delay: 0.3\n" if "slow.example" in url else None
+
+    async def go() -> tuple[float, float, float]:
+        pacer = HostPacer(0.0, robots=robots, user_agent="zwaudit/0.1")
+        pacer.shared = SharedPacer(tmp_path)
+        crawler = SharedPacer(tmp_path)  # the crawl subprocess, on the same directory
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        assert crawler.claim("https://slow.example/list", 0.3) == 0.0  # the crawler sends one
+        crawler.answered("https://slow.example/list")
+        await pacer.pace_request("https://slow.example/api/hot")  # an XHR of a probe's page waits
+        t1 = loop.time()
+        await pacer.pace_request("https://fast.example/api/hot")
+        await pacer.pace_request("https://fast.example/api/more")
+        t2 = loop.time()
+        waited = crawler.claim("https://slow.example/next", 0.3)  # the XHR is in flight: wait
+        pacer.answered("https://slow.example/api/hot")
+        return t1 - t0, t2 - t1, waited
+
+    probe, fast, crawler_waits = asyncio.run(go())
+    assert probe >= 0.28
+    assert fast < 0.2
+    assert crawler_waits > 0.0
 
 
 def test_fractional_crawl_delay_and_agent_groups() -> None:

@@ -17,7 +17,9 @@ orchestrator lifts the block for that check with :meth:`AuditBrowser.allow_resou
 Every request of a portal's context passes its egress policy (:class:`EgressGuard`,
 :mod:`zwaudit.net.egress`): a navigation (a document, in any frame or pop-up) must go to a host of
 the portal; anything else the page loads may come from any public address, but never from the
-auditor's own network. A refused request is aborted (``net::ERR_ACCESS_DENIED``, classified
+auditor's own network; a request that loads a page (navigation, frame, XHR) of a host whose
+robots.txt asks for a ``Crawl-delay`` waits for its turn on the clock the crawler shares
+(:meth:`HostPacer.pace_request`, :mod:`zwaudit.net.pacing`). A refused request is aborted (``net::ERR_ACCESS_DENIED``, classified
 ``egress_refused``) and listed in ``EgressGuard.refused``. Dialogs are answered so that nothing
 waits on them: ``alert``/``confirm``/``prompt`` dismissed, ``beforeunload`` accepted (leave).
 """
@@ -36,12 +38,22 @@ from urllib.parse import urlsplit
 
 from zwaudit.config.schema import BrowserSettings
 from zwaudit.errors import RunError
+from zwaudit.net.pacing import PAGE_RESOURCE_TYPES, SharedPacer
 from zwaudit.net.robots import crawl_delay_for
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from playwright.async_api import Browser, BrowserContext, Dialog, Page, Playwright, Response, Route
+    from playwright.async_api import (
+        Browser,
+        BrowserContext,
+        Dialog,
+        Page,
+        Playwright,
+        Request,
+        Response,
+        Route,
+    )
 
     from zwaudit.net.egress import EgressPolicy
     from zwaudit.net.proxy import EgressProxy
@@ -81,10 +93,11 @@ class EgressGuard:
     contexts also goes through it: the proxy sees the redirect hops Playwright does not route.
     """
 
-    def __init__(self, policy: EgressPolicy) -> None:
+    def __init__(self, policy: EgressPolicy, pacer: HostPacer | None = None) -> None:
         self.policy = policy
         self.refused: list[tuple[str, str]] = []  # (url, reason), most recent last
         self.proxy: EgressProxy | None = None
+        self.pacer = pacer  # requests that load a page wait for a Crawl-delay host's turn
 
     async def start_proxy(self) -> dict[str, Any]:
         """Start the portal's filtering proxy (once); the ``proxy`` option of a context."""
@@ -105,6 +118,8 @@ class EgressGuard:
         navigation = request.resource_type == "document"
         reason = await self.policy.check_async(request.url, scope=navigation)
         if reason is None:
+            if self.pacer is not None and request.resource_type in PAGE_RESOURCE_TYPES:
+                await self.pacer.pace_request(request.url)
             await route.fallback()
             return
         if len(self.refused) > 200:
@@ -113,10 +128,17 @@ class EgressGuard:
         log.info("egress refused: %s (%s)", request.url[:300], reason)
         await route.abort("accessdenied")
 
+    def failed(self, request: Request) -> None:
+        """A request that ended without an answer frees its host on the shared clock."""
+        if self.pacer is not None and request.resource_type in PAGE_RESOURCE_TYPES:
+            self.pacer.answered(request.url)
+
     def learn(self, response: Response) -> None:
         """A document reached by redirects from the portal brings its host into scope (redirect
         hops are not routed by Playwright, so the chain is read from the response)."""
         request = response.request
+        if self.pacer is not None and request.resource_type in PAGE_RESOURCE_TYPES:
+            self.pacer.answered(response.url)
         if request.resource_type != "document":
             return
         hops: list[str] = [request.url]
@@ -171,7 +193,9 @@ class HostPacer:
         self._last: dict[str, float] = {}
         self._delays: dict[str, float] = {}  # origin → the gap robots.txt asked for
         self._held: dict[str, float] = {}  # host → monotonic time before which nothing is sent
+        self._asked: set[str] = set()  # origins whose robots.txt states a Crawl-delay
         self._lock = asyncio.Lock()
+        self.shared: SharedPacer | None = None  # the audit's shared clock (made on first use)
 
     def hold(self, url: str, seconds: float) -> None:
         """Send nothing more to ``url``'s host for ``seconds`` (a Retry-After)."""
@@ -189,12 +213,43 @@ class HostPacer:
 
             asked: float | None = None
             try:
+                await self._shared().wait(url)  # a Crawl-delay the crawler learnt holds already
                 text = await self.robots(origin + "/robots.txt")
                 asked = Robots(text, self.user_agent).crawl_delay() if text else None
             except Exception:  # no robots.txt, or unreadable: our own delay
                 asked = None
             self._delays[origin] = crawl_delay_for(asked, self.delay_s)
+            if asked is not None:
+                self._asked.add(origin)
+                # the robots.txt request just sent counts: the next page request keeps the gap
+                self._shared().sent(url, self._delays[origin])
         return self._delays[origin]
+
+    async def pace_request(self, url: str) -> float:
+        """Any request that loads a page (a navigation, a click's, a pop-up's, a frame, an XHR) to
+        a host whose robots.txt asks for a ``Crawl-delay`` waits for its turn on the clock the
+        audit's crawler shares (:mod:`zwaudit.net.pacing`); returns the seconds waited. Called by
+        :class:`EgressGuard` for every such request of the portal's contexts."""
+        if self.robots is None or not url.lower().startswith(("http:", "https:")):
+            return 0.0
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        # no robots.txt is fetched here (a request held in the route must not wait for one): the
+        # gap is this pacer's (read before a navigation, :meth:`wait`) or what another process of
+        # the audit learnt (the clock keeps it); a host nobody knows a gap for passes at once
+        delay = self._delays.get(origin, 0.0) if origin in self._asked else 0.0
+        return await self._shared().wait(url, delay)
+
+    def answered(self, url: str) -> None:
+        """A page request to a ``Crawl-delay`` host was answered (or failed): the shared clock
+        frees the host and counts the gap from now (:meth:`zwaudit.net.pacing.SharedPacer.answered`)."""
+        if self.robots is not None and url.lower().startswith(("http:", "https:")):
+            self._shared().answered(url)  # a host without a clock costs a stat()
+
+    def _shared(self) -> SharedPacer:
+        if self.shared is None:
+            self.shared = SharedPacer()
+        return self.shared
 
     async def wait(self, url: str) -> None:
         host = (urlsplit(url).hostname or "").lower()
@@ -288,6 +343,7 @@ class AuditBrowser:
         if egress is not None:  # registered last: it runs first (Playwright's route order)
             await context.route("**/*", egress)
             context.on("response", egress.learn)
+            context.on("requestfailed", egress.failed)
         context.on("page", _guard_page)
         context.on("close", lambda _ctx: self._forget(id(context)))
         return context

@@ -34,9 +34,10 @@ from crawler.extract import (
     visible_text_length,
 )
 from crawler.middlewares import BROWSER_CONTEXT
-from crawler.network import register_policy
+from crawler.network import answered, register_policy
 from crawler.rows import error_kind, item_row, page_row
 from zwaudit.config.schema import ClickDiscovery
+from zwaudit.net.pacing import PAGE_RESOURCE_TYPES
 from zwaudit.net.proxy import EgressProxy
 from zwaudit.net.traps import canonical_url, chain_length, url_pattern
 
@@ -138,6 +139,8 @@ class PortalSpider(scrapy.Spider):
 
     async def capture_json(self, response: Any) -> None:
         """Keep the JSON bodies a rendered page asked for (its own API, discovered, not guessed)."""
+        if response.request.resource_type in PAGE_RESOURCE_TYPES:
+            answered(response.url)  # the shared Crawl-delay clock counts from this answer
         try:
             if "json" not in (response.headers.get("content-type") or ""):
                 return
@@ -170,6 +173,8 @@ class PortalSpider(scrapy.Spider):
         if error is None and meta.get("channel") and not_page:
             # a page of the portal that is a PDF or a download where a page was linked
             error = f"not_html: {content_type or 'binary'}"
+        if error is None and meta.get("tls_fault"):
+            error = f"tls: {meta['tls_fault']}"  # read all the same (crawler.network.TlsVerifyMiddleware)
         yield page_row(self, url, meta, response.status, error, content_type)
         if response.url != url:  # redirected: the landing page is reached by the same clicks
             yield page_row(self, response.url, meta, response.status, error, content_type)

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from probes.common.errors import classify_exception
+from zwaudit.net.tls import problem_of
 from zwaudit.outcomes import ErrorKind
 
 
@@ -39,21 +40,6 @@ class TlsObservation:
     issuer: str | None = None
     not_after: datetime | None = None
     protocol: str | None = None
-
-
-def _problem(err: ssl.SSLCertVerificationError) -> str:
-    text = f"{err.verify_message or ''} {err}".lower()
-    if "expired" in text:
-        return "expired"
-    if "not yet valid" in text:
-        return "not_yet_valid"
-    if "hostname" in text or "ip address mismatch" in text:
-        return "hostname_mismatch"
-    if "self-signed" in text or "self signed" in text:
-        return "self_signed"
-    if "unable to get local issuer" in text or "unknown ca" in text:
-        return "untrusted"
-    return "other"
 
 
 def _peer_details(host: str, port: int, timeout: float) -> tuple[str | None, str | None, datetime | None]:
@@ -122,7 +108,7 @@ def verify_certificate(url: str, ca_bundle: Path | None = None, *, timeout: floa
             port,
             reachable=True,
             valid=False,
-            problem=_problem(err),
+            problem=problem_of(err),
             message=(err.verify_message or str(err))[:300],
             subject=bad_subject,
             issuer=bad_issuer,

@@ -170,6 +170,7 @@ class PortalCheckRunner:
             robots=self._robots_text if portal.politeness.obey_robots else None,
             user_agent=config.settings.user_agent,
         )
+        self.egress.pacer = self._pacer  # a page's clicks, pop-ups and XHRs keep Crawl-delay too
 
     @property
     def fallback_target(self) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -86,6 +87,17 @@ def registrable_domain(host: str) -> str:
     if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _GENERIC_SLD:
         return ".".join(labels[-3:])
     return ".".join(labels[-2:])
+
+
+_PROBLEMS = ("loopback", "link-local", "multicast", "unspecified", "private", "reserved")
+_ADDRESS_REFUSAL = re.compile(rf"\ba ({'|'.join(_PROBLEMS)}) address\b")
+
+
+def is_address_refusal(reason: str) -> bool:
+    """Whether a refusal (``egress_refused: …`` message or reason) is the *address* rule's: a
+    destination inside the auditor's own network (loopback, private, link-local …, by its
+    address or the address its name resolved to), as opposed to a host outside the portal."""
+    return _ADDRESS_REFUSAL.search(reason) is not None
 
 
 def address_problem(address: str) -> str | None:
@@ -177,11 +189,11 @@ class EgressPolicy:
         if origin in self.own_origins:
             return None, None
         host, port = origin
-        if scope and not self.in_scope(host):
-            return f"{host} is not a host of this portal (profile egress.allow adds one)", None
-        problem = address_problem(host)
+        problem = address_problem(host)  # before scope: a link into our own network says so
         if problem is not None:
             return f"{host}:{port} is a {problem} address, not one of the profile's own origins", None
+        if scope and not self.in_scope(host):
+            return f"{host} is not a host of this portal (profile egress.allow adds one)", None
         if _ip(host) is not None:
             return None, None
         return None, origin

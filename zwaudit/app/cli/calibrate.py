@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.app.calibration import CalibrationReport, Score, calibrate
 from zwaudit.app.cli.context import AppContext
@@ -152,9 +153,10 @@ def hostile_tables(report: CalibrationReport) -> list[Table]:
 )
 @click.option(
     "--hostile/--no-hostile",
-    default=False,
+    default=True,
     show_default=True,
-    help="Also calibrate on the opt-in hostile province sbx-xian (when no --province is given).",
+    help="Include the hostile province sbx-xian when no --province is given (it adds about 13 "
+    "minutes; the sandbox's own default set, the test fixture's and the demo's, leaves it out).",
 )
 @click.option(
     "--threshold",
@@ -178,8 +180,50 @@ def command(
 
     chosen = chosen_provinces(provinces or (tuple(server.all_provinces()) if hostile else ()), families)
     sf = app.sessions()
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    failing: list[str] = []
+    problems: list[str] = []
+    run_ids: list[int] = []
+    for group in calibration_passes(chosen):
+        report = _calibrate_pass(app, sf, group, probes)
+        run_ids.append(report.run_id)
+        for table in report_tables(report):
+            console.print(table)
+        failing += report.below(threshold)
+        problems += report.hostile_problems()
+    if failing:
+        click.echo(f"below the threshold {threshold:.2f}: {', '.join(dict.fromkeys(failing))}", err=True)
+    if problems:
+        click.echo(f"hostile province: {len(problems)} problem(s): {'; '.join(problems[:10])}", err=True)
+    if failing or problems:
+        sys.exit(EXIT_REGRESSION)
+    runs = ", ".join(str(r) for r in run_ids)
+    click.echo(
+        f"calibration run{'s' if len(run_ids) > 1 else ''} {runs}: every check at or above {threshold:.2f}"
+    )
+
+
+def calibration_passes(chosen: list[str] | None) -> list[list[str] | None]:
+    """The sandbox provinces of each calibration pass: the opt-in hostile ones (sbx-xian) alone,
+    after the others. Its tarpits, ``while(true){}`` page and ever-growing DOM in the same crawl
+    browser and on the same cores starved the other provinces' script-drawn portals (sbx-zhe,
+    sbx-min, sbx-zj stored no portal item in a run of all ten at once)."""
+    from sandbox import server
+
+    if chosen is None:
+        return [None]
+    hostile = [p for p in chosen if p not in server.default_provinces()]
+    ordinary = [p for p in chosen if p not in hostile]
+    return [group for group in (ordinary, hostile) if group]
+
+
+def _calibrate_pass(
+    app: AppContext, sf: sessionmaker[Session], provinces: list[str] | None, probes: tuple[str, ...]
+) -> CalibrationReport:
+    from sandbox import server
+
     with tempfile.TemporaryDirectory(prefix="zwaudit-calibrate-") as tmp:
-        sb = server.start(chosen, base_port=0, directory=Path(tmp))
+        sb = server.start(provinces, base_port=0, directory=Path(tmp))
         try:
             config = load_config(sb.config_dir)
             _, report = calibrate(
@@ -193,15 +237,4 @@ def command(
             )
         finally:
             sb.stop()
-    console = Console(width=None if sys.stdout.isatty() else 200)
-    for table in report_tables(report):
-        console.print(table)
-    failing = report.below(threshold)
-    if failing:
-        click.echo(f"below the threshold {threshold:.2f}: {', '.join(failing)}", err=True)
-    problems = report.hostile_problems()
-    if problems:
-        click.echo(f"hostile province: {len(problems)} problem(s): {'; '.join(problems[:10])}", err=True)
-    if failing or problems:
-        sys.exit(EXIT_REGRESSION)
-    click.echo(f"calibration run {report.run_id}: every check at or above {threshold:.2f}")
+    return report
