@@ -214,8 +214,8 @@ def test_link_health_on_unreachable_hosts_the_auditors_network_and_bad_certifica
     the auditor's own network is recorded as ``error``/``egress_refused``, one to another site is
     no finding; a host whose certificate does not verify is one ``error``/``tls`` (on the first
     link to it), and a 4xx it answered is still ``broken_link``."""
-    from crawler.checks import link_health
-    from crawler.checks.common import PageSnapshot
+    from probes.catalogue import link_health
+    from probes.catalogue.common import PageSnapshot
     from zwaudit.net.egress import EgressPolicy
     from zwaudit.outcomes import Status
 
