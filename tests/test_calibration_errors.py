@@ -105,6 +105,7 @@ def _row(t: float, path: str, site: str = "portal", **kw: object) -> Logged:
         int(kw.get("status", 200)),  # type: ignore[call-overload]
         str(kw.get("tag", "")),
         kw.get("retry_after"),  # type: ignore[arg-type]
+        str(kw.get("location", "")),
     )
 
 
@@ -123,13 +124,17 @@ def test_politeness_counters_from_the_request_log() -> None:
         _row(8.0, "/internal/x?y=1"),  # 0.7 s after the previous page: Crawl-delay violation
         *(_row(10.0 + 2 * i, f"/bsrl/calendar?month={i}", tag="trap:calendar") for i in range(5)),
         _row(30.0, "/news/list;jsessionid=A", tag="trap:session"),
+        _row(40.0, "/xf/user/sso?ticket=T", status=302, location="/xf/user/home"),
+        _row(40.1, "/xf/user/home"),  # the redirect followed: one fetch, a hop, not a violation
+        _row(40.2, "/xf/user/other"),  # a fetch the auditor chose 0.1 s later: a violation
     ]
     c = HostileCounters("sbx-x")
     politeness(rows, NOTES, c)
     assert c.requests == len(rows)
     assert c.disallowed_requests == 2
     assert c.retry_after_violations == 1
-    assert (c.crawl_delay_violations, c.crawl_delay_pages) == (2, 12)  # 2.1→3.0 and 7.3→8.0
+    assert (c.crawl_delay_violations, c.crawl_delay_pages) == (3, 15)  # 2.1→3.0, 7.3→8.0, 40.1→40.2
+    assert c.crawl_delay_redirect_hops == 1  # 40.0→40.1
     assert c.trap_pages == {"calendar": 5, "session": 1} and c.traps_over_bound == 1
     assert any("calendar" in p for p in c.problems()) and any("retry_after" in p for p in c.problems())
 
@@ -208,3 +213,11 @@ def test_calibrate_cli_with_hostile_starts_sbx_xian_and_fails_on_its_problems(
     assert started[-1] is None  # the sandbox's default set, without sbx-xian
     result = CliRunner().invoke(cli, ["--db", db, "calibrate", "--province", "sbx-xian"])
     assert started[-1] == ["sbx-xian"]
+
+
+def test_the_request_log_keeps_where_a_redirect_sent_the_client() -> None:
+    from sandbox.web.reqlog import _sent_to
+
+    assert _sent_to(302, {"Location": "https://127.0.0.1:1/xf/user/home?x=1"}) == "/xf/user/home?x=1"
+    assert _sent_to(301, {"Location": "/a"}) == "/a"
+    assert _sent_to(200, {"Location": "/a"}) == ""

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -40,11 +41,20 @@ class Logged:
     status: int | None
     tag: str
     retry_after: float | None
+    location: str = ""  # where a 3xx answer sent the client (path and query)
 
     @property
     def is_page(self) -> bool:
         """A page a person (or crawler) asked for, not a sub-resource a page pulled in."""
         return self.dest in ("", "document", "iframe", "frame")
+
+
+def _sent_to(status: int, headers: Any) -> str:
+    """The path and query a redirect answer points at ("" for any other answer)."""
+    if not 300 <= status < 400:
+        return ""
+    target = urlsplit(str(headers.get("Location", "")))
+    return target.path + (f"?{target.query}" if target.query else "")
 
 
 class RequestLog:
@@ -90,9 +100,11 @@ class RequestLog:
             try:
                 response = await handler(request)
                 entry["status"] = response.status
+                entry["location"] = _sent_to(response.status, response.headers)
                 return response
             except web.HTTPException as exc:
                 entry["status"] = exc.status
+                entry["location"] = _sent_to(exc.status, exc.headers)
                 raise
             finally:
                 entry["tag"] = request.get(TAG, "")
@@ -125,6 +137,7 @@ def read(path: Path, since: float = 0.0, until: float = float("inf")) -> Iterato
                         d.get("status"),
                         d.get("tag", ""),
                         d.get("retry_after"),
+                        d.get("location") or "",
                     )
                 )
     rows.sort(key=lambda r: r.t)

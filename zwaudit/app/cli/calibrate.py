@@ -122,6 +122,7 @@ def hostile_tables(report: CalibrationReport) -> list[Table]:
             ("requests to Disallow paths", c.disallowed_requests),
             ("Retry-After violations", c.retry_after_violations),
             (f"Crawl-delay violations (of {c.crawl_delay_pages} page requests)", c.crawl_delay_violations),
+            ("  of which not counted: a redirect followed (one fetch)", c.crawl_delay_redirect_hops),
             *((f"trap pages fetched: {t}", n) for t, n in c.trap_pages.items()),
             ("unneutralised CSV cells", c.csv_unneutralised),
             ("unescaped payloads in the report", c.report_unescaped),
