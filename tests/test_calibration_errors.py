@@ -127,14 +127,17 @@ def test_politeness_counters_from_the_request_log() -> None:
         _row(40.0, "/xf/user/sso?ticket=T", status=302, location="/xf/user/home"),
         _row(40.1, "/xf/user/home"),  # the redirect followed: one fetch, a hop, not a violation
         _row(40.2, "/xf/user/other"),  # a fetch the auditor chose 0.1 s later: a violation
+        _row(42.0, "/xf/user/login", status=302, location="/sso/login"),
+        _row(42.5, "/sso/authenticate", site="auth", status=302, location="/xf/user/sso?ticket=T2"),
+        _row(42.6, "/xf/user/sso?ticket=T2"),  # the login host sent the browser back: a hop
     ]
     c = HostileCounters("sbx-x")
     politeness(rows, NOTES, c)
     assert c.requests == len(rows)
     assert c.disallowed_requests == 2
     assert c.retry_after_violations == 1
-    assert (c.crawl_delay_violations, c.crawl_delay_pages) == (3, 15)  # 2.1→3.0, 7.3→8.0, 40.1→40.2
-    assert c.crawl_delay_redirect_hops == 1  # 40.0→40.1
+    assert (c.crawl_delay_violations, c.crawl_delay_pages) == (3, 17)  # 2.1→3.0, 7.3→8.0, 40.1→40.2
+    assert c.crawl_delay_redirect_hops == 2  # 40.0→40.1, and 42.0→42.6 (sent back by the login host)
     assert c.trap_pages == {"calendar": 5, "session": 1} and c.traps_over_bound == 1
     assert any("calendar" in p for p in c.problems()) and any("retry_after" in p for p in c.problems())
 

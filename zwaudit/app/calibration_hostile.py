@@ -106,6 +106,13 @@ def _path(raw: str) -> str:
     return raw.split("?", 1)[0].split(";", 1)[0]
 
 
+def _redirected_to(rows: Sequence[Logged], page: Logged) -> bool:
+    """Whether the request just before ``page`` (any host) answered with a redirect to it."""
+    i = rows.index(page)
+    before = rows[i - 1] if i > 0 else None
+    return before is not None and bool(before.location) and before.location == page.path
+
+
 def politeness(rows: Sequence[Logged], hostile: dict[str, Any], counters: HostileCounters) -> None:
     """Fill the request-log counters of ``counters`` from ``rows`` (arrival order)."""
     counters.requests = len(rows)
@@ -126,9 +133,11 @@ def politeness(rows: Sequence[Logged], hostile: dict[str, Any], counters: Hostil
         pages = [r for r in rows if r.site == site and r.is_page]
         counters.crawl_delay_pages += len(pages)
         close = [(a, b) for a, b in pairwise(pages) if b.t - a.t < CRAWL_DELAY_SLACK * float(delay)]
-        # a redirect followed is the server routing one page fetch on, not a second fetch the
-        # auditor chose to make (browsers follow redirects before any script or route sees them)
-        hops = [(a, b) for a, b in close if a.location and a.location == b.path]
+        # a redirect followed is a server routing one fetch on, not a second fetch the auditor
+        # chose (browsers follow redirects before any script or route sees them): the page came
+        # straight after a 3xx answer pointing at it, from this host or another (a login host
+        # sending the browser back with its ticket)
+        hops = [(a, b) for a, b in close if _redirected_to(rows, b)]
         counters.crawl_delay_redirect_hops += len(hops)
         counters.crawl_delay_violations += len(close) - len(hops)
     traps = Counter(r.tag.removeprefix("trap:") for r in rows if r.tag.startswith("trap:"))
