@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from probes.common.errors import classify_exception
-from zwaudit.net.tls import problem_of
+from zwaudit.net.tls import problem_of, trusting, verified_handshake
 from zwaudit.outcomes import ErrorKind
 
 
@@ -73,14 +73,9 @@ def verify_certificate(url: str, ca_bundle: Path | None = None, *, timeout: floa
     port = parts.port or 443
     if parts.scheme.lower() != "https":
         return TlsObservation(url, host, port, reachable=False, valid=None, message="not an https URL")
-    ctx = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
+    ctx = trusting(ca_bundle)
     try:
-        with (
-            socket.create_connection((host, port), timeout=timeout) as sock,
-            ctx.wrap_socket(sock, server_hostname=host) as tls,
-        ):
-            peer = tls.getpeercert() or {}
-            protocol = tls.version()
+        peer, protocol = verified_handshake(host, port, ctx, timeout=timeout)
         not_after_text = peer.get("notAfter")
         not_after = (
             datetime.fromtimestamp(ssl.cert_time_to_seconds(str(not_after_text)), UTC)

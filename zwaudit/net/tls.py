@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import ssl
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -32,6 +33,26 @@ def problem_of(err: ssl.SSLCertVerificationError) -> str:
     return "other"
 
 
+def trusting(ca_bundle: Path | None) -> ssl.SSLContext:
+    """A verifying context that trusts ``ca_bundle`` (else the system store); a missing or
+    unreadable bundle raises here, before any handshake (a configuration fault, not the site's)."""
+    return ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
+
+
+def verified_handshake(
+    host: str, port: int, ctx: ssl.SSLContext, *, timeout: float = 15.0
+) -> tuple[dict[str, Any], str | None]:
+    """The verified peer certificate (``getpeercert()``) and TLS version of one handshake with
+    ``host:port`` under ``ctx`` (:func:`trusting`). Raises :class:`ssl.SSLCertVerificationError`
+    when the chain, dates or name do not verify, and ``OSError``/``ssl.SSLError`` when no
+    handshake could be made. Blocking."""
+    with (
+        socket.create_connection((host, port), timeout=timeout) as sock,
+        ctx.wrap_socket(sock, server_hostname=host) as tls,
+    ):
+        return dict(tls.getpeercert() or {}), tls.version()
+
+
 def certificate_problem(url: str, ca_bundle: Path | None = None, *, timeout: float = 15.0) -> str | None:
     """``"<problem>: <message>"`` when the certificate of ``url``'s host does not verify (chain,
     dates, name), else ``None`` — also when no handshake could be made (not a certificate verdict;
@@ -39,14 +60,10 @@ def certificate_problem(url: str, ca_bundle: Path | None = None, *, timeout: flo
     parts = urlsplit(url)
     if parts.scheme.lower() != "https" or not parts.hostname:
         return None
-    host, port = parts.hostname, parts.port or 443
-    ctx = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
+    ctx = trusting(ca_bundle)
     try:
-        with (
-            socket.create_connection((host, port), timeout=timeout) as sock,
-            ctx.wrap_socket(sock, server_hostname=host),
-        ):
-            return None
+        verified_handshake(parts.hostname, parts.port or 443, ctx, timeout=timeout)
+        return None
     except ssl.SSLCertVerificationError as err:
         return f"{problem_of(err)}: {(err.verify_message or str(err))[:300]}"
     except (OSError, ssl.SSLError, ValueError):
