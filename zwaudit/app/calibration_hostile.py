@@ -106,13 +106,6 @@ def _path(raw: str) -> str:
     return raw.split("?", 1)[0].split(";", 1)[0]
 
 
-def _redirected_to(rows: Sequence[Logged], page: Logged) -> bool:
-    """Whether the request just before ``page`` (any host) answered with a redirect to it."""
-    i = rows.index(page)
-    before = rows[i - 1] if i > 0 else None
-    return before is not None and bool(before.location) and before.location == page.path
-
-
 def politeness(rows: Sequence[Logged], hostile: dict[str, Any], counters: HostileCounters) -> None:
     """Fill the request-log counters of ``counters`` from ``rows`` (arrival order)."""
     counters.requests = len(rows)
@@ -129,17 +122,20 @@ def politeness(rows: Sequence[Logged], hostile: dict[str, Any], counters: Hostil
             for later in rows[i + 1 :]
             if later.t < until and later.site == asked.site and _path(later.path) == _path(asked.path)
         )
+    # a redirect followed is a server routing one fetch on, not a second fetch the auditor chose
+    # (browsers follow redirects before any script or route sees them): the request came straight
+    # after a 3xx answer pointing at it, from this host or another (a login host sending the
+    # browser back with its ticket)
+    redirected = {
+        i for i in range(1, len(rows)) if rows[i - 1].location and rows[i - 1].location == rows[i].path
+    }
     for site, delay in hostile.get("crawl_delay_s", {}).items():
-        pages = [r for r in rows if r.site == site and r.is_page]
+        pages = [(i, r) for i, r in enumerate(rows) if r.site == site and r.is_page]
         counters.crawl_delay_pages += len(pages)
-        close = [(a, b) for a, b in pairwise(pages) if b.t - a.t < CRAWL_DELAY_SLACK * float(delay)]
-        # a redirect followed is a server routing one fetch on, not a second fetch the auditor
-        # chose (browsers follow redirects before any script or route sees them): the page came
-        # straight after a 3xx answer pointing at it, from this host or another (a login host
-        # sending the browser back with its ticket)
-        hops = [(a, b) for a, b in close if _redirected_to(rows, b)]
-        counters.crawl_delay_redirect_hops += len(hops)
-        counters.crawl_delay_violations += len(close) - len(hops)
+        close = [j for (_, a), (j, b) in pairwise(pages) if b.t - a.t < CRAWL_DELAY_SLACK * float(delay)]
+        hops = sum(1 for j in close if j in redirected)
+        counters.crawl_delay_redirect_hops += hops
+        counters.crawl_delay_violations += len(close) - hops
     traps = Counter(r.tag.removeprefix("trap:") for r in rows if r.tag.startswith("trap:"))
     counters.trap_pages = dict(sorted(traps.items()))
     counters.trap_bound = int(hostile.get("trap_bound", 0))
