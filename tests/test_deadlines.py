@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -152,20 +152,15 @@ def test_slow_crawl_does_not_starve_browser_checks_and_deadlines_end_the_run(
 ) -> None:
     url, sf = sqlite_db
     crawl_ended: list[float] = []
-    real_load = audit_module.load_crawl
+    real = audit_module.launch_crawl
 
-    def timed_load() -> Callable[..., object] | None:
-        real = real_load()
+    def crawl(*args: Any, **kwargs: Any) -> object:
+        try:
+            return real(*args, **kwargs)
+        finally:
+            crawl_ended.append(time.monotonic())
 
-        def crawl(*args: Any, **kwargs: Any) -> object:
-            try:
-                return real(*args, **kwargs)
-            finally:
-                crawl_ended.append(time.monotonic())
-
-        return crawl
-
-    monkeypatch.setattr(audit_module, "load_crawl", timed_load)
+    monkeypatch.setattr(audit_module, "launch_crawl", crawl)
     STARTED.clear()
     with SlowSite() as site:
         config = load_config(write_config(tmp_path / "config", site.port))

@@ -98,7 +98,7 @@ def test_a_catalogue_check_waits_for_this_runs_crawl(
         with sessions.begin() as s:
             store.upsert_service_items(s, [_item(run_id, "结婚登记"), _item(run_id, "补领结婚证")])
 
-    monkeypatch.setattr(audit_module, "load_crawl", lambda: slow_crawl)
+    monkeypatch.setattr(audit_module, "launch_crawl", slow_crawl)
     config = load_config(config_dir)
     result = run_audit(
         config, sessions, portal_ids=None, probes=None, db_url=db_url, crawl_for_catalogue=True

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("zwaudit.app.orchestrator")
 
-CrawlFn = Callable[..., object]
 BACKSTOP_S = 300.0  # the launcher's timeout beyond the longest crawl deadline (zwaudit.app.crawl)
 _REDACTING: set[tuple[tuple[str, str], ...]] = set()  # personal data already behind a log filter
 
@@ -112,11 +111,6 @@ def reads_catalogue(config: Config, name: str) -> bool:
     return bool(getattr(config.check_class(name), "reads_catalogue", False))
 
 
-def load_crawl() -> CrawlFn:
-    """The crawl launcher (:func:`zwaudit.app.crawl.crawl`); the seam tests replace."""
-    return launch_crawl
-
-
 class _Orchestrator:
     def __init__(
         self,
@@ -168,11 +162,10 @@ class _Orchestrator:
 
     async def _crawl(self) -> CrawlOutcome:
         """Run the crawl once, in a thread (the crawler is a subprocess); never raises."""
-        crawl = load_crawl()
         limits = [Limits.for_portal(self.config.settings, p).crawl_s for p in self.portals]
         try:
             summary = await asyncio.to_thread(
-                crawl,
+                launch_crawl,  # looked up here, so that tests can replace the module attribute
                 self.run_id,
                 [p.id for p in self.portals],
                 config_dir=self.config.directory,
@@ -189,7 +182,7 @@ class _Orchestrator:
                 timed_out=bool(getattr(exc, "timed_out", False)),
             )
         # a stand-in crawler (tests) may return something else: then only "it succeeded" is known
-        return CrawlOutcome(summary=summary if hasattr(summary, "portals") else None)  # type: ignore[arg-type]
+        return CrawlOutcome(summary=summary if hasattr(summary, "portals") else None)
 
     async def _run_one(self, audit: PortalCheckRunner, name: str, clock: PortalClock | None = None) -> None:
         """Run one check and store it; ``clock`` (browser/HTTP checks) bounds it by the portal deadline."""
