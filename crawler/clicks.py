@@ -8,9 +8,12 @@ So on a rendered page, after the page is read (its DOM is kept first, so what th
 the page as it loaded), each visible element where a pointer cursor starts and that has no
 navigable ``href`` is clicked, a few rounds, so that a 下一页 button's new rows are clicked too.
 Nothing a click starts is allowed to happen: ``window.open`` is replaced by a recorder, a top-level
-navigation is recorded and answered with a 204 No Content (the page stays), a hash route is recorded and undone. The addresses are handed
-to the spider as links found on the page; the spider's own rules (channel, egress, traps, robots)
-decide whether they are fetched.
+navigation to another document is recorded and cancelled inside the click (the Navigation API's
+``navigate`` event; where it is missing, the request is answered with a 204 No Content, so the
+page stays), a hash route is recorded and undone. The addresses are handed to the spider as links
+found on the page; the spider's own rules (channel, egress, traps, robots) decide whether they are
+fetched. After each round the page is read again once it is quiet (nothing requested, nothing
+drawn), not after a fixed time.
 
 Bounded: at most ``max_clicks`` clicks and ``budget_s`` seconds per page. Controls whose text
 says they change something (退出, 注销, 删除, 提交 …) and form fields are never clicked. All three
@@ -26,6 +29,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from zwaudit.clickables import ACTION_WORDS, EXIT_WORDS, POINTER_STARTS_JS, VISIBLE_JS
+from zwaudit.inflight import Inflight
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Request, Route
@@ -35,25 +39,48 @@ log = logging.getLogger(__name__)
 MAX_CLICKS = 40
 ROUNDS = 4
 BUDGET_S = 15.0
-SETTLE_S = 0.08  # after a click: long enough for the route handler to see a navigation
-ROUND_SETTLE_MS = 800  # after a round: paging requests answer and new rows are drawn
+# After a click, without the Navigation API only: long enough for the route handler to see the
+# navigation it started, so the address is named by the control that led there.
+SETTLE_S = 0.08
+# After a round: its paging requests answer and its new rows are drawn. The page is read once
+# it has neither asked for anything nor drawn anything for QUIET_S (a 50 ms API and a 1.5 s one
+# alike); one that never goes quiet (a ticker, a poll) is read at ROUND_SETTLE_MAX_S.
+QUIET_S = 0.25
+ROUND_SETTLE_MAX_S = 2.0
 
 # Controls whose click changes something rather than showing something: actions, ways out, and
 # searches (a search with an empty box is no page a person browses to).
 UNSAFE_TEXT = (*ACTION_WORDS, *EXIT_WORDS, "搜索", "查询")
 
+# The recorder: ``window.open`` and, where the Navigation API exists (Chromium), every navigation
+# to another document are recorded with the text of the control being clicked and cancelled,
+# synchronously, inside the click: no wait, and the address is named by the right control. New
+# rows (childList mutations, not a ticker's style changes) stamp ``drawn``. Returns whether
+# navigations are caught in the page (else the route handler catches them, after a settle).
 _SETUP_JS = """
 () => {
-  if (window.__zwClicks) return;
-  window.__zwClicks = {opened: [], routes: [], led: {}, text: ''};
+  if (window.__zwClicks) return window.__zwClicks.navigation;
+  const rec = {opened: [], routes: [], led: {}, text: '', drawn: performance.now(), navigation: false};
+  window.__zwClicks = rec;
   window.open = function (u) {
-    try {
-      window.__zwClicks.opened.push([new URL(String(u), location.href).href, window.__zwClicks.text]);
-    } catch (e) {}
+    try { rec.opened.push([new URL(String(u), location.href).href, rec.text]); } catch (e) {}
     return null;
   };
+  new MutationObserver(() => { rec.drawn = performance.now(); })
+    .observe(document, {childList: true, subtree: true});
+  if (window.navigation && typeof window.navigation.addEventListener === 'function') {
+    window.navigation.addEventListener('navigate', (e) => {
+      if (e.destination.sameDocument || !e.cancelable) return;
+      rec.opened.push([e.destination.url, rec.text]);
+      e.preventDefault();
+    });
+    rec.navigation = true;
+  }
+  return rec.navigation;
 }
 """
+
+_DRAWN_AGO_JS = "() => performance.now() - window.__zwClicks.drawn"
 
 # Marks this round's candidates (never clicked before) and returns their keys (tag and text).
 _MARK_JS = (
@@ -176,21 +203,38 @@ async def _click_all(
     page: Page, urls: list[tuple[str, str]], max_clicks: int, unsafe: list[str], hold: Any
 ) -> None:
     await page.route("**/*", hold)
-    await page.evaluate(_SETUP_JS)
+    caught_in_page = bool(await page.evaluate(_SETUP_JS))
     clicks = 0
-    for _ in range(ROUNDS):
-        keys = await page.evaluate(_MARK_JS, [unsafe, max_clicks - clicks])
-        if not keys:
-            break
-        for i, key in enumerate(keys):
-            setattr(hold, _CURRENT_TEXT, key.split(":", 1)[-1])
-            led = await page.evaluate(_CLICK_JS, [i, key])
-            urls.extend((str(u), str(t)) for u, t in led or ())
-            clicks += 1
-            await asyncio.sleep(SETTLE_S)
-        await page.wait_for_timeout(ROUND_SETTLE_MS)
-        if clicks >= max_clicks:
-            break
+    with Inflight(page) as net:
+        for _ in range(ROUNDS):
+            keys = await page.evaluate(_MARK_JS, [unsafe, max_clicks - clicks])
+            if not keys:
+                break
+            for i, key in enumerate(keys):
+                setattr(hold, _CURRENT_TEXT, key.split(":", 1)[-1])
+                led = await page.evaluate(_CLICK_JS, [i, key])
+                urls.extend((str(u), str(t)) for u, t in led or ())
+                clicks += 1
+                if not caught_in_page:
+                    await asyncio.sleep(SETTLE_S)
+            await _round_settled(page, net)
+            if clicks >= max_clicks:
+                break
+
+
+async def _round_settled(page: Page, net: Inflight) -> None:
+    """Wait until the page has neither requested nor drawn anything for :data:`QUIET_S` since
+    the round's last click, or :data:`ROUND_SETTLE_MAX_S`."""
+    loop = asyncio.get_running_loop()
+    net.mark()  # a click may start its request a moment later (a debounce): count from here
+    deadline = loop.time() + ROUND_SETTLE_MAX_S
+    while (left := deadline - loop.time()) > 0:
+        wait = QUIET_S - net.idle_s()
+        if wait <= 0:
+            wait = QUIET_S - float(await page.evaluate(_DRAWN_AGO_JS)) / 1000
+            if wait <= 0:
+                return
+        await asyncio.sleep(min(max(wait, 0.02), left))
 
 
 async def _terminate_script(cdp: Any) -> None:

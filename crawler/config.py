@@ -7,7 +7,8 @@ element, and the Scrapy settings derived from all that. Contradictions fail here
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +18,7 @@ from zwaudit.browser import LAUNCH_ARGS
 from zwaudit.config import Config, PortalProfile
 from zwaudit.config.schema import ClickDiscovery, NetworkSettings
 from zwaudit.deadlines import Limits
-from zwaudit.errors import ConfigError
+from zwaudit.errors import ConfigError, UsageError
 from zwaudit.net.egress import EgressPolicy, policy_for
 
 API_KEYS = frozenset({"field_aliases"})  # crawl.api keys this crawler reads
@@ -66,6 +67,7 @@ class PortalCrawl:
         return policy_for(self.profile) if self.profile is not None else None
 
     timeout_s: float = 0.0  # the crawl deadline (zwaudit.deadlines); 0 = none
+    skipped: frozenset[str] = frozenset()  # channels left out (:meth:`only`)
 
     @classmethod
     def from_profile(cls, profile: PortalProfile, config: Config) -> PortalCrawl:
@@ -113,8 +115,32 @@ class PortalCrawl:
             timeout_s=Limits.for_portal(config.settings, profile).crawl_s,
         )
 
+    def only(self, wanted: Sequence[str]) -> PortalCrawl:
+        """This crawl limited to the channels named: ``portal``, ``mobile``, ``dept`` (every
+        department site) or ``dept:<id>``. The others stay known, so that a department site in a
+        folder of the portal's host is still told apart from the portal, and are skipped: their
+        URLs belong to no channel crawled and are not fetched. An unknown name is a
+        :class:`UsageError`."""
+        known = {c.channel for c in self.channels}
+        for name in wanted:
+            if name not in ("portal", "mobile", "dept") and name not in known:
+                choices = ", ".join(sorted(known | {"dept"}))
+                raise UsageError(f"{self.portal_id}: no channel {name!r} (channels: {choices})")
+        skipped = frozenset(
+            c.channel
+            for c in self.channels
+            if c.channel not in wanted and not ("dept" in wanted and c.department is not None)
+        )
+        return replace(self, skipped=skipped)
+
+    @property
+    def crawled_channels(self) -> tuple[ChannelStart, ...]:
+        """The channels this crawl starts from (all of them unless :meth:`only` left some out)."""
+        return tuple(c for c in self.channels if c.channel not in self.skipped)
+
     def channel_for(self, url: str) -> ChannelStart | None:
-        """The channel serving ``url``: same origin, the longest start-URL folder prefix wins."""
+        """The channel serving ``url``: same origin, the longest start-URL folder prefix wins
+        (None for a URL of no channel, or of a channel this crawl skips)."""
         lowered = url.lower()
         best: ChannelStart | None = None
         best_len = -1
@@ -125,7 +151,7 @@ class PortalCrawl:
             length = len(folder) if lowered.startswith(folder) else 0
             if length > best_len:
                 best, best_len = channel, length
-        return best
+        return None if best is None or best.channel in self.skipped else best
 
     def scrapy_settings(self, jobdir: Path | None) -> dict[str, Any]:
         """The Scrapy settings this crawl runs with (on top of :mod:`crawler.settings`)."""

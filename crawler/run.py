@@ -132,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portal", action="append", default=[], help="portal id (repeatable; default all)")
     parser.add_argument("--config", required=True, help="config directory")
     parser.add_argument("--db", required=True, help="database URL")
+    parser.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        help="crawl only this channel: portal, mobile, dept or dept:<id> (repeatable; default all)",
+    )
     parser.add_argument("--no-jobdir", action="store_true", help="do not keep resumable state")
     args = parser.parse_args(argv)
     stop_with_parent()
@@ -139,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, validate_probes=False)
         profiles = config.select_portals(args.portal)
         crawls = [PortalCrawl.from_profile(p, config) for p in profiles]
+        if args.channel:
+            crawls = [c.only(args.channel) for c in crawls]
         engine = make_engine(args.db)
         sessions = session_factory(engine)
         with sessions.begin() as session:

@@ -15,7 +15,7 @@ from crawler.middlewares import looks_like_challenge
 from crawler.run import CLEAN_MARKER, prepare_jobdir
 from zwaudit.app.cli import cli
 from zwaudit.config import load_config
-from zwaudit.errors import ConfigError
+from zwaudit.errors import ConfigError, UsageError
 from zwaudit.findings import utcnow
 from zwaudit.net.retry_after import parse_retry_after
 
@@ -55,6 +55,22 @@ def test_profile_becomes_channels_and_polite_scrapy_settings(tmp_path: Path) -> 
     assert settings["AUTOTHROTTLE_ENABLED"] is True
     assert settings["USER_AGENT"].startswith("zwaudit/")
     assert settings["JOBDIR"] == str(tmp_path / "job")
+
+
+def test_a_crawl_limited_to_channels_leaves_the_others_to_no_channel(tmp_path: Path) -> None:
+    config = load_config(write_profile(tmp_path, PROFILE), validate_probes=False)
+    crawl = PortalCrawl.from_profile(config.portal("demo"), config)
+    portal = crawl.only(["portal"])
+    assert [c.channel for c in portal.crawled_channels] == ["portal"]
+    assert portal.channel_for("https://www.example.gov.cn/bsfw/item?id=1").channel == "portal"
+    # a department site in a folder of the portal's host stays the department's, and is skipped
+    assert portal.channel_for("https://www.example.gov.cn/dept/gongan/item?id=1") is None
+    assert portal.channel_for("https://m.example.gov.cn/h5/detail?idx=2") is None
+    assert [c.channel for c in crawl.only(["dept", "mobile"]).crawled_channels] == ["dept:gongan", "mobile"]
+    assert [c.channel for c in crawl.only(["dept:gongan"]).crawled_channels] == ["dept:gongan"]
+    assert crawl.crawled_channels == crawl.channels
+    with pytest.raises(UsageError, match=r"demo: no channel 'dept:nope' \(channels: dept, dept:gongan"):
+        crawl.only(["dept:nope"])
 
 
 def test_unknown_crawl_api_key_is_a_config_error(tmp_path: Path) -> None:

@@ -104,6 +104,19 @@ def test_crawl_is_polite_and_stores_every_channel(
     assert all(f.status is not Status.ERROR for fs in verdicts.values() for f in fs)
 
 
+def test_a_crawl_of_the_portal_channel_alone_fetches_no_other_channel(
+    site: CrawlSite, tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]]
+) -> None:
+    """What ``search_accuracy`` alone needs: the portal's catalogue, not the department sites and
+    the mobile channel (the orchestrator's catalogue-only crawl)."""
+    url, sf = sqlite_db
+    config_dir = site.write_config(tmp_path / "config")
+    run_id = start_run(sf, "crawl")
+    summary = crawl(run_id, ["site"], config_dir=config_dir, db_url=url, channels=["portal"])
+    assert summary.item_counts["site"] == {"portal": 4}
+    assert not [path for path in site.hits if path.startswith(("/m/", "/dept/"))], sorted(site.hits)
+
+
 CRAWL_CHECKS = ("data_same_source", "guide_completeness", "cancelled_items", "click_depth", "link_health")
 
 

@@ -93,7 +93,10 @@ def load_config_profile() -> Any:
 def test_a_catalogue_check_waits_for_this_runs_crawl(
     config_dir: Path, sessions: sessionmaker[Session], db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def slow_crawl(run_id: int, portal_ids: list[str], **_: Any) -> None:
+    asked: list[Any] = []
+
+    def slow_crawl(run_id: int, portal_ids: list[str], **kwargs: Any) -> None:
+        asked.append(kwargs.get("channels"))
         time.sleep(0.3)  # the check must not read before the crawl stored its items
         with sessions.begin() as s:
             store.upsert_service_items(s, [_item(run_id, "结婚登记"), _item(run_id, "补领结婚证")])
@@ -104,6 +107,8 @@ def test_a_catalogue_check_waits_for_this_runs_crawl(
         config, sessions, portal_ids=None, probes=None, db_url=db_url, crawl_for_catalogue=True
     )
     assert _detail(sessions, result.run_id) == {"run": result.run_id, "n": 2}
+    # a crawl made for the catalogue alone crawls the portal channel alone
+    assert asked == [("portal",)]
 
     # no crawl in this run: the earlier run's catalogue is read, and named
     later = run_audit(config, sessions, portal_ids=None, probes=None, db_url=db_url)

@@ -56,7 +56,9 @@ class PortalSpider(scrapy.Spider):
         super().__init__(name=f"portal-{crawl.portal_id}", **kwargs)
         self.crawl = crawl
         self.run_id = run_id
-        self.check_external = True
+        # links leaving the channels are fetched once (link_health); a crawl limited to some
+        # channels (for the portal's catalogue alone) has no use for them
+        self.check_external = not crawl.skipped
         self._routes_seen: set[str] = set()
         self._captured: dict[str, list[Any]] = {}
         self._closing: set[asyncio.Future[Any]] = set()
@@ -79,7 +81,7 @@ class PortalSpider(scrapy.Spider):
             await self._proxy.start()
             self.browser_context["proxy"] = self._proxy.playwright_proxy
             log.info("egress proxy for the rendering browser: %s", self._proxy.url)
-        for channel in self.crawl.channels:
+        for channel in self.crawl.crawled_channels:
             self._links_seen.update(hash(canonical_url(u)) for u in (channel.url, *channel.extra_seeds))
             yield self._request(channel.url, channel, clicks=0, found_on=None, follow=True)
             for seed in channel.extra_seeds:

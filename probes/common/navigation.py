@@ -32,6 +32,7 @@ from probes.common.caps import Caps, ResponseWatch, check_dom
 from probes.common.errors import ProbeError, check_response, classify_exception, classify_net_error
 from zwaudit.checks import CheckContext
 from zwaudit.config.schema import BrowserSettings, NetworkSettings
+from zwaudit.inflight import Inflight
 from zwaudit.net import challenge
 from zwaudit.net.proxy import REFUSED_HEADER, UNREACHABLE_HEADER
 from zwaudit.net.retry_after import RATE_LIMIT_STATUSES, Patience
@@ -125,49 +126,6 @@ async def is_loading(page: Page) -> bool:
         return bool(await page.evaluate(_LOADING_JS))
     except Exception:
         return False
-
-
-class Inflight:
-    """The requests a page has under way (a hash route's XHRs: no new document, so the load states
-    do not start again and ``networkidle`` answers at once)."""
-
-    LONG_LIVED = frozenset({"websocket", "eventsource"})
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.open: set[Request] = set()
-        self.last = 0.0  # loop time of the last request start or end
-
-    def _now(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    def _start(self, request: Request) -> None:
-        if request.resource_type not in self.LONG_LIVED:
-            self.open.add(request)
-            self.last = self._now()
-
-    def _end(self, request: Request) -> None:
-        self.open.discard(request)
-        self.last = self._now()
-
-    def __enter__(self) -> Inflight:
-        self.last = self._now()
-        self.page.on("request", self._start)
-        self.page.on("requestfinished", self._end)
-        self.page.on("requestfailed", self._end)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.page.remove_listener("request", self._start)
-        self.page.remove_listener("requestfinished", self._end)
-        self.page.remove_listener("requestfailed", self._end)
-
-    async def quiet(self, deadline: float, quiet_s: float = 0.5) -> None:
-        """Wait until no request has been under way for ``quiet_s``, or the deadline."""
-        while self._now() < deadline:
-            if not self.open and self._now() - self.last >= quiet_s:
-                return
-            await asyncio.sleep(0.05)
 
 
 async def settle(page: Page, ms: int, inflight: Inflight | None = None) -> None:

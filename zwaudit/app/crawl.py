@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,12 +58,21 @@ class CrawlSummary:
         return {pid: r.item_counts for pid, r in self.portals.items()}
 
 
-def crawl_command(run_id: int, portal_ids: list[str], *, config_dir: Path | str, db_url: str) -> list[str]:
+def crawl_command(
+    run_id: int,
+    portal_ids: list[str],
+    *,
+    config_dir: Path | str,
+    db_url: str,
+    channels: Sequence[str] = (),
+) -> list[str]:
     """The subprocess command line (exposed for tests that kill it midway)."""
     cmd = [sys.executable, "-m", "crawler", "--run-id", str(run_id), "--config", str(config_dir)]
     cmd += ["--db", db_url]
     for portal_id in portal_ids:
         cmd += ["--portal", portal_id]
+    for channel in channels:
+        cmd += ["--channel", channel]
     return cmd
 
 
@@ -94,11 +103,13 @@ def crawl(
     db_url: str,
     progress: ProgressSink | None = None,
     timeout_s: float | None = None,
+    channels: Sequence[str] = (),
 ) -> CrawlSummary:
     """Crawl ``portal_ids`` for ``run_id`` in a subprocess; a failed crawl raises :class:`CrawlFailed`
     (a :class:`RunError` carrying the per-portal summary when the crawler printed one).
 
-    Each portal's spider closes itself at its crawl deadline (``CLOSESPIDER_TIMEOUT``);
+    ``channels`` limits the crawl to those channels (``portal``, ``mobile``, ``dept``,
+    ``dept:<id>``; empty: all). Each portal's spider closes itself at its crawl deadline (``CLOSESPIDER_TIMEOUT``);
     ``timeout_s`` is the launcher's backstop for a crawler that does not stop (SIGTERM, then
     SIGKILL after :data:`STOP_GRACE_S`).
     """
@@ -113,7 +124,7 @@ def crawl(
         "ZWAUDIT_CRAWL_PARENT": str(os.getpid()),  # the crawl stops if this process dies
     }
     proc = subprocess.Popen(
-        crawl_command(run_id, portal_ids, config_dir=config_dir, db_url=db_url),
+        crawl_command(run_id, portal_ids, config_dir=config_dir, db_url=db_url, channels=channels),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -15,7 +15,10 @@ is bounded by the deadlines of :mod:`zwaudit.deadlines`; what a deadline cuts is
 A check that reads the portal's catalogue (``reads_catalogue = True``, e.g. ``search_accuracy``)
 also waits for a crawl of this run when there is one (within its portal deadline, and after the
 other browser checks), so it judges against this run's items; with ``crawl_for_catalogue``
-(calibration) such a check starts the crawl by itself.
+(calibration) such a check starts the crawl by itself. Such a crawl, started for the catalogue
+only (no crawl-based check selected), crawls the portal channel alone: the catalogue is the
+portal's own items (:func:`~zwaudit.db.store.latest_catalogue`), and the department sites and the
+mobile channel would only cost time.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("zwaudit.app.orchestrator")
 
+CATALOGUE_CHANNEL = "portal"  # what a catalogue reader reads (zwaudit.db.store.latest_catalogue)
 BACKSTOP_S = 300.0  # the launcher's timeout beyond the longest crawl deadline (zwaudit.app.crawl)
 _REDACTING: set[tuple[tuple[str, str], ...]] = set()  # personal data already behind a log filter
 
@@ -172,6 +176,7 @@ class _Orchestrator:
                 db_url=self.db_url,
                 progress=self.progress,
                 timeout_s=max(limits) + BACKSTOP_S,  # each spider closes itself at its own deadline
+                channels=() if self.crawl_checks else (CATALOGUE_CHANNEL,),
             )
         except Exception as exc:
             log.error("crawl of run %s failed: %s", self.run_id, exc)
