@@ -2,8 +2,9 @@
 
 One Scrapy process crawls the portals named (one crawler each, all channels of a portal in one
 spider); the launcher (:mod:`zwaudit.app.crawl`) runs it in a subprocess because Twisted's reactor
-cannot be restarted and must not share the audit's event loop. The last line on stdout is a JSON
-summary; a failure is one line on stderr and exit status 3.
+cannot be restarted and must not share the audit's event loop. As each portal's spider closes, a
+JSON line ``{"portal_done": ID, "finish_reason": …}`` is printed; the last line on stdout is a
+JSON summary; a failure is one line on stderr and exit status 3.
 
 Resuming: each (run, portal) has a ``JOBDIR`` under ``var/crawl-jobs/`` (named by the run's id
 and a digest of its database and start time, so a new database's run 1 never resumes another's). A crawl stopped cleanly
@@ -46,6 +47,7 @@ from zwaudit.paths import run_dir_name
 from zwaudit.run_state import reap_dead_runs
 
 CLEAN_MARKER = "zwaudit-clean-stop"
+PORTAL_DONE = "portal_done"  # key of the stdout line printed as each portal's spider closes
 PARENT_ENV = "ZWAUDIT_CRAWL_PARENT"  # the launcher's pid (set by zwaudit.app.crawl)
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -103,6 +105,10 @@ def build_crawler(
 
     def closed(spider: Any, reason: str) -> None:
         outcome["reason"] = reason
+        # the launcher learns at once that this portal's items are all stored (the pipeline has
+        # flushed before spider_closed), so its checks need not wait for the slowest portal
+        line = {PORTAL_DONE: crawl.portal_id, "finish_reason": reason}
+        print(json.dumps(line, ensure_ascii=False), flush=True)
         if jobdir is not None and jobdir.exists():
             if reason == "finished":
                 shutil.rmtree(jobdir, ignore_errors=True)

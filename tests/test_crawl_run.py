@@ -112,8 +112,17 @@ def test_a_crawl_of_the_portal_channel_alone_fetches_no_other_channel(
     url, sf = sqlite_db
     config_dir = site.write_config(tmp_path / "config")
     run_id = start_run(sf, "crawl")
-    summary = crawl(run_id, ["site"], config_dir=config_dir, db_url=url, channels=["portal"])
+    done: list[tuple[str, str]] = []
+    summary = crawl(
+        run_id,
+        ["site"],
+        config_dir=config_dir,
+        db_url=url,
+        channels=["portal"],
+        on_portal=lambda portal_id, reason: done.append((portal_id, reason)),
+    )
     assert summary.item_counts["site"] == {"portal": 4}
+    assert done == [("site", "finished")]  # said as the spider closed, before the summary
     assert not [path for path in site.hits if path.startswith(("/m/", "/dept/"))], sorted(site.hits)
 
 

@@ -131,3 +131,47 @@ def test_an_old_catalogue_is_not_used(config_dir: Path, sessions: sessionmaker[S
     assert _detail(sessions, result.run_id) == {
         "why": f"the newest catalogue (run {old}) is older than 30 days"
     }
+
+
+def test_a_portal_crawled_early_is_judged_before_the_slowest_portal_is_crawled(
+    config_dir: Path, sessions: sessionmaker[Session], db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nightly over many portals: a portal whose spider finished is judged at once, while the
+    crawl goes on; one whose spider stopped otherwise waits for the whole crawl's outcome."""
+    (config_dir / "portals" / "b.yaml").write_text(
+        "id: b\nname: 门户b\nhome_url: https://b.example.gov.cn/\n"
+    )
+    judged_during_crawl: list[str] = []
+
+    def findings_of(run_id: int) -> set[str]:
+        with sessions() as s:
+            return set(s.scalars(select(models.Finding.portal_id).where(models.Finding.run_id == run_id)))
+
+    def crawl(run_id: int, portal_ids: list[str], *, on_portal: Any, **_: Any) -> None:
+        with sessions.begin() as s:
+            store.upsert_service_items(s, [_item(run_id, "结婚登记")])
+        on_portal("a", "finished")
+        on_portal("b", "closespider_timeout")  # not a whole catalogue: b waits for the end
+        deadline = time.monotonic() + 60
+        while "a" not in findings_of(run_id) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        judged_during_crawl.extend(sorted(findings_of(run_id)))
+        with sessions.begin() as s:
+            store.upsert_service_items(s, [_item(run_id, "户口迁移", portal="b")])
+
+    monkeypatch.setattr(audit_module, "launch_crawl", crawl)
+    result = run_audit(
+        load_config(config_dir),
+        sessions,
+        portal_ids=None,
+        probes=None,
+        db_url=db_url,
+        crawl_for_catalogue=True,
+    )
+    assert judged_during_crawl == ["a"]
+    with sessions() as s:
+        rows = {
+            r.portal_id: r.detail
+            for r in s.scalars(select(models.Finding).where(models.Finding.run_id == result.run_id))
+        }
+    assert rows == {"a": {"run": result.run_id, "n": 1}, "b": {"run": result.run_id, "n": 1}}

@@ -11,19 +11,25 @@ This module is what ``zwaudit crawl`` and the audit orchestrator call::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from zwaudit.app.faults import pause_at
 from zwaudit.app.progress import ProgressSink
 from zwaudit.errors import RunError
 from zwaudit.paths import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+PortalDone = Callable[[str, str], None]  # (portal id, the spider's finish reason)
 
 STOP_GRACE_S = 60.0  # after the launcher's backstop timeout: time for Scrapy's clean stop
 
@@ -78,7 +84,7 @@ def crawl_command(
 
 def parse_summary(stdout: str) -> CrawlSummary:
     """The JSON summary the subprocess prints as its last stdout line."""
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    lines = [line for line in stdout.splitlines() if line.startswith('{"run_id"')]
     if not lines:
         raise RunError("crawl: the crawler printed no summary")
     data: dict[str, Any] = json.loads(lines[-1])
@@ -104,12 +110,17 @@ def crawl(
     progress: ProgressSink | None = None,
     timeout_s: float | None = None,
     channels: Sequence[str] = (),
+    on_portal: PortalDone | None = None,
 ) -> CrawlSummary:
     """Crawl ``portal_ids`` for ``run_id`` in a subprocess; a failed crawl raises :class:`CrawlFailed`
     (a :class:`RunError` carrying the per-portal summary when the crawler printed one).
 
     ``channels`` limits the crawl to those channels (``portal``, ``mobile``, ``dept``,
-    ``dept:<id>``; empty: all). Each portal's spider closes itself at its crawl deadline (``CLOSESPIDER_TIMEOUT``);
+    ``dept:<id>``; empty: all). ``on_portal(portal_id, finish_reason)`` is called (from this
+    call's reader thread) as soon as each portal's spider has closed and its items are stored,
+    so that a portal's checks need not wait for the slowest portal.
+
+    Each portal's spider closes itself at its crawl deadline (``CLOSESPIDER_TIMEOUT``);
     ``timeout_s`` is the launcher's backstop for a crawler that does not stop (SIGTERM, then
     SIGKILL after :data:`STOP_GRACE_S`).
     """
@@ -131,14 +142,17 @@ def crawl(
         env=env,
         cwd=os.getcwd(),
     )
+    reader = _Reader(proc, on_portal)
     pause_at("crawl")  # fault-injection tests only (zwaudit.app.faults); a no-op otherwise
     try:
-        stdout, stderr = proc.communicate(timeout=timeout_s)
+        proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
-        stdout, stderr = _stop(proc)
+        _stop(proc)
+        stdout, stderr = reader.output()
         raise CrawlFailed(
             f"crawl of {label} timed out after {exc.timeout:.0f}s", _summary_or_none(stdout), timed_out=True
         ) from exc
+    stdout, stderr = reader.output()
     if proc.returncode != 0:
         lines = [ln for ln in stderr.splitlines() if ln.startswith("crawl:")] or stderr.splitlines()
         last = lines[-1] if lines else f"exit status {proc.returncode}"
@@ -153,14 +167,52 @@ def crawl(
     return summary
 
 
-def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+class _Reader:
+    """Reads the subprocess's stdout line by line (calling ``on_portal`` for each portal's
+    ``{"portal_done": …}`` line, printed by :mod:`crawler.run` as its spider closes) and its
+    stderr, each in a thread, so that neither pipe fills while the launcher waits."""
+
+    def __init__(self, proc: subprocess.Popen[str], on_portal: PortalDone | None) -> None:
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.on_portal = on_portal
+        assert proc.stdout is not None and proc.stderr is not None
+        self.threads = [
+            threading.Thread(target=self._pump, args=(proc.stdout, self.out, True), daemon=True),
+            threading.Thread(target=self._pump, args=(proc.stderr, self.err, False), daemon=True),
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _pump(self, stream: IO[str], into: list[str], announce: bool) -> None:
+        for line in stream:
+            into.append(line)
+            if announce and self.on_portal is not None and line.startswith('{"portal_done"'):
+                try:
+                    done = json.loads(line)
+                    portal_id, reason = str(done["portal_done"]), str(done.get("finish_reason", ""))
+                except (ValueError, KeyError):
+                    continue
+                try:
+                    self.on_portal(portal_id, reason)
+                except Exception:  # the caller's bookkeeping must not stop the reading
+                    log.exception("crawl: on_portal(%s) failed", portal_id)
+
+    def output(self) -> tuple[str, str]:
+        """Everything read, once the process has exited (its pipes then reach their end)."""
+        for thread in self.threads:
+            thread.join()
+        return "".join(self.out), "".join(self.err)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
     """SIGTERM (Scrapy's clean stop: the JOBDIR stays resumable), then SIGKILL after a grace."""
     proc.terminate()
     try:
-        return proc.communicate(timeout=STOP_GRACE_S)
+        proc.wait(timeout=STOP_GRACE_S)
     except subprocess.TimeoutExpired:
         proc.kill()
-        return proc.communicate()
+        proc.wait()
 
 
 def _summary_or_none(stdout: str) -> CrawlSummary | None:

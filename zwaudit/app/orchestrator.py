@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from asyncio import FIRST_COMPLETED
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -141,6 +142,8 @@ class _Orchestrator:
         self.crawl_checks = [n for n, k in kinds.items() if k is Requires.CRAWL]
         self.catalogue_checks = [n for n in checks if reads_catalogue(config, n)]
         self.crawl_for_catalogue = False
+        # set as each portal's spider finishes (the crawler says so before the whole crawl ends)
+        self.crawled: dict[str, asyncio.Event] = {p.id: asyncio.Event() for p in portals}
 
     def prepare(self) -> dict[str, PortalCheckRunner]:
         """Resolve secrets and options for every portal before any work (bad config fails fast)."""
@@ -167,6 +170,15 @@ class _Orchestrator:
     async def _crawl(self) -> CrawlOutcome:
         """Run the crawl once, in a thread (the crawler is a subprocess); never raises."""
         limits = [Limits.for_portal(self.config.settings, p).crawl_s for p in self.portals]
+        loop = asyncio.get_running_loop()
+
+        def portal_done(portal_id: str, finish_reason: str) -> None:
+            # only a spider that finished has stored its whole catalogue; any other ending is
+            # judged from the whole crawl's outcome, as before
+            event = self.crawled.get(portal_id)
+            if event is not None and finish_reason == "finished":
+                loop.call_soon_threadsafe(event.set)
+
         try:
             summary = await asyncio.to_thread(
                 launch_crawl,  # looked up here, so that tests can replace the module attribute
@@ -177,6 +189,7 @@ class _Orchestrator:
                 progress=self.progress,
                 timeout_s=max(limits) + BACKSTOP_S,  # each spider closes itself at its own deadline
                 channels=() if self.crawl_checks else (CATALOGUE_CHANNEL,),
+                on_portal=portal_done,
             )
         except Exception as exc:
             log.error("crawl of run %s failed: %s", self.run_id, exc)
@@ -196,8 +209,7 @@ class _Orchestrator:
         if name in self.catalogue_checks and self.crawl_task is not None:
             # this run's catalogue; a failed or overlong crawl leaves an earlier one (or none)
             wait = None if clock is None else max(0.0, clock.remaining())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self.crawl_task), timeout=wait)
+            await self._portal_crawled(portal_id, wait)
         self.progress.start(portal_id, name)
         started = time.monotonic()
         if clock is None:
@@ -212,6 +224,19 @@ class _Orchestrator:
             portal_id, name, dict(Counter(f.status.value for f in findings)), time.monotonic() - started
         )
         pause_at("probes")  # fault-injection tests only (zwaudit.app.faults)
+
+    async def _portal_crawled(self, portal_id: str, timeout: float | None) -> bool:
+        """Wait until ``portal_id``'s spider has finished (its items are stored) or the whole
+        crawl has ended, at most ``timeout`` seconds; whether the portal's crawl finished."""
+        assert self.crawl_task is not None
+        event = self.crawled[portal_id]
+        if not event.is_set() and not self.crawl_task.done():
+            waiter = asyncio.ensure_future(event.wait())
+            try:
+                await asyncio.wait({waiter, self.crawl_task}, timeout=timeout, return_when=FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+        return event.is_set()
 
     def _store(self, audit: PortalCheckRunner, name: str, version: str, findings: list[Finding]) -> None:
         observation = audit.observations.pop(name, None)
@@ -254,8 +279,9 @@ class _Orchestrator:
         if not names:
             return
         assert self.crawl_task is not None
-        outcome = await asyncio.shield(self.crawl_task)
-        problem = outcome.problem(audit.portal.id)
+        # a portal whose spider finished is judged at once; otherwise the crawl's outcome decides
+        finished = await self._portal_crawled(audit.portal.id, None)
+        problem = None if finished else (await asyncio.shield(self.crawl_task)).problem(audit.portal.id)
         if problem is not None:
             kind, message = problem
             if kind is ErrorKind.TIMEOUT:
