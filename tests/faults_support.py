@@ -14,6 +14,7 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,9 +28,17 @@ PORTAL = "sbx-shu"
 
 
 def restricted_config(sandbox_config: Path, into: Path) -> Path:
+    """The sandbox's config, two checks, and the province's portal channel alone (its department
+    sites and mobile channel are left out of the profile): what is killed and rerun here is the
+    run's stages, not the breadth of a crawl."""
     shutil.copytree(sandbox_config, into)
     (into / "secrets.yaml").chmod(0o600)
     (into / "settings.yaml").write_text(CHECKS, encoding="utf-8")
+    profile = into / "portals" / f"{PORTAL}.yaml"
+    data = yaml.safe_load(profile.read_text(encoding="utf-8"))
+    data.pop("departments", None)
+    data.pop("mobile", None)
+    profile.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return into
 
 
