@@ -1,13 +1,16 @@
 """Writing what the spider read into SQL, in batches, idempotently.
 
-Rows are buffered and upserted ``PIPELINE_BATCH_SIZE`` at a time (and whenever the spider goes
-idle or closes), so memory stays flat however large the catalogue, and a crawl restarted after a
-kill rewrites the same (run, portal, channel, item_key) / (run, portal, url) rows instead of adding.
+Rows are buffered and upserted ``PIPELINE_BATCH_SIZE`` at a time, at least every
+``PIPELINE_FLUSH_S`` seconds (a polite crawl of a slow portal reads 200 rows in minutes: a kill
+must not lose them all, and the stored counts show progress), and whenever the spider goes idle or
+closes. So memory stays flat however large the catalogue, and a crawl restarted after a kill
+rewrites the same (run, portal, channel, item_key) / (run, portal, url) rows instead of adding.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from scrapy import Spider, signals
@@ -24,9 +27,11 @@ log = logging.getLogger(__name__)
 class StoragePipeline:
     """Buffers ``service_item`` and ``crawled_page`` rows and upserts them in batches."""
 
-    def __init__(self, db_url: str, batch_size: int) -> None:
+    def __init__(self, db_url: str, batch_size: int, flush_s: float = 5.0) -> None:
         self.db_url = db_url
         self.batch_size = batch_size
+        self.flush_s = flush_s
+        self.flushed_at = time.monotonic()
         self.items: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.pages: dict[tuple[str, str], dict[str, Any]] = {}
         self.sessions: sessionmaker[Session] | None = None
@@ -38,7 +43,10 @@ class StoragePipeline:
         db_url = crawler.settings.get("ZWAUDIT_DB_URL")
         if not db_url:
             raise NotConfigured("ZWAUDIT_DB_URL is not set")
-        pipeline = cls(db_url, crawler.settings.getint("PIPELINE_BATCH_SIZE", 200))
+        settings = crawler.settings
+        pipeline = cls(
+            db_url, settings.getint("PIPELINE_BATCH_SIZE", 200), settings.getfloat("PIPELINE_FLUSH_S", 5.0)
+        )
         crawler.signals.connect(pipeline.flush, signal=signals.spider_idle)
         return pipeline
 
@@ -62,11 +70,15 @@ class StoragePipeline:
                 self.pages[key] = row
         else:
             raise ValueError(f"unknown row kind {kind!r}")
-        if len(self.items) + len(self.pages) >= self.batch_size:
+        if (
+            len(self.items) + len(self.pages) >= self.batch_size
+            or time.monotonic() - self.flushed_at >= self.flush_s
+        ):
             self.flush()
         return item
 
     def flush(self, *args: Any, **kwargs: Any) -> None:
+        self.flushed_at = time.monotonic()
         if not (self.items or self.pages) or self.sessions is None:
             return
         with self.sessions.begin() as session:

@@ -53,6 +53,7 @@ ZWAUDIT_MAX_REDIRECTS = 10
 ZWAUDIT_TRAP_BOUND = 10
 ITEM_PIPELINES = {"crawler.pipelines.StoragePipeline": 300}
 PIPELINE_BATCH_SIZE = 200
+PIPELINE_FLUSH_S = 5.0  # and at least this often: a kill loses at most a few seconds of rows
 
 # the egress policy on the address actually connected to (DNS rebinding; crawler.resolver)
 DNS_RESOLVER = "crawler.resolver.EgressResolver"

@@ -9,12 +9,18 @@ import pytest
 from click.testing import CliRunner
 from crawl_site import CrawlSite
 from scrapy.http import HtmlResponse
+from sqlalchemy import func, select
 
 from crawler.config import PortalCrawl
 from crawler.middlewares import looks_like_challenge
+from crawler.pipelines import StoragePipeline
 from crawler.run import CLEAN_MARKER, prepare_jobdir
 from zwaudit.app.cli import cli
 from zwaudit.config import load_config
+from zwaudit.config.schema import PortalProfile
+from zwaudit.db import models
+from zwaudit.db.engine import make_engine, session_factory, upgrade
+from zwaudit.db.store import start_run
 from zwaudit.errors import ConfigError, UsageError
 from zwaudit.findings import utcnow
 from zwaudit.net.retry_after import parse_retry_after
@@ -178,3 +184,36 @@ def test_download_failures_get_their_precise_kind(exc: str, kind: str) -> None:
 
     scope = {**vars(sx), "EgressRefused": network.EgressRefused, "RedirectLoop": network.RedirectLoop}
     assert error_kind(Failure(eval(exc, scope)))[0] == kind
+
+
+def test_the_pipeline_writes_a_batch_when_full_or_when_it_has_waited_long_enough(tmp_path: Path) -> None:
+    """A polite crawl of a slow portal reads a batch in minutes: rows must not wait for it."""
+    url = f"sqlite:///{tmp_path / 'p.sqlite'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    sf = session_factory(engine)
+    portal = PortalProfile.model_validate({"id": "p", "name": "门户p", "home_url": "https://p.example/"})
+    run_id = start_run(sf, "crawl", portals=[portal])
+
+    def page(n: int) -> dict[str, object]:
+        row = {"run_id": run_id, "portal_id": "p", "url": f"https://p.example/{n}", "channel": "portal"}
+        return {"kind": "page", "row": {**row, "status_code": 200, "depth": 1, "fetched_at": utcnow()}}
+
+    def stored() -> int:
+        with sf() as s:
+            return int(s.scalar(select(func.count()).select_from(models.CrawledPage)) or 0)
+
+    pipeline = StoragePipeline(url, batch_size=3, flush_s=3600)
+    pipeline.open_spider()
+    pipeline.process_item(page(1))
+    pipeline.process_item(page(2))
+    assert stored() == 0  # neither full nor old
+    pipeline.process_item(page(3))
+    assert stored() == 3  # full
+    pipeline.flushed_at -= 3600  # an hour since the last write
+    pipeline.process_item(page(4))
+    assert stored() == 4
+    pipeline.process_item(page(5))
+    pipeline.close_spider()
+    assert stored() == 5
+    engine.dispose()
