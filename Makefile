@@ -12,8 +12,13 @@ lint: bootstrap
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy zwaudit probes scoring crawler sandbox bench
 
+# pytest-xdist: the browser and crawl tests wait on sockets as much as they compute, so three
+# workers keep two cores busy; whole files per worker (module fixtures start once), the longest
+# files first (tests/conftest.py). TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 3
+
 test: bootstrap lint
-	$(VENV)/python -m pytest -q -p no:cacheprovider
+	$(VENV)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 demo: bootstrap
 	bash scripts/demo.sh
