@@ -13,8 +13,8 @@ lint: bootstrap
 	$(VENV)/mypy zwaudit probes scoring crawler sandbox bench
 
 # pytest-xdist: the browser and crawl tests wait on sockets as much as they compute, so three
-# workers keep two cores busy; whole files per worker (module fixtures start once), the longest
-# files first (tests/conftest.py). TEST_WORKERS=0 runs the suite in one process.
+# workers keep two cores busy; whole files per worker, so module fixtures (a sandbox of two
+# provinces, a worker fleet) start once. TEST_WORKERS=0 runs the suite in one process.
 TEST_WORKERS ?= 3
 
 test: bootstrap lint

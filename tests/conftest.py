@@ -29,22 +29,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError("CI=true but /usr/bin/chromium is missing: run scripts/bootstrap.sh")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest tests' files first (``@pytest.mark.slow(seconds)``, a scheduling hint measured
-    on 2 idle cores, never asserted): with ``pytest-xdist --dist loadfile`` each goes to a worker
-    of its own at the start, instead of one of them starting last and being the run's tail."""
-
-    def weight(item: pytest.Item) -> float:
-        marks = [m for m in item.iter_markers("slow")]
-        return max((float(m.args[0]) if m.args else 1.0 for m in marks), default=0.0)
-
-    by_file: dict[str, float] = {}
-    for item in items:
-        path = str(item.path)
-        by_file[path] = max(by_file.get(path, 0.0), weight(item))
-    items.sort(key=lambda item: -by_file[str(item.path)])  # stable: file order otherwise kept
-
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say how the storage tests fared on each backend, so the CI log shows both ran."""
     counts: dict[str, dict[str, int]] = {"sqlite": {}, "postgresql": {}}

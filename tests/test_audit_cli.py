@@ -58,7 +58,6 @@ def assert_nothing_leaked(
     return len(files)
 
 
-@pytest.mark.slow(36)  # seconds of its file on 2 idle cores: scheduled first
 @pytest.mark.browser
 def test_audit_cli_on_one_province_matches_ground_truth_and_leaks_nothing(
     sandbox: Any,

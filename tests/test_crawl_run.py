@@ -230,7 +230,6 @@ time.sleep(600)
 """
 
 
-@pytest.mark.slow(45)  # seconds of its file on 2 idle cores: scheduled first
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="Linux only (prctl)")
 def test_a_crawl_stops_when_its_launcher_is_killed(
     sandbox: Sandbox, tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]]

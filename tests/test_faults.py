@@ -47,7 +47,6 @@ def sessions_for(url: str) -> tuple[sessionmaker[Session], Engine]:
     return session_factory(engine), engine
 
 
-@pytest.mark.slow(65)  # seconds of its file on 2 idle cores: scheduled first
 def test_nightly_killed_at_each_stage_is_taken_over_and_the_rerun_completes(
     db_url: str, fault_config: Path, tmp_path: Path
 ) -> None:

@@ -101,7 +101,6 @@ def worker_pid_of(job_worker: int, homes: list[Path]) -> int | None:
     return None
 
 
-@pytest.mark.slow(90)  # seconds of its file on 2 idle cores: scheduled first
 @pytest.mark.browser
 @pytest.mark.timeout(420)
 def test_two_workers_match_one_process_and_lose_nothing_to_a_sigkill(

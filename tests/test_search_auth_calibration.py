@@ -21,7 +21,6 @@ from zwaudit.db.engine import make_engine, session_factory, upgrade
 PROBES = ["search_accuracy", "auth_https"]
 
 
-@pytest.mark.slow(110)  # seconds of its file on 2 idle cores: scheduled first
 @pytest.mark.browser
 @pytest.mark.timeout(900)  # calibration crawls every province too: search is judged against its catalogue
 def test_precision_and_recall_are_one_on_every_province(
