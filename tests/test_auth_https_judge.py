@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from probes.auth.judge import (
+    PREDICATES,
     AuthObservation,
     CertificateCheck,
     PasswordSubmission,
@@ -12,6 +13,7 @@ from probes.auth.judge import (
     judge_auth,
 )
 from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.registry import declared_codes
 
 LOGIN = "https://sso.example.gov.cn:8443/login?service=x#top"
 TARGET = "https://sso.example.gov.cn:8443/login"
@@ -152,3 +154,7 @@ def test_the_check_judges_its_stored_observation(tmp_path: Path) -> None:
         assert stored == observed
         key = [(f.target, f.status, f.code, f.detail, f.evidence) for f in AuthHttps().judge(stored, None)]
         assert key == [(f.target, f.status, f.code, f.detail, f.evidence) for f in judge_auth(login)]
+
+
+def test_every_declared_code_has_its_predicate_and_no_other() -> None:
+    assert set(PREDICATES) == declared_codes("auth_https")

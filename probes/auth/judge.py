@@ -18,7 +18,6 @@ from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.targets import normalize_url
 
 PROBE = "auth_https"
-CODES = ("login_page_http", "form_posts_http", "mixed_content", "certificate_invalid", "hsts_missing")
 
 _MAX_AGE = re.compile(r"max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 
@@ -111,6 +110,8 @@ def is_hsts_missing(o: AuthObservation) -> bool:
     return not _is_http(o.login_url) and not (hsts_max_age(o.hsts) or 0) > 0
 
 
+# each declared code of auth_https (config/checks.yaml) and the fact that makes it a fail, in the
+# order the findings are written
 PREDICATES = {
     "login_page_http": is_login_page_http,
     "form_posts_http": is_form_posting_http,
@@ -166,7 +167,7 @@ def judge_auth(o: AuthObservation) -> list[Finding]:
         "hsts": o.hsts,
         "certificate": _certificate_detail(o.certificate),
     }
-    fails = [code for code in CODES if PREDICATES[code](o)]
+    fails = [code for code, holds in PREDICATES.items() if holds(o)]
     if fails:
         return [Finding(PROBE, target, Status.FAIL, code, dict(facts), o.evidence) for code in fails]
     unknowns = _unknowns(o)
