@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 from local_http import Reply, serve
@@ -81,6 +82,49 @@ def test_script_bound_controls_are_clicked_recorded_and_never_followed(
     # the HTML kept is the page as it loaded (page 1's rows), not after the clicks
     html = str(result["html"])
     assert "事项1" in html and "事项3" not in html
+
+
+SLOW_PAGING = """<html><head><style>.item,.next{cursor:pointer}</style></head><body>
+<div id="rows"></div><button class="next" id="next">下一页</button>
+<script>
+function rows(names) {
+  var box = document.getElementById('rows');
+  box.innerHTML = names.map(function (n) { return '<div class="item" data-id="' + n + '">事项' + n + '</div>'; }).join('');
+  box.querySelectorAll('.item').forEach(function (el) {
+    el.addEventListener('click', function () { location.href = '/guide/' + el.getAttribute('data-id'); });
+  });
+}
+rows(['1']);
+document.getElementById('next').addEventListener('click', function () {
+  fetch('/api/page2').then(function (r) { return r.json(); }).then(rows);
+});
+</script></body></html>"""
+
+
+def test_rows_a_slow_paging_api_draws_are_waited_for_and_clicked(browser_harness: BrowserHarness) -> None:
+    """A round is read when the page is quiet, not after a fixed time: the next page's rows come
+    from an API answering in 1.2 s (a fixed 800 ms wait read the page before they were drawn)."""
+
+    def respond(path: str) -> Reply:
+        if path == "/api/page2":
+            time.sleep(1.2)
+            return Reply(b'["2", "3"]', content_type="application/json")
+        return Reply(SLOW_PAGING.encode())
+
+    with serve(respond) as base:
+
+        async def go() -> dict[str, object]:
+            context = await browser_harness.browser.new_context()
+            try:
+                page = await context.new_page()
+                await page.goto(f"{base}/list")
+                return await discover(page)
+            finally:
+                await context.close()
+
+        result = browser_harness.run(go())
+    found = dict(result["urls"])  # type: ignore[arg-type]
+    assert found == {f"{base}/guide/{n}": f"事项{n}" for n in ("1", "2", "3")}
 
 
 def test_clicking_is_the_portals_to_bound_or_turn_off(browser_harness: BrowserHarness) -> None:
