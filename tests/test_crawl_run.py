@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ from crawl_site import ITEMS, CrawlSite
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+import zwaudit.app.crawl as launcher
 from crawler.run import CLEAN_MARKER, jobdir_for
 from sandbox.server import Sandbox
 from zwaudit.app.crawl import crawl, crawl_command
@@ -311,3 +313,36 @@ def test_a_list_bound_in_script_is_crawled_by_clicking_it(
         names = set(session.scalars(select(models.ServiceItem.name)))
     assert names == {n.replace("（", "(").replace("）", ")") for _, n, _ in ITEMS}
     assert all(len(site.hits[f"/spa/view/{c}"]) == 1 for c, _, _ in ITEMS)  # each fetched once, by the crawl
+
+
+GRANDCHILD = """
+import subprocess, sys, json, pathlib
+# a grandchild that inherits stdout and stderr and outlives the crawler (as a browser driver may)
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+pathlib.Path(sys.argv[1]).write_text(str(child.pid))
+print(json.dumps({"portal_done": "site", "finish_reason": "finished"}), flush=True)
+print(json.dumps({"run_id": 1, "portals": {"site": {"finish_reason": "finished"}}}), flush=True)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_grandchild_holding_the_pipes_does_not_hold_the_launcher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The crawler has exited; its output is read for DRAIN_S, not until every process that
+    inherited its pipes is gone."""
+    pid_file = tmp_path / "grandchild.pid"
+    command = [sys.executable, "-c", GRANDCHILD, str(pid_file)]
+    monkeypatch.setattr(launcher, "crawl_command", lambda *a, **k: command)
+    monkeypatch.setattr(launcher, "DRAIN_S", 0.5)
+    done: list[tuple[str, str]] = []
+    try:
+        summary = launcher.crawl(
+            1, ["site"], config_dir=".", db_url="sqlite://", on_portal=lambda *a: done.append(a)
+        )
+    finally:
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert summary.portals["site"].finish_reason == "finished"
+    assert done == [("site", "finished")]

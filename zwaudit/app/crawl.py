@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 PortalDone = Callable[[str, str], None]  # (portal id, the spider's finish reason)
 
+DRAIN_S = 30.0  # after the crawler exited: time to read the rest of its output
 STOP_GRACE_S = 60.0  # after the launcher's backstop timeout: time for Scrapy's clean stop
 
 
@@ -199,9 +200,10 @@ class _Reader:
                     log.exception("crawl: on_portal(%s) failed", portal_id)
 
     def output(self) -> tuple[str, str]:
-        """Everything read, once the process has exited (its pipes then reach their end)."""
+        """Everything read, once the process has exited. A grandchild that outlived it (a browser
+        driver) may still hold a pipe open: the reading is given :data:`DRAIN_S`, not forever."""
         for thread in self.threads:
-            thread.join()
+            thread.join(DRAIN_S)
         return "".join(self.out), "".join(self.err)
 
 
