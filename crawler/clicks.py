@@ -228,13 +228,12 @@ async def _round_settled(page: Page, net: Inflight) -> None:
     loop = asyncio.get_running_loop()
     net.mark()  # a click may start its request a moment later (a debounce): count from here
     deadline = loop.time() + ROUND_SETTLE_MAX_S
-    while (left := deadline - loop.time()) > 0:
-        wait = QUIET_S - net.idle_s()
-        if wait <= 0:
-            wait = QUIET_S - float(await page.evaluate(_DRAWN_AGO_JS)) / 1000
-            if wait <= 0:
-                return
-        await asyncio.sleep(min(max(wait, 0.02), left))
+    while loop.time() < deadline:
+        await net.quiet(deadline, QUIET_S)
+        drawn_ago_s = float(await page.evaluate(_DRAWN_AGO_JS)) / 1000
+        if drawn_ago_s >= QUIET_S and net.idle_s() >= QUIET_S:
+            return
+        await asyncio.sleep(max(0.02, min(QUIET_S - drawn_ago_s, deadline - loop.time())))
 
 
 async def _terminate_script(cdp: Any) -> None:
