@@ -83,12 +83,24 @@ def crawl_command(
     return cmd
 
 
+def _message(line: str, key: str) -> dict[str, Any] | None:
+    """A stdout line of the crawler's as the JSON object it is, when it holds ``key`` (the
+    summary's ``run_id``, a closed spider's ``portal_done``); None for any other line."""
+    if not line.startswith("{"):
+        return None
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and key in data else None
+
+
 def parse_summary(stdout: str) -> CrawlSummary:
     """The JSON summary the subprocess prints as its last stdout line."""
-    lines = [line for line in stdout.splitlines() if line.startswith('{"run_id"')]
-    if not lines:
+    summaries = [m for line in stdout.splitlines() if (m := _message(line, "run_id")) is not None]
+    if not summaries:
         raise RunError("crawl: the crawler printed no summary")
-    data: dict[str, Any] = json.loads(lines[-1])
+    data = summaries[-1]
     portals = {
         pid: PortalCrawlResult(
             portal_id=pid,
@@ -186,16 +198,13 @@ class _Reader:
             thread.start()
 
     def _pump(self, stream: IO[str], into: list[str], announce: bool) -> None:
+        on_portal = self.on_portal if announce else None
         for line in stream:
             into.append(line)
-            if announce and self.on_portal is not None and line.startswith('{"portal_done"'):
+            if on_portal is not None and (done := _message(line, "portal_done")) is not None:
+                portal_id, reason = str(done["portal_done"]), str(done.get("finish_reason", ""))
                 try:
-                    done = json.loads(line)
-                    portal_id, reason = str(done["portal_done"]), str(done.get("finish_reason", ""))
-                except (ValueError, KeyError):
-                    continue
-                try:
-                    self.on_portal(portal_id, reason)
+                    on_portal(portal_id, reason)
                 except Exception:  # the caller's bookkeeping must not stop the reading
                     log.exception("crawl: on_portal(%s) failed", portal_id)
 
