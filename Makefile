@@ -13,12 +13,14 @@ lint: bootstrap
 	$(VENV)/mypy zwaudit probes scoring crawler sandbox bench
 
 # pytest-xdist: the browser and crawl tests wait on sockets as much as they compute, so three
-# workers keep two cores busy; whole files per worker, so module fixtures (a sandbox of two
-# provinces, a worker fleet) start once. TEST_WORKERS=0 runs the suite in one process.
+# workers keep two cores busy. Work units (tests/conftest.py): a test marked long(seconds) alone,
+# every other test with its file (module fixtures start once); sent longest first, in that order
+# (--no-loadscope-reorder: xdist would send the units with most tests first, and the longest
+# test last). TEST_WORKERS=0 runs the suite in one process.
 TEST_WORKERS ?= 3
 
 test: bootstrap lint
-	$(VENV)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 demo: bootstrap
 	bash scripts/demo.sh

@@ -20,24 +20,8 @@ from scoring.engine import score_portals
 from scoring.framework import Framework, load_framework_file
 from scoring.model import FindingRow, ManualValue, PortalInput
 from zwaudit.paths import DEFAULT_CONFIG_DIR
+from zwaudit.registry import declarations, declared_codes
 
-CODES: dict[str, list[str]] = {
-    "search_accuracy": ["not_found", "incomplete", "imprecise"],
-    "auth_https": [
-        "login_page_http",
-        "form_posts_http",
-        "mixed_content",
-        "certificate_invalid",
-        "hsts_missing",
-    ],
-    "name_masking": ["name_unmasked", "id_number_unmasked", "phone_unmasked"],
-    "duplicate_login": ["second_login", "re_registration"],
-    "data_same_source": ["item_missing", "field_mismatch", "stale"],
-    "guide_completeness": ["element_missing"],
-    "cancelled_items": ["still_listed"],
-    "click_depth": ["too_deep"],
-    "link_health": ["broken_link"],
-}
 TARGETS = {  # targets per portal per probe, roughly a real audit's sample sizes
     "search_accuracy": 10,
     "auth_https": 1,
@@ -68,7 +52,7 @@ def build_inputs(framework: Framework, portals: int, seed: int = 7) -> list[Port
                 )
                 status = rng.choice(STATUSES)
                 code = (
-                    rng.choice(CODES[probe])
+                    rng.choice(sorted(declared_codes(probe)))
                     if status == "fail"
                     else ("timeout" if status == "error" else None)
                 )
@@ -98,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     framework = load_framework_file(
         DEFAULT_CONFIG_DIR / "frameworks" / "cstc2021.yaml",
-        lambda p: frozenset(CODES[p]) if p in CODES else None,
+        lambda p: declared_codes(p) if declarations().check(p) else None,
     )
     build_times: list[float] = []
     score_times: list[float] = []

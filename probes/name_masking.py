@@ -57,7 +57,6 @@ if TYPE_CHECKING:
     from playwright.async_api import Page, Response
 
 PROBE = "name_masking"
-CODES = {"name": "name_unmasked", "id_number": "id_number_unmasked", "phone": "phone_unmasked"}
 MAX_API_BYTES = 2_000_000
 MAX_SIGHTINGS = 50  # per field and surface: what is recorded (a user centre shows a name a few times)
 MAX_EXCERPTS = 10  # per field and surface: excerpts written around the first sightings
@@ -242,7 +241,8 @@ def judge_masking(
         }
         if surface.kind == "api":
             detail["api_url"] = surface.url
-        findings.append(Finding(PROBE, target, Status.FAIL, CODES[field], detail))
+        code = declarations().declared(PROBE).code_for_personal(field)
+        findings.append(Finding(PROBE, target, Status.FAIL, code, detail))
     if shown and not findings:
         findings.append(Finding(PROBE, target, Status.PASS, None, {"fields": shown}))
     return findings, leaks_by_field

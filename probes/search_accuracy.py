@@ -26,7 +26,7 @@ from probes.auth_https import manners_for
 from probes.search.catalogue import Catalogue, CatalogueItem
 from probes.search.judge import SearchObservation, judge_search
 from probes.search.keywords import KeywordRules, load_keywords
-from probes.search.observe import SearchSettings, observe_keyword
+from probes.search.observe import SearchSettings, SearchTab, observe_keyword
 from zwaudit.checks import (
     CheckContext,
     CheckOptions,
@@ -182,11 +182,17 @@ class SearchAccuracy(TwoPhaseCheck):
         manners = manners_for(ctx)
         catalogue, why_none = load_catalogue(ctx, options.catalogue_max_age_days)
         searched: list[SearchObservation] = []
-        for rule in rules.keywords.keywords:
-            obs = await observe_keyword(context, rule.keyword, settings, ctx.evidence, personal, manners)
-            searched.append(obs)
-            if portal_wide(obs):
-                break  # it would repeat for every later keyword: stop asking the portal
+        tab = SearchTab(context)  # one tab for every keyword, as a person searches
+        try:
+            for rule in rules.keywords.keywords:
+                obs = await observe_keyword(
+                    context, rule.keyword, settings, ctx.evidence, personal, manners, tab=tab
+                )
+                searched.append(obs)
+                if portal_wide(obs):
+                    break  # it would repeat for every later keyword: stop asking the portal
+        finally:
+            await tab.retire()
         return SearchAccuracyObservation(
             searched=searched,
             catalogue_items=list(catalogue.items) if catalogue is not None else None,

@@ -2,9 +2,8 @@
 
 An expected service of ``config/keywords.yaml`` that no item of this portal answers is *not
 offered*: it cannot make the keyword ``incomplete``, and is recorded in the ground truth's notes.
-Every failing code is its own expectation (``incomplete`` and ``imprecise`` can both hold). Kept
-apart from :mod:`sandbox.search` (the engine and the sandbox-1 rule) so that either can change
-alone.
+The codes themselves are judged by :func:`sandbox.search.judge`; this module only splits a
+keyword's expected services into offered and not offered.
 """
 
 from __future__ import annotations
@@ -32,23 +31,3 @@ def catalogue_split(plan: Plan, keyword: str) -> tuple[list[tuple[str, ...]], li
         else:
             lacking.append(label)
     return have, lacking
-
-
-def judge_offered(plan: Plan, keyword: str, titles: list[str]) -> list[str]:
-    """Every failing code for one keyword, judged against the portal's own catalogue (issue 13):
-    ``not_found`` alone on no result; otherwise ``incomplete`` when an offered expected service is
-    absent from the top results, and ``imprecise`` when irrelevant results dominate — both can hold."""
-    rules = keyword_rules()
-    rule = rules.rules[keyword]
-    top = [normalise(t) for t in titles[: rules.top_n]]
-    if not top:
-        return ["not_found"]
-    have, _ = catalogue_split(plan, keyword)
-    codes = []
-    if any(not any(re.search(p, t) for p in patterns for t in top) for patterns in have):
-        codes.append("incomplete")
-    good = [p for pats in rule.expected for p in pats] + list(rule.relevant)
-    noise = sum(1 for t in top if not any(re.search(p, t) for p in good))
-    if noise / len(top) > rules.threshold:
-        codes.append("imprecise")
-    return codes

@@ -29,6 +29,44 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError("CI=true but /usr/bin/chromium is missing: run scripts/bootstrap.sh")
 
 
+# the weight of a test without a ``long`` mark: a browser test takes seconds, most others less
+BROWSER_TEST_S = 3.0
+DEFAULT_TEST_S = 0.1
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the suite for ``make test`` (xdist ``--dist loadgroup --no-loadscope-reorder``).
+
+    A test marked ``long(seconds)`` is a work unit of its own; every other test stays with its
+    file (so a module fixture starts once per file). Units are sent longest first: the suite is
+    as long as its longest chain, so the long tests must start at once, side by side, not queue
+    behind a worker's files. xdist's own order (most tests first) put the single 130 s calibration
+    test last. Serially, the order is only regrouped; each file keeps its own order.
+    """
+    units: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        group = item.get_closest_marker("xdist_group")
+        if group is not None:  # a test's own grouping stands
+            unit = str(group.args[0] if group.args else group.kwargs.get("name", "default"))
+        else:
+            unit = item.nodeid if item.get_closest_marker("long") else item.nodeid.split("::", 1)[0]
+            item.add_marker(pytest.mark.xdist_group(unit))
+        units.setdefault(unit, []).append(item)
+
+    def weight(unit: list[pytest.Item]) -> float:
+        total = 0.0
+        for item in unit:
+            mark = item.get_closest_marker("long")
+            if mark is not None:
+                total += float(mark.args[0])
+            else:
+                total += BROWSER_TEST_S if item.get_closest_marker("browser") else DEFAULT_TEST_S
+        return total
+
+    items[:] = [item for unit in sorted(units.values(), key=weight, reverse=True) for item in unit]
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say how the storage tests fared on each backend, so the CI log shows both ran."""
     counts: dict[str, dict[str, int]] = {"sqlite": {}, "postgresql": {}}

@@ -59,6 +59,7 @@ def assert_nothing_leaked(
 
 
 @pytest.mark.browser
+@pytest.mark.long(25)
 def test_audit_cli_on_one_province_matches_ground_truth_and_leaks_nothing(
     sandbox: Any,
     sandbox_config: Config,
@@ -111,6 +112,7 @@ def test_audit_cli_on_one_province_matches_ground_truth_and_leaks_nothing(
 
 
 @pytest.mark.browser
+@pytest.mark.long(18)
 def test_calibration_with_the_captcha_province_uses_a_saved_session(
     sandbox: Any, sandbox_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

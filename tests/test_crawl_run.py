@@ -180,6 +180,7 @@ def _count(
         return int(session.scalar(select(func.count()).select_from(model).where(model.run_id == run_id)) or 0)
 
 
+@pytest.mark.long(30)
 def test_a_killed_crawl_restarts_without_duplicates(
     sandbox: Sandbox, tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]]
 ) -> None:
@@ -233,6 +234,7 @@ time.sleep(600)
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="Linux only (prctl)")
+@pytest.mark.long(15)
 def test_a_crawl_stops_when_its_launcher_is_killed(
     sandbox: Sandbox, tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]]
 ) -> None:

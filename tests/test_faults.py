@@ -47,6 +47,7 @@ def sessions_for(url: str) -> tuple[sessionmaker[Session], Engine]:
     return session_factory(engine), engine
 
 
+@pytest.mark.long(45)
 def test_nightly_killed_at_each_stage_is_taken_over_and_the_rerun_completes(
     db_url: str, fault_config: Path, tmp_path: Path
 ) -> None:
@@ -102,6 +103,7 @@ def pg_url(pg_database: str) -> Iterator[str]:
     yield pg_database
 
 
+@pytest.mark.long(30)
 def test_postgresql_lost_mid_run_is_one_clear_error_then_a_clean_rerun(
     pg_url: str, fault_config: Path, tmp_path: Path
 ) -> None:

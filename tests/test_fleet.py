@@ -103,6 +103,7 @@ def worker_pid_of(job_worker: int, homes: list[Path]) -> int | None:
 
 @pytest.mark.browser
 @pytest.mark.timeout(420)
+@pytest.mark.long(90)
 def test_two_workers_match_one_process_and_lose_nothing_to_a_sigkill(
     two_provinces: Sandbox, pg_url: str, tmp_path: Path
 ) -> None:
@@ -190,6 +191,7 @@ def test_two_workers_match_one_process_and_lose_nothing_to_a_sigkill(
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.long(30)
 def test_a_restarted_coordinator_resumes_its_run(two_provinces: Sandbox, pg_url: str, tmp_path: Path) -> None:
     """The coordinator dies after planning; the next nightly finishes that run, enqueueing nothing
     twice. On the way, a worker stopped with SIGTERM mid-job finishes that job before it exits."""
@@ -364,6 +366,7 @@ def test_sqlite_stays_single_machine(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.long(40)
 def test_nightly_workers_option_runs_a_fleet_of_its_own(
     two_provinces: Sandbox, pg_url: str, tmp_path: Path
 ) -> None:

@@ -92,6 +92,7 @@ def _pages(sf: sessionmaker[Session], base: str) -> dict[str, models.CrawledPage
         return {p.url.removeprefix(base): p for p in session.scalars(select(models.CrawledPage))}
 
 
+@pytest.mark.long(40)
 def test_a_crawl_of_a_hostile_site(hostile: HostileSite, crawled: dict[str, object]) -> None:
     summary = crawled["summary"]
     assert summary.portals["hostile"].finish_reason == "finished", crawled["stderr"]  # type: ignore[attr-defined]

@@ -41,6 +41,7 @@ def _run_id(output: str) -> int:
 
 
 @pytest.mark.browser
+@pytest.mark.long(15)
 def test_rejudge_reproduces_and_a_masking_rule_change_moves_exactly_its_finding(
     sandbox: Any, sandbox_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,7 +9,7 @@ from probe_fixtures import BrowserHarness
 from search_auth_site import RESULTS, Site, serve
 
 from probes.search.judge import SearchObservation
-from probes.search.observe import SearchSettings, observe_keyword
+from probes.search.observe import SearchSettings, SearchTab, observe_keyword
 
 pytestmark = pytest.mark.browser
 
@@ -75,3 +75,45 @@ def test_layout_tables_around_a_single_result_are_not_results(
     obs = search(browser_harness, SearchSettings(home_url=site.base + "/tables"), "网约车")
     assert obs.error is None, obs.error_message
     assert [r.title for r in obs.results] == ["网约车车辆信息备案"]
+
+
+def test_keywords_share_one_tab_until_one_ends_in_an_error(
+    browser_harness: BrowserHarness, site: Site
+) -> None:
+    """A portal's keywords are searched one after another in one tab (each from the home page);
+    a keyword that ends in an error retires the tab, and the next keyword reads its results in a
+    new one just as well. A tab the portal opened for its results is closed after reading."""
+
+    async def go() -> tuple[list[SearchObservation], list[bool], int]:
+        context = await browser_harness.browser.new_context()
+        tab = SearchTab(context)
+        try:
+            obs: list[SearchObservation] = []
+            same: list[bool] = []
+            previous = await tab.page()
+            for home, keyword in [
+                ("/form", "低保"),
+                ("/form-newtab", "公积金"),
+                ("/login-home", "低保"),  # no search box: element_not_found
+                ("/spa", "低保"),
+            ]:
+                obs.append(
+                    await observe_keyword(
+                        context, keyword, SearchSettings(home_url=site.base + home), tab=tab
+                    )
+                )
+                page = await tab.page()
+                same.append(page is previous)
+                previous = page
+            return obs, same, len(context.pages)
+        finally:
+            await tab.retire()
+            await context.close()
+
+    obs, same, open_tabs = browser_harness.run(go())
+    assert [o.error.value if o.error else None for o in obs] == [None, None, "element_not_found", None]
+    assert [r.title for r in obs[0].results] == RESULTS["低保"]
+    assert [r.title for r in obs[1].results] == RESULTS["公积金"]
+    assert [r.title for r in obs[3].results] == RESULTS["低保"]
+    assert same == [True, True, False, True]  # a new tab only after the error
+    assert open_tabs == 1  # the results tab /form-newtab opened was closed

@@ -23,6 +23,7 @@ PROBES = ["search_accuracy", "auth_https"]
 
 @pytest.mark.browser
 @pytest.mark.timeout(900)  # calibration crawls every province too: search is judged against its catalogue
+@pytest.mark.long(130)
 def test_precision_and_recall_are_one_on_every_province(
     sandbox: Any, sandbox_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -111,6 +111,14 @@ class CheckSpec(_Strict):
     def code_names(self) -> frozenset[str]:
         return frozenset(self.codes)
 
+    def code_for_personal(self, field: str) -> str:
+        """The code declared ``requires_personal: field``: which leak a personal field is reported
+        as is said once, in the registry, not again in the check."""
+        found = [c for c, s in self.codes.items() if s.requires_personal == field]
+        if len(found) != 1:
+            raise LookupError(f"{self.name}: {len(found)} codes declare requires_personal: {field}")
+        return found[0]
+
     @field_validator("errors")
     @classmethod
     def _error_templates(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:

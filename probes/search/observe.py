@@ -51,6 +51,36 @@ class SearchSettings:
     settle_timeout_s: float = 10.0
 
 
+class SearchTab:
+    """The one browser tab a portal's keywords are searched in, one after another, as a person
+    searches: each keyword still starts from the home page, so every search gets a fresh document.
+
+    A new tab per keyword cost Chromium a renderer each time: about 0.8 CPU-s more per keyword
+    than reusing the tab (measured side by side, ``bench/search_tab_bench.py``). A keyword that
+    ended in an error retires the tab (a hung or crashed page must not spill into the next
+    keyword); the next keyword opens a new one.
+    """
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.context = context
+        self._page: Page | None = None
+
+    async def page(self) -> Page:
+        if self._page is None or self._page.is_closed():
+            self._page = await self.context.new_page()
+        return self._page
+
+    def holds(self, page: Page) -> bool:
+        return page is self._page
+
+    async def retire(self) -> None:
+        """Close the tab; the next :meth:`page` opens a new one."""
+        page, self._page = self._page, None
+        if page is not None:
+            with contextlib.suppress(Exception):
+                await page.close()
+
+
 async def _quiet(page: Page, timeout_s: float) -> None:
     """Wait for the network to go quiet, but never fail on a portal that polls forever."""
     with contextlib.suppress(Exception):
@@ -145,23 +175,26 @@ async def _submit(
         popups.append(popup)
 
     page.on("popup", on_popup)
-    before_url = page.url
-    before = await snapshot(page)
-    await box.press("Enter")
-    await asyncio.sleep(0.3)
-    await _quiet(page, 3)
-    if popups:
-        return popups[-1], "enter"
-    if page.url != before_url or (await snapshot(page)) != before:
-        return page, "enter"
-    if settings.submit_selector:
-        button = page.locator(settings.submit_selector)
-    if button is None:
-        raise ProbeError(ErrorKind.NOT_FOUND, "Enter did nothing and no search button was recognised")
-    await button.first.click()
-    await asyncio.sleep(0.3)
-    await _quiet(page, 3)
-    return (popups[-1] if popups else page), "button"
+    try:
+        before_url = page.url
+        before = await snapshot(page)
+        await box.press("Enter")
+        await asyncio.sleep(0.3)
+        await _quiet(page, 3)
+        if popups:
+            return popups[-1], "enter"
+        if page.url != before_url or (await snapshot(page)) != before:
+            return page, "enter"
+        if settings.submit_selector:
+            button = page.locator(settings.submit_selector)
+        if button is None:
+            raise ProbeError(ErrorKind.NOT_FOUND, "Enter did nothing and no search button was recognised")
+        await button.first.click()
+        await asyncio.sleep(0.3)
+        await _quiet(page, 3)
+        return (popups[-1] if popups else page), "button"
+    finally:  # the tab serves the next keyword too: leave no listener of this one behind
+        page.remove_listener("popup", on_popup)
 
 
 async def read_results(page: Page, baseline: dict[str, Any], settings: SearchSettings) -> dict[str, Any]:
@@ -199,10 +232,18 @@ async def observe_keyword(
     evidence: EvidenceWriter | None = None,
     personal: list[str] | None = None,
     manners: Manners | None = None,
+    tab: SearchTab | None = None,
 ) -> SearchObservation:
-    """Search ``keyword`` once and return what a person would have seen (errors classified)."""
-    page = await context.new_page()
+    """Search ``keyword`` once and return what a person would have seen (errors classified).
+
+    In ``tab`` when given (the tab stays open for the next keyword unless this one ended in an
+    error); otherwise in a tab of its own, closed at the end.
+    """
+    own_tab = tab is None
+    tab = tab or SearchTab(context)
+    page = await tab.page()
     result_page = page
+    failed = True
     how: dict[str, Any] = {"stage": "home"}
     try:
         await _goto(page, settings.home_url, manners)
@@ -234,6 +275,7 @@ async def observe_keyword(
         obs = SearchObservation(keyword, results, seen["empty"], seen["url"], how=how)
         if evidence is not None:
             obs.evidence = await _evidence(result_page, obs, settings, evidence, personal or [])
+        failed = False
         return obs
     except Exception as exc:  # classified: never a fail, never a pass
         c = classify_exception(exc)
@@ -241,9 +283,11 @@ async def observe_keyword(
             keyword, page_url=result_page.url, error=c.kind, error_message=c.message, how=how
         )
     finally:
-        for p in {page, result_page}:
+        if not tab.holds(result_page):  # a tab the portal opened for its results
             with contextlib.suppress(Exception):
-                await p.close()
+                await result_page.close()
+        if failed or own_tab:
+            await tab.retire()
 
 
 async def _evidence(
