@@ -372,8 +372,9 @@ def test_nightly_workers_option_runs_a_fleet_of_its_own(
 ) -> None:
     """`nightly --workers 1` with no `queue:` in settings: the coordinator starts a local worker,
     the run completes through the queue, and the worker is stopped afterwards."""
+    # sbx-shu: server-rendered, so the crawl costs no browser (what is tested is the local worker)
     cfg = fleet_config(
-        two_provinces.config_dir, tmp_path / "cfg", portals=["sbx-jin"], checks=["guide_completeness"]
+        two_provinces.config_dir, tmp_path / "cfg", portals=["sbx-shu"], checks=["guide_completeness"]
     )
     (cfg / "settings.yaml").write_text("checks: [guide_completeness]\n", encoding="utf-8")
     coordinator = start_coordinator(cfg, pg_url, tmp_path / "c", "--workers", "1")
