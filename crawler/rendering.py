@@ -9,24 +9,108 @@ handler and builds the Playwright handler on the first request marked ``meta["pl
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 
 if TYPE_CHECKING:
+    from playwright.async_api import Page
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+
+log = logging.getLogger(__name__)
+
+CLEAN_TIMEOUT_S = 5.0  # a page that cannot be emptied within this is closed, not kept
+_POOLED = "_zwaudit_pooled_page"  # meta key: the request renders in a kept tab (see PagePool)
+
+
+class PagePool:
+    """One idle tab per browser context, kept between rendered requests.
+
+    scrapy-playwright opens a new tab for every rendered request and closes it after; a new tab
+    costs Chromium a renderer, about as much CPU as rendering the page itself (the same was
+    measured for search: ``bench/search_tab_bench.py``). A finished request's tab is emptied
+    (``about:blank``, its routes removed) and kept when no other tab of its context is idle;
+    otherwise it is closed, which releases its slot in scrapy-playwright's per-context page limit.
+    At most one kept tab per context, with that limit at 2 or more, means a request waiting for a
+    slot always finds one freed by a busy tab ending, never one held by an idle tab. A tab that
+    failed, crashed, or could not be emptied is closed, never kept: each page still starts from a
+    fresh navigation, and nothing of one page's state can reach another's.
+    """
+
+    def __init__(self, max_pages_per_context: int) -> None:
+        self.enabled = max_pages_per_context >= 2
+        self.idle: dict[str, Page] = {}
+        self.emptying: set[str] = set()  # contexts whose finished tab is being emptied to be kept
+        self.reused = 0
+
+    def take(self, request: Request) -> None:
+        """Mark ``request`` to render in the context's kept tab (or in a new tab that is kept)."""
+        if not self.enabled or request.meta.get("playwright_page") is not None:
+            return  # a request holding its own tab (the challenge) manages it itself
+        if request.meta.get("playwright_include_page"):
+            return
+        name = request.meta.get("playwright_context", "default")
+        page = self.idle.pop(name, None)
+        if page is not None and not page.is_closed():
+            request.meta["playwright_page"] = page
+            self.reused += 1
+        request.meta["playwright_include_page"] = True
+        request.meta[_POOLED] = True
+
+    async def give_back(self, request: Request, ok: bool) -> None:
+        """After the download: keep the tab (emptied) or close it; the spider never sees it."""
+        if not request.meta.pop(_POOLED, False):
+            return
+        request.meta.pop("playwright_include_page", None)
+        page: Page | None = request.meta.pop("playwright_page", None)
+        if page is None or page.is_closed():
+            return
+        name = request.meta.get("playwright_context", "default")
+        if ok and name not in self.idle and name not in self.emptying:
+            # claimed before the await: two tabs ending together must not both become the kept
+            # one (the second would overwrite the first, which then held its slot forever and
+            # the next request waited for a page slot without end)
+            self.emptying.add(name)
+            try:
+                clean = await self._emptied(page)
+            finally:
+                self.emptying.discard(name)
+            if clean:
+                self.idle[name] = page
+                return
+        with contextlib.suppress(Exception):
+            await page.close()
+
+    @staticmethod
+    async def _emptied(page: Page) -> bool:
+        try:
+            await asyncio.wait_for(page.unroute_all(behavior="ignoreErrors"), CLEAN_TIMEOUT_S)
+            await page.goto("about:blank", timeout=CLEAN_TIMEOUT_S * 1000)
+        except Exception as exc:  # a hung or crashed page is not kept
+            log.debug("a rendered tab could not be emptied (%s); closing it", exc)
+            return False
+        return True
+
+    async def close(self) -> None:
+        pages, self.idle = list(self.idle.values()), {}
+        for page in pages:
+            with contextlib.suppress(Exception):
+                await page.close()
 
 
 class _SharedBrowser:
     """One Playwright handler per crawler, shared by the http and https handlers."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_pages_per_context: int) -> None:
         self.handler: Any = None
         self.lock = asyncio.Lock()
         self.closed = False
+        self.pages = PagePool(max_pages_per_context)
 
 
 class RenderingHandler(BaseDownloadHandler):
@@ -36,7 +120,8 @@ class RenderingHandler(BaseDownloadHandler):
         super().__init__(crawler)
         self.http = HTTP11DownloadHandler.from_crawler(crawler)
         if not hasattr(crawler, "_zwaudit_browser"):
-            crawler._zwaudit_browser = _SharedBrowser()  # type: ignore[attr-defined]
+            limit = crawler.settings.getint("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT")
+            crawler._zwaudit_browser = _SharedBrowser(limit)  # type: ignore[attr-defined]
         self.shared: _SharedBrowser = crawler._zwaudit_browser  # type: ignore[attr-defined]
 
     async def _browser_handler(self) -> Any:
@@ -52,7 +137,14 @@ class RenderingHandler(BaseDownloadHandler):
     async def download_request(self, request: Request) -> Response:
         if request.meta.get("playwright"):
             handler = await self._browser_handler()
-            response: Response = await handler.download_request(request)
+            pages = self.shared.pages
+            pages.take(request)
+            ok = False
+            try:
+                response: Response = await handler.download_request(request)
+                ok = True
+            finally:
+                await pages.give_back(request, ok)
             return response  # its navigation and XHRs are paced by abort_request
         from crawler.network import answered, pace_shared
 
@@ -66,6 +158,9 @@ class RenderingHandler(BaseDownloadHandler):
         await self.http.close()
         if self.shared.handler is not None and not self.shared.closed:
             self.shared.closed = True
+            await self.shared.pages.close()
+            if self.crawler.stats is not None:
+                self.crawler.stats.set_value("playwright/page_reused", self.shared.pages.reused)
             await self.shared.handler.close()
 
 

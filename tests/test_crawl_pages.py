@@ -1,0 +1,120 @@
+"""The crawler keeps one emptied tab per browser context between rendered requests
+(:class:`crawler.rendering.PagePool`): what is kept, what is closed, and that no request can wait
+for a slot an idle tab holds."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from scrapy import Request
+
+from crawler.rendering import PagePool
+
+
+class FakePage:
+    def __init__(self, *, hangs: bool = False) -> None:
+        self.closed = False
+        self.hangs = hangs
+        self.visited: list[str] = []
+        self.unrouted = 0
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    async def close(self) -> None:
+        self.closed = True
+
+    async def unroute_all(self, behavior: str = "") -> None:
+        self.unrouted += 1
+
+    async def goto(self, url: str, timeout: float = 0) -> None:
+        await asyncio.sleep(0.01)  # a navigation takes a while: others run meanwhile
+        if self.hangs:
+            raise TimeoutError("the page's script never yields")
+        self.visited.append(url)
+
+
+def rendered(context: str = "default", **meta: Any) -> Request:
+    return Request("http://portal.example/", meta={"playwright": True, "playwright_context": context, **meta})
+
+
+def download(pool: PagePool, request: Request, page: FakePage | None, ok: bool = True) -> FakePage:
+    """What scrapy-playwright does with the request's meta: use the given tab or open one."""
+    pool.take(request)
+    used = request.meta.get("playwright_page") or page or FakePage()
+    if request.meta.get("playwright_include_page"):
+        request.meta["playwright_page"] = used
+    asyncio.run(pool.give_back(request, ok))
+    return used  # type: ignore[return-value]
+
+
+def test_a_finished_tab_is_emptied_kept_and_used_by_the_next_request() -> None:
+    pool = PagePool(max_pages_per_context=2)
+    first = download(pool, rendered(), None)
+    assert not first.closed and first.visited == ["about:blank"] and first.unrouted == 1
+    request = rendered()
+    second = download(pool, request, None)
+    assert second is first and pool.reused == 1
+    # the spider's callbacks never see the kept tab (its errback would close it)
+    assert "playwright_page" not in request.meta and "playwright_include_page" not in request.meta
+
+
+def test_at_most_one_idle_tab_per_context_the_other_is_closed() -> None:
+    pool = PagePool(max_pages_per_context=2)
+    a, b = rendered(), rendered()
+    pool.take(a)
+    pool.take(b)  # two requests at once: both get new tabs
+    pa, pb = FakePage(), FakePage()
+    a.meta["playwright_page"], b.meta["playwright_page"] = pa, pb
+    asyncio.run(pool.give_back(a, True))
+    asyncio.run(pool.give_back(b, True))
+    assert not pa.closed and pb.closed  # a second idle tab would hold the last free slot
+    other = download(pool, rendered("portal-b"), None)
+    assert not other.closed and pool.idle == {"default": pa, "portal-b": other}
+
+
+def test_two_tabs_ending_together_keep_one_and_close_the_other() -> None:
+    """Both end while the first is still being emptied: the second must not become the kept tab
+    too (it overwrote the first, whose slot was then held for ever: the crawl hung)."""
+    pool = PagePool(max_pages_per_context=2)
+    a, b = rendered(), rendered()
+    pool.take(a)
+    pool.take(b)
+    pa, pb = FakePage(), FakePage()
+    a.meta["playwright_page"], b.meta["playwright_page"] = pa, pb
+
+    async def both() -> None:
+        await asyncio.gather(pool.give_back(a, True), pool.give_back(b, True))
+
+    asyncio.run(both())
+    kept = [p for p in (pa, pb) if not p.closed]
+    assert len(kept) == 1 and pool.idle == {"default": kept[0]} and not pool.emptying
+
+
+def test_a_failed_or_hung_tab_is_closed_never_kept() -> None:
+    pool = PagePool(max_pages_per_context=2)
+    failed = download(pool, rendered(), None, ok=False)
+    assert failed.closed and not pool.idle
+    hung = download(pool, rendered(), FakePage(hangs=True))
+    assert hung.closed and not pool.idle
+
+
+def test_requests_that_hold_their_own_tab_and_a_limit_of_one_are_left_alone() -> None:
+    pool = PagePool(max_pages_per_context=2)
+    own = FakePage()
+    challenge = rendered(playwright_include_page=True, playwright_page=own)
+    pool.take(challenge)
+    asyncio.run(pool.give_back(challenge, True))
+    assert challenge.meta["playwright_page"] is own and not own.closed and not pool.idle
+    single = PagePool(max_pages_per_context=1)  # a kept tab would block the only slot
+    request = rendered()
+    single.take(request)
+    assert "playwright_include_page" not in request.meta
+
+
+def test_closing_the_pool_closes_the_kept_tabs() -> None:
+    pool = PagePool(max_pages_per_context=2)
+    kept = download(pool, rendered(), None)
+    asyncio.run(pool.close())
+    assert kept.closed and not pool.idle
