@@ -32,8 +32,8 @@ class PagePool:
     """One idle tab per browser context, kept between rendered requests.
 
     scrapy-playwright opens a new tab for every rendered request and closes it after; a new tab
-    costs Chromium a renderer, about as much CPU as rendering the page itself (the same was
-    measured for search: ``bench/search_tab_bench.py``). A finished request's tab is emptied
+    costs Chromium a renderer (a crawl of sbx-zhe, all channels, took 51 CPU-s with a tab per
+    request and 35 with the kept tab, the same items stored). A finished request's tab is emptied
     (``about:blank``, its routes removed) and kept when no other tab of its context is idle;
     otherwise it is closed, which releases its slot in scrapy-playwright's per-context page limit.
     At most one kept tab per context, with that limit at 2 or more, means a request waiting for a
@@ -50,12 +50,10 @@ class PagePool:
 
     def take(self, request: Request) -> None:
         """Mark ``request`` to render in the context's kept tab (or in a new tab that is kept)."""
-        if not self.enabled or request.meta.get("playwright_page") is not None:
+        meta = request.meta
+        if not self.enabled or meta.get("playwright_page") is not None or meta.get("playwright_include_page"):
             return  # a request holding its own tab (the challenge) manages it itself
-        if request.meta.get("playwright_include_page"):
-            return
-        name = request.meta.get("playwright_context", "default")
-        page = self.idle.pop(name, None)
+        page = self.idle.pop(_context_of(request), None)
         if page is not None and not page.is_closed():
             request.meta["playwright_page"] = page
             self.reused += 1
@@ -70,7 +68,7 @@ class PagePool:
         page: Page | None = request.meta.pop("playwright_page", None)
         if page is None or page.is_closed():
             return
-        name = request.meta.get("playwright_context", "default")
+        name = _context_of(request)
         if ok and name not in self.idle and name not in self.emptying:
             # claimed before the await: two tabs ending together must not both become the kept
             # one (the second would overwrite the first, which then held its slot forever and
@@ -101,6 +99,11 @@ class PagePool:
         for page in pages:
             with contextlib.suppress(Exception):
                 await page.close()
+
+
+def _context_of(request: Request) -> str:
+    """The browser context a rendered request uses (scrapy-playwright's name for its default)."""
+    return str(request.meta.get("playwright_context", "default"))
 
 
 class _SharedBrowser:
