@@ -59,6 +59,7 @@ class PortalCrawl:
     navigation_timeout_ms: int
     department_names: dict[str, str] = field(default_factory=dict)
     clicks: ClickDiscovery = field(default_factory=ClickDiscovery)
+    routes_in_place: bool = True
     network: NetworkSettings = field(default_factory=NetworkSettings)
     profile: PortalProfile | None = None
 
@@ -110,6 +111,7 @@ class PortalCrawl:
             navigation_timeout_ms=int(browser.navigation_timeout_s * 1000),
             department_names={d.id: d.name for d in profile.departments},
             clicks=profile.crawl.clicks,
+            routes_in_place=profile.crawl.routes_in_place,
             network=config.settings.network,
             profile=profile,
             timeout_s=Limits.for_portal(config.settings, profile).crawl_s,

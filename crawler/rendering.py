@@ -16,6 +16,17 @@ from typing import TYPE_CHECKING, Any
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 
+from crawler.routes import (
+    ROUTES_IN_PLACE,
+    NetworkWatch,
+    RouteMove,
+    RouteTrust,
+    body_text,
+    document_of,
+    same_document_route,
+    settle_route,
+)
+
 if TYPE_CHECKING:
     from playwright.async_api import Page
     from scrapy import Request
@@ -26,6 +37,8 @@ log = logging.getLogger(__name__)
 
 CLEAN_TIMEOUT_S = 5.0  # a page that cannot be emptied within this is closed, not kept
 _POOLED = "_zwaudit_pooled_page"  # meta key: the request renders in a kept tab (see PagePool)
+_ROUTE_PENDING = "_zwaudit_route_pending"  # take() handed over a tab holding the route's document
+_ROUTE_MOVE = "_zwaudit_route_move"  # the RouteMove of a request drawn in place
 
 
 class PagePool:
@@ -40,35 +53,103 @@ class PagePool:
     slot always finds one freed by a busy tab ending, never one held by an idle tab. A tab that
     failed, crashed, or could not be emptied is closed, never kept: each page still starts from a
     fresh navigation, and nothing of one page's state can reach another's.
+
+    One exception, for hash-routed apps (:mod:`crawler.routes`): a tab that ends on a route of
+    such an app is kept at that document, not emptied, when the spider allows it (the profile's
+    ``crawl.routes_in_place``); the next request for a route of the same document is drawn in it
+    as a person's click would be, under :func:`crawler.routes.settle_route`, which loads the route
+    afresh until the document has shown the same text both ways. A tab holding a document is
+    never handed to a route of that document without that guard: a plain same-document ``goto``
+    would let the previous route's page be read as this one's.
+
+    The spider's page event handlers (``capture_json``) are detached from a tab before it is kept:
+    scrapy-playwright attaches them again for each request, and a kept tab would otherwise report
+    every JSON body once per request it had served.
     """
 
     def __init__(self, max_pages_per_context: int) -> None:
         self.enabled = max_pages_per_context >= 2
         self.idle: dict[str, Page] = {}
         self.emptying: set[str] = set()  # contexts whose finished tab is being emptied to be kept
+        self.routes: dict[str, RouteTrust] = {}  # document → what its routes drawn in place showed
         self.reused = 0
+        self.in_place = 0  # routes read as drawn in place
+        self.reloaded = 0  # routes handed a tab at their document but loaded afresh
 
     def take(self, request: Request) -> None:
         """Mark ``request`` to render in the context's kept tab (or in a new tab that is kept)."""
         meta = request.meta
         if not self.enabled or meta.get("playwright_page") is not None or meta.get("playwright_include_page"):
             return  # a request holding its own tab (the challenge) manages it itself
-        page = self.idle.pop(_context_of(request), None)
-        if page is not None and not page.is_closed():
-            request.meta["playwright_page"] = page
-            self.reused += 1
+        name = _context_of(request)
+        page = self.idle.get(name)
+        if page is not None and not page.is_closed() and "#" in page.url:
+            if not (meta.get(ROUTES_IN_PLACE) and same_document_route(page.url, request.url)):
+                if document_of(page.url) == document_of(request.url):
+                    page = None  # at this request's document, unguarded: a new tab instead
+            elif self._trust(request.url).refused:
+                page = None
+            else:
+                meta[_ROUTE_PENDING] = True
+        if page is not None:
+            del self.idle[name]
+            if not page.is_closed():
+                request.meta["playwright_page"] = page
+                self.reused += 1
         request.meta["playwright_include_page"] = True
         request.meta[_POOLED] = True
 
-    async def give_back(self, request: Request, ok: bool) -> None:
-        """After the download: keep the tab (emptied) or close it; the spider never sees it."""
+    def _trust(self, url: str) -> RouteTrust:
+        return self.routes.setdefault(document_of(url), RouteTrust())
+
+    async def arrange(self, request: Request) -> bool:
+        """Before the download of a route handed a tab at its document: note what the tab shows
+        and watch its requests; :func:`settle_route` replaces the wait for ``networkidle``.
+        Whether the route is moved to in that tab."""
+        meta = request.meta
+        if not meta.pop(_ROUTE_PENDING, False):
+            return False
+        page: Page = meta["playwright_page"]
+        try:
+            before = await asyncio.wait_for(body_text(page), CLEAN_TIMEOUT_S)
+        except Exception as exc:  # a tab that cannot answer is not used
+            log.debug("a kept tab did not answer (%s); the route gets a new one", exc)
+            del meta["playwright_page"]
+            with contextlib.suppress(Exception):
+                await page.close()
+            return False
+        from scrapy_playwright.page import PageMethod
+
+        move = RouteMove(request.url, before, self._trust(request.url), NetworkWatch(page))
+        methods = [m for m in meta.get("playwright_page_methods") or () if m.method != "wait_for_load_state"]
+        meta["playwright_page_methods"] = [PageMethod(settle_route, move), *methods]
+        meta[_ROUTE_MOVE] = move
+        return True
+
+    async def give_back(self, request: Request, ok: bool, spider: Any = None) -> None:
+        """After the download: keep the tab (emptied, or at its hash-routed document) or close
+        it; the spider never sees it."""
+        move: RouteMove | None = request.meta.pop(_ROUTE_MOVE, None)
+        if move is not None:
+            move.watch.detach()  # settle_route may never have run (the navigation failed)
+            self.in_place += move.outcome.count("in_place")
+            self.reloaded += move.outcome.count("reloaded")
         if not request.meta.pop(_POOLED, False):
             return
         request.meta.pop("playwright_include_page", None)
         page: Page | None = request.meta.pop("playwright_page", None)
         if page is None or page.is_closed():
             return
+        _detach_handlers(page, request, spider)
         name = _context_of(request)
+        held = self.idle.get(name)
+        if held is not None and "#" in held.url and self._trust(held.url).refused:
+            del self.idle[name]  # kept at a document whose routes must load afresh: no use now
+            with contextlib.suppress(Exception):
+                await held.close()
+        if ok and name not in self.idle and name not in self.emptying and self._keeps_document(request, page):
+            self.idle[name] = page  # its routes' requests stay guarded by abort_request
+            return
         if ok and name not in self.idle and name not in self.emptying:
             # claimed before the await: two tabs ending together must not both become the kept
             # one (the second would overwrite the first, which then held its slot forever and
@@ -83,6 +164,13 @@ class PagePool:
                 return
         with contextlib.suppress(Exception):
             await page.close()
+
+    def _keeps_document(self, request: Request, page: Page) -> bool:
+        """Whether a finished tab stays at its document: a route of a hash-routed app whose
+        routes may be drawn in place."""
+        return (
+            bool(request.meta.get(ROUTES_IN_PLACE)) and "#" in page.url and not self._trust(page.url).refused
+        )
 
     @staticmethod
     async def _emptied(page: Page) -> bool:
@@ -101,9 +189,32 @@ class PagePool:
                 await page.close()
 
 
+def _detach_handlers(page: Page, request: Request, spider: Any) -> None:
+    """Remove the event handlers scrapy-playwright attached to ``page`` for ``request``."""
+    for event, handler in (request.meta.get("playwright_page_event_handlers") or {}).items():
+        function = getattr(spider, handler, None) if isinstance(handler, str) else handler
+        if callable(function):
+            with contextlib.suppress(Exception):
+                page.remove_listener(event, function)
+
+
 def _context_of(request: Request) -> str:
     """The browser context a rendered request uses (scrapy-playwright's name for its default)."""
     return str(request.meta.get("playwright_context", "default"))
+
+
+class _RouteChangeFilter(logging.Filter):
+    """scrapy-playwright warns that a navigation "returned None" (no HTTP response): for a route
+    drawn in place that is the expected case, not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Navigating to %s returned None"):
+            return True
+        request = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        return not (request is not None and _ROUTE_MOVE in getattr(request, "meta", {}))
+
+
+_ROUTE_CHANGE_FILTER = _RouteChangeFilter()
 
 
 class _SharedBrowser:
@@ -126,6 +237,7 @@ class RenderingHandler(BaseDownloadHandler):
             limit = crawler.settings.getint("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT")
             crawler._zwaudit_browser = _SharedBrowser(limit)  # type: ignore[attr-defined]
         self.shared: _SharedBrowser = crawler._zwaudit_browser  # type: ignore[attr-defined]
+        logging.getLogger("scrapy-playwright").addFilter(_ROUTE_CHANGE_FILTER)
 
     async def _browser_handler(self) -> Any:
         async with self.shared.lock:
@@ -142,12 +254,17 @@ class RenderingHandler(BaseDownloadHandler):
             handler = await self._browser_handler()
             pages = self.shared.pages
             pages.take(request)
-            ok = False
+            ok = moved = False
             try:
+                moved = await pages.arrange(request)
                 response: Response = await handler.download_request(request)
                 ok = True
             finally:
-                await pages.give_back(request, ok)
+                await pages.give_back(request, ok, self.crawler.spider)
+                self._count(pages)
+            if moved and b"Content-Type" not in response.headers:
+                # a route change has no HTTP response of its own: its document is an HTML page
+                response = response.replace(headers={"Content-Type": "text/html; charset=utf-8"})
             return response  # its navigation and XHRs are paced by abort_request
         from crawler.network import answered, pace_shared
 
@@ -157,13 +274,17 @@ class RenderingHandler(BaseDownloadHandler):
         finally:
             answered(request.url)
 
+    def _count(self, pool: PagePool) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.set_value("playwright/page_reused", pool.reused)
+            self.crawler.stats.set_value("playwright/route_in_place", pool.in_place)
+            self.crawler.stats.set_value("playwright/route_reloaded", pool.reloaded)
+
     async def close(self) -> None:
         await self.http.close()
         if self.shared.handler is not None and not self.shared.closed:
             self.shared.closed = True
             await self.shared.pages.close()
-            if self.crawler.stats is not None:
-                self.crawler.stats.set_value("playwright/page_reused", self.shared.pages.reused)
             await self.shared.handler.close()
 
 

@@ -1,6 +1,7 @@
 """The crawler keeps one emptied tab per browser context between rendered requests
 (:class:`crawler.rendering.PagePool`): what is kept, what is closed, and that no request can wait
-for a slot an idle tab holds."""
+for a slot an idle tab holds; a tab on a hash-routed app stays at its document for the app's next
+route, and never reaches one of its routes unguarded (the browser side: test_crawl_routes.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,26 @@ from typing import Any
 from scrapy import Request
 
 from crawler.rendering import PagePool
+from crawler.routes import ROUTES_IN_PLACE, RouteTrust
 
 
 class FakePage:
-    def __init__(self, *, hangs: bool = False) -> None:
+    def __init__(self, *, hangs: bool = False, url: str = "about:blank") -> None:
         self.closed = False
         self.hangs = hangs
         self.visited: list[str] = []
         self.unrouted = 0
+        self.url = url
+        self.listeners: list[tuple[str, Any]] = []
+
+    def on(self, event: str, handler: Any) -> None:
+        self.listeners.append((event, handler))
+
+    def remove_listener(self, event: str, handler: Any) -> None:
+        self.listeners.remove((event, handler))  # one registration, as Playwright's
+
+    async def evaluate(self, script: str) -> str:
+        return "the route shown"
 
     def is_closed(self) -> bool:
         return self.closed
@@ -33,6 +46,7 @@ class FakePage:
         if self.hangs:
             raise TimeoutError("the page's script never yields")
         self.visited.append(url)
+        self.url = url
 
 
 def rendered(context: str = "default", **meta: Any) -> Request:
@@ -118,3 +132,77 @@ def test_closing_the_pool_closes_the_kept_tabs() -> None:
     kept = download(pool, rendered(), None)
     asyncio.run(pool.close())
     assert kept.closed and not pool.idle
+
+
+class Spider:
+    def capture_json(self, response: Any) -> None:
+        return None
+
+
+def test_the_spiders_event_handlers_are_detached_before_a_tab_is_kept() -> None:
+    """scrapy-playwright attaches them for every request: a kept tab kept them all, and every
+    JSON body reached the spider once per request the tab had served."""
+    pool, spider = PagePool(max_pages_per_context=2), Spider()
+    page = FakePage()
+    for _ in range(3):
+        request = rendered(playwright_page_event_handlers={"response": "capture_json"})
+        pool.take(request)
+        request.meta.setdefault("playwright_page", page)
+        page.on("response", spider.capture_json)  # what scrapy-playwright does
+        asyncio.run(pool.give_back(request, True, spider))
+    assert page.listeners == [] and pool.idle == {"default": page}
+
+
+APP = "https://portal.example/zsfw/"
+
+
+def route(path: str, allowed: bool = True, **meta: Any) -> Request:
+    return Request(APP + path, meta={"playwright": True, ROUTES_IN_PLACE: allowed, **meta})
+
+
+def test_a_tab_on_a_hash_route_stays_at_its_document_for_the_next_route() -> None:
+    pool = PagePool(max_pages_per_context=2)
+    first = route("#/guide/1")
+    pool.take(first)
+    first.meta["playwright_page"] = tab = FakePage(url=APP + "#/guide/1")
+    asyncio.run(pool.give_back(first, True))
+    assert tab.visited == [] and tab.unrouted == 0 and pool.idle == {"default": tab}  # not emptied
+
+    nxt = route("#/guide/2")
+    pool.take(nxt)
+    assert nxt.meta["playwright_page"] is tab and nxt.meta["_zwaudit_route_pending"]
+    moved = asyncio.run(pool.arrange(nxt))
+    methods = nxt.meta["playwright_page_methods"]
+    assert moved and methods[0].method.__name__ == "settle_route"
+    assert {e for e, _ in tab.listeners} == {"request", "requestfinished", "requestfailed"}
+    asyncio.run(pool.give_back(nxt, True))
+    assert tab.listeners == []  # the network watch is detached even when settle_route never ran
+
+
+def test_a_tab_at_a_routes_document_is_never_handed_to_it_unguarded() -> None:
+    """A plain same-document goto would let the previous route's page be read as this one's."""
+    pool = PagePool(max_pages_per_context=2)
+    tab = FakePage(url=APP + "#/guide/1")
+    pool.idle["default"] = tab
+    forbidden = route("#/guide/2", allowed=False)  # the profile says routes_in_place: false
+    pool.take(forbidden)
+    assert "playwright_page" not in forbidden.meta and pool.idle == {"default": tab}
+    again = route("#/guide/1")  # the very route it shows: goto would not even redraw
+    pool.take(again)
+    assert "playwright_page" not in again.meta
+    elsewhere = Request("https://other.example/", meta={"playwright": True})
+    pool.take(elsewhere)  # another document: a full navigation, as from about:blank
+    assert elsewhere.meta["playwright_page"] is tab and "_zwaudit_route_pending" not in elsewhere.meta
+
+
+def test_a_document_whose_routes_disagreed_is_loaded_afresh_and_its_kept_tab_let_go() -> None:
+    pool = PagePool(max_pages_per_context=2)
+    tab = FakePage(url=APP + "#/guide/1")
+    pool.idle["default"] = tab
+    pool.routes[APP] = RouteTrust(refused=True)  # its routes drawn in place showed another text than loaded
+    refused = route("#/guide/2")
+    pool.take(refused)
+    assert "playwright_page" not in refused.meta  # a new tab, loaded afresh
+    refused.meta["playwright_page"] = fresh = FakePage(url=APP + "#/guide/2")
+    asyncio.run(pool.give_back(refused, True))
+    assert tab.closed and pool.idle == {"default": fresh} and fresh.visited == ["about:blank"]

@@ -35,6 +35,7 @@ from crawler.extract import (
 )
 from crawler.middlewares import BROWSER_CONTEXT
 from crawler.network import answered, register_policy
+from crawler.routes import ROUTES_IN_PLACE
 from crawler.rows import error_kind, item_row, page_row
 from zwaudit.config.schema import ClickDiscovery
 from zwaudit.net.pacing import PAGE_RESOURCE_TYPES
@@ -126,6 +127,7 @@ class PortalSpider(scrapy.Spider):
                     "playwright_page_event_handlers": {"response": "capture_json"},
                     "playwright_context_kwargs": self.browser_context,
                     "rendered": True,
+                    ROUTES_IN_PLACE: self.crawl.routes_in_place,
                 }
             )
         if clicks is not None:
@@ -152,7 +154,9 @@ class PortalSpider(scrapy.Spider):
         page_url = response.frame.page.url
         if len(self._captured) > 200:  # bodies of pages that never reached parse(): bounded memory
             self._captured.clear()
-        self._captured.setdefault(page_url, []).append(body)
+        bodies = self._captured.setdefault(page_url, [])
+        if body not in bodies:  # a route checked twice (crawler.routes) asks for its data twice
+            bodies.append(body)
 
     # --- responses ------------------------------------------------------------------------------
 
