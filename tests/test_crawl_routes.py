@@ -128,7 +128,9 @@ def test_an_app_that_does_not_redraw_the_same_is_loaded_afresh_for_every_route(
     assert all("本次浏览第1页" not in p for p in pages)  # no in-place state was read
 
 
-def test_a_proven_app_that_stops_redrawing_is_loaded_afresh_not_read_stale(browser_harness: BrowserHarness) -> None:
+def test_a_proven_app_that_stops_redrawing_is_loaded_afresh_not_read_stale(
+    browser_harness: BrowserHarness,
+) -> None:
     pages, pool = crawl_routes(browser_harness, "tiring", 7)
     # routes 2 and 3 reload the app, so routes 4 to 6 are its first three changes; 7 draws nothing
     assert [shows(p) for p in pages] == [{f"事项{n}"} for n in range(1, 8)]
