@@ -72,6 +72,12 @@ TELNETCONSOLE_ENABLED = False
 # Scrapy 2.19's remote-control extension serves an HTTP endpoint on localhost that runs Python
 # sent with a token (written to a job file in the home directory): never in an unattended auditor
 REMOTE_CONTROL_ENABLED = False
+# and both are left out of the extension list, so that their modules (aiohttp, twisted.conch) are
+# not even imported by a crawl process
+EXTENSIONS = {
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
+}
 # a development-time lint that parses callback source per request; costly, and our tests cover it
 WARN_ON_GENERATOR_RETURN_VALUE = False
 FEED_EXPORT_ENCODING = "utf-8"

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
@@ -20,6 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.errors import RunError, UsageError
 from zwaudit.paths import var_dir
+
+if TYPE_CHECKING:  # alembic (with mako and pygments) is imported where a schema is checked or
+    # migrated: a crawler or worker process that only reads and writes rows starts without it
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SCHEMA_LOCK_KEY = 0x7A77_6175_6469_7401  # the advisory lock held while the schema is upgraded
@@ -64,11 +66,17 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
+def is_postgresql(db_url: str) -> bool:
+    return make_url(db_url).get_backend_name() == "postgresql"
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -88,6 +96,8 @@ def database_error(engine: Engine, exc: DBAPIError) -> RunError:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; a no-op when it is already there."""
+    from alembic import command
+
     try:
         command.upgrade(alembic_config(engine), revision)
     except OperationalError as exc:

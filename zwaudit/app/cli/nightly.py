@@ -19,7 +19,7 @@ from zwaudit.paths import out_dir
 
 def distributed(config: Config, db_url: str, workers: int | None) -> bool:
     """Fleet mode: PostgreSQL and (``queue:`` in settings or ``--workers``); SQLite never."""
-    from zwaudit.app.fleet.app import is_postgresql
+    from zwaudit.db.engine import is_postgresql
 
     if workers is not None and not is_postgresql(db_url):
         raise UsageError("--workers needs a PostgreSQL database (the queue lives there)")

@@ -23,8 +23,8 @@ def command(app: AppContext, concurrency: int) -> None:
     Start one per machine (a systemd service); `zwaudit nightly` with `queue:` in settings.yaml
     plans the run and waits for the workers. Needs a PostgreSQL --db.
     """
-    from zwaudit.app.fleet.app import is_postgresql
     from zwaudit.app.fleet.worker import run_worker
+    from zwaudit.db.engine import is_postgresql
     from zwaudit.errors import UsageError
 
     db_url = app.engine.url.render_as_string(hide_password=False)

@@ -32,10 +32,6 @@ def conninfo(db_url: str) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def is_postgresql(db_url: str) -> bool:
-    return make_url(db_url).get_backend_name() == "postgresql"
-
-
 def make_app(db_url: str) -> procrastinate.App:
     """The app with the fleet's tasks (``zwaudit.app.fleet.jobs``) registered."""
     from zwaudit.app.fleet.jobs import tasks
