@@ -3,7 +3,7 @@
 A portal built as a hash-routed single-page app (``/zsfw/#/guide/…``) shows every guide in one
 document: a person clicks from route to route and the app redraws, it does not load again. The
 crawler used to load the whole app afresh for every route (about 0.27 CPU-s of Chromium a route on
-sbx-zhe, against 0.05 for a route change in the loaded app: ``bench/crawl_bench.py --routes``).
+sbx-zhe, against 0.05 for a route change in the loaded app: ``bench/routes_bench.py``).
 
 The risk of drawing in place is reading the previous route's page as this route's. So a
 document earns it: its first routes are drawn in place *and* loaded afresh, and only when both

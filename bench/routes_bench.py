@@ -1,0 +1,141 @@
+"""CPU cost of crawling a hash-routed portal with its routes drawn in place against loaded afresh.
+
+The crawler draws a hash-routed app's routes in the tab that holds the app once the app has shown
+the same text both ways (:mod:`crawler.routes`); ``crawl.routes_in_place: false`` in a profile
+loads every route afresh, as before. This bench crawls one sandbox province's portal channel both
+ways, each crawl a subprocess of its own (its own Chromium) into a fresh SQLite database, one
+after the other in one invocation, alternating which side goes first.
+
+The CPU of a side is the whole machine's busy time while its crawl ran (``/proc/stat``):
+Chromium's renderers are reaped by its zygote, so ``getrusage`` misses most of the browser's work.
+That counts the sandbox serving the pages too (the same on both sides) and anything else the
+machine runs meanwhile: run it on a quiet machine, and read the pairs' spread.
+
+Printed: each side's median CPU seconds, their ratio (afresh / in place), every pair's ratio, and
+whether both sides stored the same items (name, code, department, every guide field, source URL)
+and the same pages (URL, status, error, depth): a saving that changed what is read would be no
+saving.
+
+    .venv/bin/python bench/routes_bench.py [sbx-zhe] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+SIDES = ("in_place", "afresh")
+
+
+def _busy_cpu() -> float:
+    """CPU seconds the machine has been busy since boot (all cores, idle and iowait excluded)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _config_for(source: Path, dest: Path, province: str, in_place: bool) -> Path:
+    shutil.copytree(source, dest)
+    (dest / "secrets.yaml").chmod(0o600)
+    profile_path = dest / "portals" / f"{province}.yaml"
+    profile = yaml.safe_load(profile_path.read_text(encoding="utf-8"))
+    profile.setdefault("crawl", {})["routes_in_place"] = in_place
+    profile_path.write_text(yaml.safe_dump(profile, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return dest
+
+
+def _crawl(config_dir: Path, db_path: Path, province: str) -> tuple[float, str, str, int]:
+    """One crawl of the portal channel: machine CPU, digests of its items and pages, item count."""
+    from sqlalchemy import select
+
+    from zwaudit.app.crawl import crawl
+    from zwaudit.config import load_config
+    from zwaudit.db import models, store
+    from zwaudit.db.engine import make_engine, session_factory, upgrade
+
+    url = f"sqlite:///{db_path}"
+    engine = make_engine(url)
+    upgrade(engine)
+    sf = session_factory(engine)
+    profile = load_config(config_dir).portals[province]
+    run_id = store.start_run(sf, "manual", config_dir=str(config_dir), portals=[profile])
+    before = _busy_cpu()
+    crawl(run_id, [province], config_dir=config_dir, db_url=url, channels=("portal",))
+    cpu = _busy_cpu() - before
+    with sf() as session:
+        items = sorted(
+            json.dumps([i.item_key, i.code, i.name, i.department, i.fields, i.source_url], ensure_ascii=False)
+            for i in session.scalars(select(models.ServiceItem).where(models.ServiceItem.run_id == run_id))
+        )
+        pages = sorted(
+            json.dumps([p.url, p.status_code, p.error, p.depth])
+            for p in session.scalars(select(models.CrawledPage).where(models.CrawledPage.run_id == run_id))
+        )
+    engine.dispose()
+    return cpu, _digest(items), _digest(pages), len(items)
+
+
+def _digest(rows: list[str]) -> str:
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:12]
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("province", nargs="?", default="sbx-zhe")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    from sandbox.server import start
+
+    cpu: dict[str, list[float]] = {side: [] for side in SIDES}
+    stored: dict[str, set[tuple[str, str, int]]] = {side: set() for side in SIDES}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        os.environ["ZWAUDIT_VAR"] = str(root / "var")  # the crawl's job directories
+        sandbox = start([args.province], base_port=0, directory=root / "sandbox")
+        try:
+            configs = {
+                side: _config_for(
+                    sandbox.config_dir, root / f"config-{side}", args.province, side == "in_place"
+                )
+                for side in SIDES
+            }
+            for i in range(args.repeat):
+                for side in SIDES if i % 2 == 0 else tuple(reversed(SIDES)):
+                    seconds, items, pages, count = _crawl(
+                        configs[side], root / f"{side}-{i}.sqlite", args.province
+                    )
+                    cpu[side].append(seconds)
+                    stored[side].add((items, pages, count))
+                    print(f"  {side:8s} {seconds:5.1f} CPU-s  {count} items  items {items}  pages {pages}")
+        finally:
+            sandbox.stop()
+    in_place, afresh = (statistics.median(cpu[s]) for s in SIDES)
+    same = len(stored["in_place"] | stored["afresh"]) == 1
+    print(f"{args.province}, portal channel, {args.repeat} pairs")
+    print(f"  routes in place  {in_place:.1f} CPU-s (median)")
+    print(f"  routes afresh    {afresh:.1f} CPU-s (median)")
+    print(f"  afresh / in place = {afresh / in_place:.2f}")
+    print(
+        "  pairs: " + ", ".join(f"{a / p:.2f}" for p, a in zip(cpu["in_place"], cpu["afresh"], strict=True))
+    )
+    print(f"  same items and pages on every crawl: {'yes' if same else 'NO'}")
+    if not same:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
