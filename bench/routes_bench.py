@@ -16,7 +16,7 @@ whether both sides stored the same items (name, code, department, every guide fi
 and the same pages (URL, status, error, depth): a saving that changed what is read would be no
 saving.
 
-    .venv/bin/python bench/routes_bench.py [sbx-zhe] [--repeat 3]
+    .venv/bin/python bench/routes_bench.py [sbx-zhe] [--repeat 3] [--all-channels]
 """
 
 from __future__ import annotations
@@ -57,8 +57,10 @@ def _config_for(source: Path, dest: Path, province: str, in_place: bool) -> Path
     return dest
 
 
-def _crawl(config_dir: Path, db_path: Path, province: str) -> tuple[float, str, str, int]:
-    """One crawl of the portal channel: machine CPU, digests of its items and pages, item count."""
+def _crawl(
+    config_dir: Path, db_path: Path, province: str, channels: tuple[str, ...]
+) -> tuple[float, str, str, int]:
+    """One crawl: machine CPU, digests of its items and pages, item count."""
     from sqlalchemy import select
 
     from zwaudit.app.crawl import crawl
@@ -73,7 +75,7 @@ def _crawl(config_dir: Path, db_path: Path, province: str) -> tuple[float, str, 
     profile = load_config(config_dir).portals[province]
     run_id = store.start_run(sf, "manual", config_dir=str(config_dir), portals=[profile])
     before = _busy_cpu()
-    crawl(run_id, [province], config_dir=config_dir, db_url=url, channels=("portal",))
+    crawl(run_id, [province], config_dir=config_dir, db_url=url, channels=channels)
     cpu = _busy_cpu() - before
     with sf() as session:
         items = sorted(
@@ -96,7 +98,9 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("province", nargs="?", default="sbx-zhe")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--all-channels", action="store_true", help="the department sites and mobile too")
     args = parser.parse_args(argv)
+    channels: tuple[str, ...] = () if args.all_channels else ("portal",)
 
     from sandbox.server import start
 
@@ -116,7 +120,7 @@ def main(argv: list[str]) -> None:
             for i in range(args.repeat):
                 for side in SIDES if i % 2 == 0 else tuple(reversed(SIDES)):
                     seconds, items, pages, count = _crawl(
-                        configs[side], root / f"{side}-{i}.sqlite", args.province
+                        configs[side], root / f"{side}-{i}.sqlite", args.province, channels
                     )
                     cpu[side].append(seconds)
                     stored[side].add((items, pages, count))
@@ -125,7 +129,7 @@ def main(argv: list[str]) -> None:
             sandbox.stop()
     in_place, afresh = (statistics.median(cpu[s]) for s in SIDES)
     same = len(stored["in_place"] | stored["afresh"]) == 1
-    print(f"{args.province}, portal channel, {args.repeat} pairs")
+    print(f"{args.province}, {'every channel' if channels == () else 'portal channel'}, {args.repeat} pairs")
     print(f"  routes in place  {in_place:.1f} CPU-s (median)")
     print(f"  routes afresh    {afresh:.1f} CPU-s (median)")
     print(f"  afresh / in place = {afresh / in_place:.2f}")

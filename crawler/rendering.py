@@ -19,12 +19,14 @@ from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from crawler.routes import (
     ROUTES_IN_PLACE,
     NetworkWatch,
+    RouteKind,
     RouteMove,
     RouteTrust,
+    app_of,
     body_text,
-    document_of,
-    same_document_route,
-    settle_route,
+    draw_in_place,
+    fragment_move,
+    route_kind,
 )
 
 if TYPE_CHECKING:
@@ -54,13 +56,14 @@ class PagePool:
     failed, crashed, or could not be emptied is closed, never kept: each page still starts from a
     fresh navigation, and nothing of one page's state can reach another's.
 
-    One exception, for hash-routed apps (:mod:`crawler.routes`): a tab that ends on a route of
-    such an app is kept at that document, not emptied, when the spider allows it (the profile's
-    ``crawl.routes_in_place``); the next request for a route of the same document is drawn in it
-    as a person's click would be, under :func:`crawler.routes.settle_route`, which loads the route
-    afresh until the document has shown the same text both ways. A tab holding a document is
-    never handed to a route of that document without that guard: a plain same-document ``goto``
-    would let the previous route's page be read as this one's.
+    One exception, for single-page apps (:mod:`crawler.routes`): a tab that ends on a page of the
+    portal is kept at that page, not emptied, when the spider allows it (the profile's
+    ``crawl.routes_in_place``), and its app has not refused; the next request for a route of the
+    same app (a hash route of its document, a history route of its origin) is drawn in it as a
+    person's click would be (:func:`crawler.routes.draw_in_place`), loaded afresh as well until the
+    app has shown the same text both ways. A tab is never handed to a plain ``goto`` that would
+    stay in its document (a fragment change): the previous route's page would be read as this
+    one's.
 
     The spider's page event handlers (``capture_json``) are detached from a tab before it is kept:
     scrapy-playwright attaches them again for each request, and a kept tab would otherwise report
@@ -71,7 +74,7 @@ class PagePool:
         self.enabled = max_pages_per_context >= 2
         self.idle: dict[str, Page] = {}
         self.emptying: set[str] = set()  # contexts whose finished tab is being emptied to be kept
-        self.routes: dict[str, RouteTrust] = {}  # document → what its routes drawn in place showed
+        self.routes: dict[str, RouteTrust] = {}  # app → what its routes drawn in place showed
         self.reused = 0
         self.in_place = 0  # routes read as drawn in place
         self.reloaded = 0  # routes handed a tab at their document but loaded afresh
@@ -83,14 +86,12 @@ class PagePool:
             return  # a request holding its own tab (the challenge) manages it itself
         name = _context_of(request)
         page = self.idle.get(name)
-        if page is not None and not page.is_closed() and "#" in page.url:
-            if not (meta.get(ROUTES_IN_PLACE) and same_document_route(page.url, request.url)):
-                if document_of(page.url) == document_of(request.url):
-                    page = None  # at this request's document, unguarded: a new tab instead
-            elif self._trust(request.url).refused:
-                page = None
-            else:
-                meta[_ROUTE_PENDING] = True
+        if page is not None and not page.is_closed():
+            kind = route_kind(page.url, request.url) if meta.get(ROUTES_IN_PLACE) else None
+            if kind is not None and not self._trust(request.url, kind).refused:
+                meta[_ROUTE_PENDING] = kind
+            elif fragment_move(page.url, request.url):
+                page = None  # a goto that stays in the tab's document, unguarded: a new tab
         if page is not None:
             del self.idle[name]
             if not page.is_closed():
@@ -99,16 +100,23 @@ class PagePool:
         request.meta["playwright_include_page"] = True
         request.meta[_POOLED] = True
 
-    def _trust(self, url: str) -> RouteTrust:
-        return self.routes.setdefault(document_of(url), RouteTrust())
+    def _trust(self, url: str, kind: RouteKind) -> RouteTrust:
+        return self.routes.setdefault(app_of(url, kind), RouteTrust())
 
-    async def arrange(self, request: Request) -> bool:
-        """Before the download of a route handed a tab at its document: note what the tab shows
-        and watch its requests; :func:`settle_route` replaces the wait for ``networkidle``.
-        Whether the route is moved to in that tab."""
+    def _useful(self, page: Page) -> bool:
+        """Whether a tab at its page could still take a route in place (one of its apps has not
+        refused)."""
+        return page.url.startswith(("http:", "https:")) and not (
+            self._trust(page.url, "hash").refused and self._trust(page.url, "history").refused
+        )
+
+    async def arrange(self, request: Request) -> RouteMove | None:
+        """Before a route handed a tab holding its app: note what the tab shows and watch its
+        requests. The move, for :func:`crawler.routes.draw_in_place`; None: download as usual."""
         meta = request.meta
-        if not meta.pop(_ROUTE_PENDING, False):
-            return False
+        kind: RouteKind | None = meta.pop(_ROUTE_PENDING, None)
+        if kind is None:
+            return None
         page: Page = meta["playwright_page"]
         try:
             before = await asyncio.wait_for(body_text(page), CLEAN_TIMEOUT_S)
@@ -117,18 +125,14 @@ class PagePool:
             del meta["playwright_page"]
             with contextlib.suppress(Exception):
                 await page.close()
-            return False
-        from scrapy_playwright.page import PageMethod
-
-        move = RouteMove(request.url, before, self._trust(request.url), NetworkWatch(page))
-        methods = [m for m in meta.get("playwright_page_methods") or () if m.method != "wait_for_load_state"]
-        meta["playwright_page_methods"] = [PageMethod(settle_route, move), *methods]
+            return None
+        move = RouteMove(request.url, kind, before, self._trust(request.url, kind), NetworkWatch(page))
         meta[_ROUTE_MOVE] = move
-        return True
+        return move
 
     async def give_back(self, request: Request, ok: bool, spider: Any = None) -> None:
-        """After the download: keep the tab (emptied, or at its hash-routed document) or close
-        it; the spider never sees it."""
+        """After the download: keep the tab (at its page for a route of its app, or emptied) or
+        close it; the spider never sees it."""
         move: RouteMove | None = request.meta.pop(_ROUTE_MOVE, None)
         if move is not None:
             move.watch.detach()  # settle_route may never have run (the navigation failed)
@@ -143,8 +147,8 @@ class PagePool:
         _detach_handlers(page, request, spider)
         name = _context_of(request)
         held = self.idle.get(name)
-        if held is not None and "#" in held.url and self._trust(held.url).refused:
-            del self.idle[name]  # kept at a document whose routes must load afresh: no use now
+        if held is not None and not held.is_closed() and held.url != "about:blank" and not self._useful(held):
+            del self.idle[name]  # kept at a page whose app refused: no use now
             with contextlib.suppress(Exception):
                 await held.close()
         if ok and name not in self.idle and name not in self.emptying and self._keeps_document(request, page):
@@ -166,11 +170,8 @@ class PagePool:
             await page.close()
 
     def _keeps_document(self, request: Request, page: Page) -> bool:
-        """Whether a finished tab stays at its document: a route of a hash-routed app whose
-        routes may be drawn in place."""
-        return (
-            bool(request.meta.get(ROUTES_IN_PLACE)) and "#" in page.url and not self._trust(page.url).refused
-        )
+        """Whether a finished tab stays at its page: the next route of its app may be drawn in it."""
+        return bool(request.meta.get(ROUTES_IN_PLACE)) and self._useful(page)
 
     @staticmethod
     async def _emptied(page: Page) -> bool:
@@ -203,20 +204,6 @@ def _context_of(request: Request) -> str:
     return str(request.meta.get("playwright_context", "default"))
 
 
-class _RouteChangeFilter(logging.Filter):
-    """scrapy-playwright warns that a navigation "returned None" (no HTTP response): for a route
-    drawn in place that is the expected case, not news."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not str(record.msg).startswith("Navigating to %s returned None"):
-            return True
-        request = record.args[0] if isinstance(record.args, tuple) and record.args else None
-        return not (request is not None and _ROUTE_MOVE in getattr(request, "meta", {}))
-
-
-_ROUTE_CHANGE_FILTER = _RouteChangeFilter()
-
-
 class _SharedBrowser:
     """One Playwright handler per crawler, shared by the http and https handlers."""
 
@@ -237,7 +224,6 @@ class RenderingHandler(BaseDownloadHandler):
             limit = crawler.settings.getint("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT")
             crawler._zwaudit_browser = _SharedBrowser(limit)  # type: ignore[attr-defined]
         self.shared: _SharedBrowser = crawler._zwaudit_browser  # type: ignore[attr-defined]
-        logging.getLogger("scrapy-playwright").addFilter(_ROUTE_CHANGE_FILTER)
 
     async def _browser_handler(self) -> Any:
         async with self.shared.lock:
@@ -254,17 +240,20 @@ class RenderingHandler(BaseDownloadHandler):
             handler = await self._browser_handler()
             pages = self.shared.pages
             pages.take(request)
-            ok = moved = False
+            ok = False
             try:
-                moved = await pages.arrange(request)
-                response: Response = await handler.download_request(request)
+                move = await pages.arrange(request)
+                response: Response
+                if move is not None:
+                    response = await draw_in_place(
+                        request.meta["playwright_page"], request, move, self.crawler.spider
+                    )
+                else:
+                    response = await handler.download_request(request)
                 ok = True
             finally:
                 await pages.give_back(request, ok, self.crawler.spider)
                 self._count(pages)
-            if moved and b"Content-Type" not in response.headers:
-                # a route change has no HTTP response of its own: its document is an HTML page
-                response = response.replace(headers={"Content-Type": "text/html; charset=utf-8"})
             return response  # its navigation and XHRs are paced by abort_request
         from crawler.network import answered, pace_shared
 

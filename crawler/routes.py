@@ -1,16 +1,26 @@
-"""A hash-routed app's routes drawn in the tab that already holds the app, as a person clicks them.
+"""A single-page app's routes drawn in the tab that already holds the app, as a person clicks them.
 
-A portal built as a hash-routed single-page app (``/zsfw/#/guide/…``) shows every guide in one
-document: a person clicks from route to route and the app redraws, it does not load again. The
-crawler used to load the whole app afresh for every route (about 0.27 CPU-s of Chromium a route on
-sbx-zhe, against 0.05 for a route change in the loaded app: ``bench/routes_bench.py``).
+A portal built as a single-page app shows every guide in one document: a person clicks from route
+to route and the app's router redraws, the page does not load again. Two kinds of router:
 
-The risk of drawing in place is reading the previous route's page as this route's. So a
-document earns it: its first routes are drawn in place *and* loaded afresh, and only when both
-show the same text, twice, are its later routes drawn in place alone (:class:`RouteTrust`). One
-disagreement, and every later route of that document is loaded afresh, as before. A route whose
-text did not change at all after the move is loaded afresh and counts as a disagreement (an app
-that ignores ``hashchange``, a script that died). A profile turns it off with ``crawl.routes_in_place: false``.
+* **hash** (``/zsfw/#/guide/…``): the route is the URL's fragment; moving there is a
+  same-document navigation, the app redraws on ``hashchange``;
+* **history** (``/service/guide/…``, ``history.pushState``): the route is the path; moving there
+  is what the browser does on Back and Forward, ``pushState`` and a ``popstate`` event, on which
+  the app redraws.
+
+The crawler used to load the whole app afresh for every route: about 0.27 CPU-s of Chromium a
+route on sbx-zhe (hash) against 0.05 for a route change in the loaded app, 0.37 against 0.09 on
+sbx-min (history); ``bench/routes_bench.py`` measures a whole crawl both ways.
+
+The risk of drawing in place is reading the previous route's page as this route's, or a page no
+fresh load would show. So an app earns it: its first routes are drawn in place *and* loaded
+afresh, and only when both show the same text, twice, are its later routes drawn in place alone
+(:class:`RouteTrust`, per document for hash routes, per origin for history routes). One
+disagreement, and every later route of that app is loaded afresh, as before. A route whose text
+did not change at all after the move is loaded afresh and counts as a disagreement (an app that
+ignores the event, a server-rendered site, a script that died). A profile turns it off with
+``crawl.routes_in_place: false``.
 """
 
 from __future__ import annotations
@@ -19,17 +29,25 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urldefrag
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urldefrag, urlsplit
+
+from scrapy.http import HtmlResponse
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
+    from scrapy import Request
+
+RouteKind = Literal["hash", "history"]
 
 ROUTES_IN_PLACE = "zwaudit_routes_in_place"  # request meta: the profile allows drawing in place
 QUIET_S = 0.5  # as Playwright's networkidle: no request in flight for this long
 ROUTE_TIMEOUT_S = 10.0  # a route whose requests never end is loaded afresh after this
 AGREEMENTS_NEEDED = 2  # routes drawn both ways with the same text before in place alone is trusted
 _BODY_TEXT = "() => document.body ? document.body.innerText : ''"
+_HISTORY_MOVE = (
+    "u => { history.pushState(null, '', u); dispatchEvent(new PopStateEvent('popstate', {state: null})); }"
+)
 
 
 def document_of(url: str) -> str:
@@ -37,9 +55,31 @@ def document_of(url: str) -> str:
     return urldefrag(url)[0]
 
 
-def same_document_route(page_url: str, url: str) -> bool:
-    """Whether going from ``page_url`` to ``url`` only changes the fragment (a route change)."""
-    return "#" in url and page_url != url and document_of(page_url) == document_of(url)
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme in ("http", "https") else ""
+
+
+def fragment_move(page_url: str, url: str) -> bool:
+    """Whether a plain ``goto`` from ``page_url`` to ``url`` stays in the document (changes at
+    most the fragment): the app is not loaded again, so nothing waits for it to redraw."""
+    return "#" in url and document_of(page_url) == document_of(url)
+
+
+def route_kind(page_url: str, url: str) -> RouteKind | None:
+    """How a tab at ``page_url`` could move to ``url`` in place: a hash route of its document, a
+    history route of its origin, or not at all (another origin, the same URL)."""
+    if page_url == url or not _origin(page_url) or _origin(page_url) != _origin(url):
+        return None
+    if fragment_move(page_url, url):
+        return "hash"
+    return None if "#" in url else "history"
+
+
+def app_of(url: str, kind: RouteKind) -> str:
+    """What earns trust for a kind of route: a hash-routed app is its document, a history-routed
+    app its origin."""
+    return f"hash {document_of(url)}" if kind == "hash" else f"history {_origin(url)}"
 
 
 @dataclass
@@ -104,6 +144,7 @@ class RouteMove:
     """One route drawn in the tab holding its document: what the tab showed before the move."""
 
     url: str
+    kind: RouteKind
     before: str
     trust: RouteTrust
     watch: NetworkWatch
@@ -114,11 +155,45 @@ async def body_text(page: Page) -> str:
     return str(await page.evaluate(_BODY_TEXT))
 
 
+async def draw_in_place(page: Page, request: Request, move: RouteMove, spider: Any) -> HtmlResponse:
+    """Render ``request`` by moving the tab holding its app to the route, instead of
+    scrapy-playwright's ``goto`` (which would load a history route's page again): the spider's
+    page event handlers and page methods (click discovery) run as scrapy-playwright runs them,
+    the wait for ``networkidle`` excepted, which :func:`settle_route` replaces. The response is
+    the page's HTML, as scrapy-playwright's."""
+    started = time.monotonic()
+    for event, handler in (request.meta.get("playwright_page_event_handlers") or {}).items():
+        function = getattr(spider, handler, None) if isinstance(handler, str) else handler
+        if callable(function):
+            page.on(event, function)  # detached again when the pool takes the tab back
+    if move.kind == "hash":
+        await page.goto(move.url)  # a same-document navigation: the app's hashchange
+    else:
+        await page.evaluate(_HISTORY_MOVE, move.url)
+    await settle_route(page, move)
+    for method in request.meta.get("playwright_page_methods") or ():
+        if method.method == "wait_for_load_state":
+            continue
+        if callable(method.method):
+            method.result = await method.method(page, *method.args, **method.kwargs)
+        else:
+            method.result = await getattr(page, method.method)(*method.args, **method.kwargs)
+    html = await page.content()
+    request.meta["download_latency"] = time.monotonic() - started
+    return HtmlResponse(
+        url=page.url,
+        status=200,  # the app's document was; a route has no HTTP status of its own
+        headers={"Content-Type": "text/html; charset=utf-8"},
+        body=html.encode("utf-8"),
+        encoding="utf-8",
+        request=request,
+        flags=["playwright"],
+    )
+
+
 async def settle_route(page: Page, move: RouteMove) -> None:
-    """Used as the first scrapy-playwright ``PageMethod`` of a route drawn in place (instead of
-    ``wait_for_load_state('networkidle')``): wait for the app's requests to end; keep the page
-    when its document is proven, else load the route afresh (and, while the document is on
-    probation, record whether the two agreed)."""
+    """Wait for the app's requests to end; keep the page when its app is proven, else load the
+    route afresh (and, while the app is on probation, record whether the two agreed)."""
     try:
         settled = await move.watch.quiet()
         drawn = await body_text(page)

@@ -170,13 +170,30 @@ def test_a_tab_on_a_hash_route_stays_at_its_document_for_the_next_route() -> Non
 
     nxt = route("#/guide/2")
     pool.take(nxt)
-    assert nxt.meta["playwright_page"] is tab and nxt.meta["_zwaudit_route_pending"]
-    moved = asyncio.run(pool.arrange(nxt))
-    methods = nxt.meta["playwright_page_methods"]
-    assert moved and methods[0].method.__name__ == "settle_route"
+    assert nxt.meta["playwright_page"] is tab and nxt.meta["_zwaudit_route_pending"] == "hash"
+    move = asyncio.run(pool.arrange(nxt))
+    assert move is not None and move.kind == "hash" and move.before == "the route shown"
     assert {e for e, _ in tab.listeners} == {"request", "requestfinished", "requestfailed"}
     asyncio.run(pool.give_back(nxt, True))
     assert tab.listeners == []  # the network watch is detached even when settle_route never ran
+
+
+def test_a_page_of_the_same_origin_is_a_history_route_of_the_tabs_app() -> None:
+    pool = PagePool(max_pages_per_context=2)
+    tab = FakePage(url="https://portal.example/service/guide/1")
+    pool.idle["default"] = tab
+    request = Request(
+        "https://portal.example/service/guide/2", meta={"playwright": True, ROUTES_IN_PLACE: True}
+    )
+    pool.take(request)
+    assert request.meta["playwright_page"] is tab and request.meta["_zwaudit_route_pending"] == "history"
+    pool.routes["history https://portal.example"] = RouteTrust(refused=True)  # its app refused
+    pool.idle["default"] = tab
+    again = Request(
+        "https://portal.example/service/guide/3", meta={"playwright": True, ROUTES_IN_PLACE: True}
+    )
+    pool.take(again)  # a full navigation to another page: safe, as from about:blank
+    assert again.meta["playwright_page"] is tab and "_zwaudit_route_pending" not in again.meta
 
 
 def test_a_tab_at_a_routes_document_is_never_handed_to_it_unguarded() -> None:
@@ -199,7 +216,8 @@ def test_a_document_whose_routes_disagreed_is_loaded_afresh_and_its_kept_tab_let
     pool = PagePool(max_pages_per_context=2)
     tab = FakePage(url=APP + "#/guide/1")
     pool.idle["default"] = tab
-    pool.routes[APP] = RouteTrust(refused=True)  # its routes drawn in place showed another text than loaded
+    # its routes drawn in place showed another text than loaded afresh, both kinds
+    pool.routes[f"hash {APP}"] = pool.routes["history https://portal.example"] = RouteTrust(refused=True)
     refused = route("#/guide/2")
     pool.take(refused)
     assert "playwright_page" not in refused.meta  # a new tab, loaded afresh

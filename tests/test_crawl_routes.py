@@ -1,10 +1,11 @@
-"""A hash-routed app's routes drawn in the tab holding the app (:mod:`crawler.routes`), in Chromium.
+"""A single-page app's routes drawn in the tab holding the app (:mod:`crawler.routes`), in Chromium.
 
-Each request goes as scrapy-playwright sends it (the pool's tab or a new one, ``goto``, the page
-methods, the page's HTML), through :class:`crawler.rendering.PagePool`. Whatever the app, every
-route must read as that route: drawn in place only once the app has shown, twice, the same text
-in place as loaded afresh; an app that ignores ``hashchange`` or draws differently in place is
-loaded afresh for every route, as before.
+Each request goes as :class:`crawler.rendering.RenderingHandler` sends it: through the pool, then
+drawn in place (:func:`crawler.routes.draw_in_place`) or as scrapy-playwright would (the tab or a
+new one, ``goto``, the page methods, the page's HTML). Whatever the app, every route must read as
+that route: drawn in place only once the app has shown, twice, the same text in place as loaded
+afresh; an app that ignores the route change or draws differently in place is loaded afresh for
+every route, as before.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from scrapy import Request
 from scrapy_playwright.page import PageMethod
 
 from crawler.rendering import PagePool
-from crawler.routes import ROUTES_IN_PLACE
+from crawler.routes import ROUTES_IN_PLACE, draw_in_place
 
 pytestmark = pytest.mark.browser
 
@@ -35,9 +36,16 @@ ROUTER = {
     "tiring": "var changes = 0; window.addEventListener('hashchange', function () { if (++changes <= 3) draw(); }); draw();",
 }
 
+HISTORY_ROUTER = {
+    # history mode (pushState): redraws on popstate, what Back, Forward and its own links do
+    "history": "window.addEventListener('popstate', draw); draw();",
+    # a server-rendered site: every page is its own document, nothing listens
+    "server": "draw();",
+}
+
 APP = """<html><body><div id="view">加载中</div><p id="visits"></p><script>
 function draw() {
-  var id = (location.hash.match(/guide\\/(\\d+)/) || [])[1];
+  var id = (location.href.match(/guide\\/(\\d+)/) || [])[1];
   if (!id) { document.getElementById('view').textContent = '首页'; return; }
   fetch('/api/guide/' + id).then(function (r) { return r.json(); }).then(function (g) {
     document.getElementById('view').innerHTML = '<h1>' + g.name + '</h1><p>承诺时限：' + g.days + '个工作日</p>';
@@ -49,12 +57,14 @@ function draw() {
 
 
 def respond(router: str) -> Any:
+    script = {**ROUTER, **HISTORY_ROUTER}[router]
+
     def answer(path: str) -> Reply:
         found = re.fullmatch(r"/api/guide/(\d+)", path)
         if found:
             guide = {"name": f"事项{found.group(1)}", "days": int(found.group(1)) + 3}
             return Reply(json.dumps(guide, ensure_ascii=False).encode(), content_type="application/json")
-        return Reply((APP % ROUTER[router]).encode())
+        return Reply((APP % script).encode())
 
     return answer
 
@@ -72,7 +82,11 @@ async def render(pool: PagePool, context: Any, url: str) -> str:
     pool.take(request)
     ok = False
     try:
-        await pool.arrange(request)
+        move = await pool.arrange(request)
+        if move is not None:
+            response = await draw_in_place(request.meta["playwright_page"], request, move, None)
+            ok = True
+            return response.text
         page = request.meta.get("playwright_page") or await context.new_page()
         request.meta["playwright_page"] = page
         await page.goto(url)
@@ -89,6 +103,7 @@ async def render(pool: PagePool, context: Any, url: str) -> str:
 
 
 def crawl_routes(harness: BrowserHarness, router: str, count: int) -> tuple[list[str], PagePool]:
+    route = "/service/guide/{}" if router in HISTORY_ROUTER else "/app/#/guide/{}"
     with serve(respond(router)) as base:
 
         async def go() -> list[str]:
@@ -96,7 +111,7 @@ def crawl_routes(harness: BrowserHarness, router: str, count: int) -> tuple[list
             pool = PagePool(max_pages_per_context=2)
             holder.append(pool)
             try:
-                return [await render(pool, context, f"{base}/app/#/guide/{n}") for n in range(1, count + 1)]
+                return [await render(pool, context, base + route.format(n)) for n in range(1, count + 1)]
             finally:
                 await pool.close()
                 await context.close()
@@ -110,15 +125,18 @@ def shows(html: str) -> set[str]:
     return set(re.findall(r"<h1>(事项\d+)</h1>", html))
 
 
-def test_an_app_that_redraws_its_routes_is_read_in_place_once_proven(browser_harness: BrowserHarness) -> None:
-    pages, pool = crawl_routes(browser_harness, "honest", 6)
+@pytest.mark.parametrize("router", ["honest", "history"])
+def test_an_app_that_redraws_its_routes_is_read_in_place_once_proven(
+    browser_harness: BrowserHarness, router: str
+) -> None:
+    pages, pool = crawl_routes(browser_harness, router, 6)
     assert [shows(p) for p in pages] == [{f"事项{n}"} for n in range(1, 7)]
     assert "承诺时限：9个工作日" in pages[5]
     # route 1 opens the tab; routes 2 and 3 are drawn both ways and agree; 4 to 6 in place alone
     assert (pool.reloaded, pool.in_place) == (2, 3)
 
 
-@pytest.mark.parametrize("router", ["load_only", "stateful"])
+@pytest.mark.parametrize("router", ["load_only", "stateful", "server"])
 def test_an_app_that_does_not_redraw_the_same_is_loaded_afresh_for_every_route(
     browser_harness: BrowserHarness, router: str
 ) -> None:
