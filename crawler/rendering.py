@@ -41,6 +41,7 @@ CLEAN_TIMEOUT_S = 5.0  # a page that cannot be emptied within this is closed, no
 _POOLED = "_zwaudit_pooled_page"  # meta key: the request renders in a kept tab (see PagePool)
 _ROUTE_PENDING = "_zwaudit_route_pending"  # take() handed over a tab holding the route's document
 _ROUTE_MOVE = "_zwaudit_route_move"  # the RouteMove of a request drawn in place
+_EMPTY_FIRST = "_zwaudit_empty_first"  # take() handed over a tab at this route's document
 
 
 class PagePool:
@@ -91,7 +92,7 @@ class PagePool:
             if kind is not None and not self._trust(request.url, kind).refused:
                 meta[_ROUTE_PENDING] = kind
             elif fragment_move(page.url, request.url):
-                page = None  # a goto that stays in the tab's document, unguarded: a new tab
+                meta[_EMPTY_FIRST] = True  # a goto would stay in the tab's document: empty it first
         if page is not None:
             del self.idle[name]
             if not page.is_closed():
@@ -114,6 +115,11 @@ class PagePool:
         """Before a route handed a tab holding its app: note what the tab shows and watch its
         requests. The move, for :func:`crawler.routes.draw_in_place`; None: download as usual."""
         meta = request.meta
+        held: Page | None = meta.get("playwright_page")
+        if meta.pop(_EMPTY_FIRST, False) and held is not None and not await self._emptied(held):
+            del meta["playwright_page"]  # scrapy-playwright opens a new tab
+            with contextlib.suppress(Exception):
+                await held.close()
         kind: RouteKind | None = meta.pop(_ROUTE_PENDING, None)
         if kind is None:
             return None

@@ -18,8 +18,9 @@ fresh load would show. So an app earns it: its first routes are drawn in place *
 afresh, and only when both show the same text, twice, are its later routes drawn in place alone
 (:class:`RouteTrust`, per document for hash routes, per origin for history routes). One
 disagreement, and every later route of that app is loaded afresh, as before. A route whose text
-did not change at all after the move is loaded afresh and counts as a disagreement (an app that
-ignores the event, a server-rendered site, a script that died). A profile turns it off with
+did not change after the move is always loaded afresh, even in a proven app: it may be right (a
+default route), or stale (an app that ignores the event, a server-rendered site, a script that
+died), and only the fresh load tells which. A profile turns it off with
 ``crawl.routes_in_place: false``.
 """
 
@@ -207,5 +208,6 @@ async def settle_route(page: Page, move: RouteMove) -> None:
     await page.goto(move.url)
     await page.wait_for_load_state("networkidle")
     move.outcome.append("reloaded")
-    if not move.trust.refused:  # a route that did not change counts against the document too
-        move.trust.record(changed and drawn == await body_text(page))
+    if not move.trust.refused:  # a route showing what it showed before may be right (a default
+        # route) or stale (an app that ignores the move): the fresh load tells which
+        move.trust.record(settled and drawn == await body_text(page))

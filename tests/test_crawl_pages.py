@@ -197,16 +197,27 @@ def test_a_page_of_the_same_origin_is_a_history_route_of_the_tabs_app() -> None:
 
 
 def test_a_tab_at_a_routes_document_is_never_handed_to_it_unguarded() -> None:
-    """A plain same-document goto would let the previous route's page be read as this one's."""
+    """A plain same-document goto would let the previous route's page be read as this one's: the
+    tab is emptied first, and the route loads in it afresh."""
+    for request in (
+        route("#/guide/2", allowed=False),  # the profile says routes_in_place: false
+        route("#/guide/1"),  # the very route it shows: goto would not even redraw
+    ):
+        pool = PagePool(max_pages_per_context=2)
+        tab = FakePage(url=APP + "#/guide/1")
+        pool.idle["default"] = tab
+        pool.take(request)
+        assert request.meta["playwright_page"] is tab and request.meta["_zwaudit_empty_first"]
+        assert asyncio.run(pool.arrange(request)) is None
+        assert tab.visited == ["about:blank"] and request.meta["playwright_page"] is tab
     pool = PagePool(max_pages_per_context=2)
-    tab = FakePage(url=APP + "#/guide/1")
+    tab = FakePage(url=APP + "#/guide/1", hangs=True)  # cannot be emptied: a new tab instead
     pool.idle["default"] = tab
-    forbidden = route("#/guide/2", allowed=False)  # the profile says routes_in_place: false
-    pool.take(forbidden)
-    assert "playwright_page" not in forbidden.meta and pool.idle == {"default": tab}
-    again = route("#/guide/1")  # the very route it shows: goto would not even redraw
-    pool.take(again)
-    assert "playwright_page" not in again.meta
+    request = route("#/guide/1")
+    pool.take(request)
+    assert asyncio.run(pool.arrange(request)) is None
+    assert tab.closed and "playwright_page" not in request.meta
+    pool.idle["default"] = tab = FakePage(url=APP + "#/guide/1")
     elsewhere = Request("https://other.example/", meta={"playwright": True})
     pool.take(elsewhere)  # another document: a full navigation, as from about:blank
     assert elsewhere.meta["playwright_page"] is tab and "_zwaudit_route_pending" not in elsewhere.meta
@@ -220,7 +231,8 @@ def test_a_document_whose_routes_disagreed_is_loaded_afresh_and_its_kept_tab_let
     pool.routes[f"hash {APP}"] = pool.routes["history https://portal.example"] = RouteTrust(refused=True)
     refused = route("#/guide/2")
     pool.take(refused)
-    assert "playwright_page" not in refused.meta  # a new tab, loaded afresh
-    refused.meta["playwright_page"] = fresh = FakePage(url=APP + "#/guide/2")
+    assert refused.meta["playwright_page"] is tab and refused.meta["_zwaudit_empty_first"]
+    asyncio.run(pool.arrange(refused))  # emptied: the route loads afresh in it
+    tab.url = APP + "#/guide/2"
     asyncio.run(pool.give_back(refused, True))
-    assert tab.closed and pool.idle == {"default": fresh} and fresh.visited == ["about:blank"]
+    assert pool.idle == {"default": tab} and tab.visited == ["about:blank", "about:blank"]
