@@ -18,7 +18,6 @@ from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 
 from crawler.routes import (
     ROUTES_IN_PLACE,
-    NetworkWatch,
     RouteKind,
     RouteMove,
     RouteTrust,
@@ -26,6 +25,7 @@ from crawler.routes import (
     body_text,
     draw_in_place,
     fragment_move,
+    page_handlers,
     route_kind,
 )
 
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 CLEAN_TIMEOUT_S = 5.0  # a page that cannot be emptied within this is closed, not kept
 _POOLED = "_zwaudit_pooled_page"  # meta key: the request renders in a kept tab (see PagePool)
-_ROUTE_PENDING = "_zwaudit_route_pending"  # take() handed over a tab holding the route's document
+_ROUTE_PENDING = "_zwaudit_route_pending"  # take() handed over a tab holding the route's app
 _ROUTE_MOVE = "_zwaudit_route_move"  # the RouteMove of a request drawn in place
 _EMPTY_FIRST = "_zwaudit_empty_first"  # take() handed over a tab at this route's document
 
@@ -112,8 +112,8 @@ class PagePool:
         )
 
     async def arrange(self, request: Request) -> RouteMove | None:
-        """Before a route handed a tab holding its app: note what the tab shows and watch its
-        requests. The move, for :func:`crawler.routes.draw_in_place`; None: download as usual."""
+        """Before a route handed a tab holding its app: note what the tab shows. The move, for
+        :func:`crawler.routes.draw_in_place`; None: download as usual."""
         meta = request.meta
         held: Page | None = meta.get("playwright_page")
         if meta.pop(_EMPTY_FIRST, False) and held is not None and not await self._emptied(held):
@@ -132,7 +132,7 @@ class PagePool:
             with contextlib.suppress(Exception):
                 await page.close()
             return None
-        move = RouteMove(request.url, kind, before, self._trust(request.url, kind), NetworkWatch(page))
+        move = RouteMove(request.url, kind, before, self._trust(request.url, kind))
         meta[_ROUTE_MOVE] = move
         return move
 
@@ -141,7 +141,6 @@ class PagePool:
         close it; the spider never sees it."""
         move: RouteMove | None = request.meta.pop(_ROUTE_MOVE, None)
         if move is not None:
-            move.watch.detach()  # settle_route may never have run (the navigation failed)
             self.in_place += move.outcome.count("in_place")
             self.reloaded += move.outcome.count("reloaded")
         if not request.meta.pop(_POOLED, False):
@@ -197,12 +196,10 @@ class PagePool:
 
 
 def _detach_handlers(page: Page, request: Request, spider: Any) -> None:
-    """Remove the event handlers scrapy-playwright attached to ``page`` for ``request``."""
-    for event, handler in (request.meta.get("playwright_page_event_handlers") or {}).items():
-        function = getattr(spider, handler, None) if isinstance(handler, str) else handler
-        if callable(function):
-            with contextlib.suppress(Exception):
-                page.remove_listener(event, function)
+    """Remove the event handlers scrapy-playwright (or draw_in_place) attached for ``request``."""
+    for event, function in page_handlers(request, spider):
+        with contextlib.suppress(Exception):
+            page.remove_listener(event, function)
 
 
 def _context_of(request: Request) -> str:

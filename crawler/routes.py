@@ -27,13 +27,15 @@ died), and only the fresh load tells which. A profile turns it off with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urldefrag, urlsplit
 
 from scrapy.http import HtmlResponse
+
+from zwaudit.inflight import Inflight
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -85,7 +87,7 @@ def app_of(url: str, kind: RouteKind) -> str:
 
 @dataclass
 class RouteTrust:
-    """What one document's routes showed when drawn in place beside loaded afresh."""
+    """What one app's routes showed when drawn in place beside loaded afresh."""
 
     agreed: int = 0
     refused: bool = False
@@ -101,59 +103,28 @@ class RouteTrust:
             self.refused = True
 
 
-class NetworkWatch:
-    """Requests of one tab in flight since a route change began (Playwright's ``networkidle``
-    does not wait again after a same-document navigation)."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.in_flight = 0
-        self.last_change = time.monotonic()
-        page.on("request", self._started)
-        page.on("requestfinished", self._ended)
-        page.on("requestfailed", self._ended)
-
-    def _started(self, _request: Any) -> None:
-        self.in_flight += 1
-        self.last_change = time.monotonic()
-
-    def _ended(self, _request: Any) -> None:
-        self.in_flight = max(0, self.in_flight - 1)
-        self.last_change = time.monotonic()
-
-    async def quiet(self, quiet_s: float = QUIET_S, timeout_s: float = ROUTE_TIMEOUT_S) -> bool:
-        """Wait until no request has been in flight for ``quiet_s``; False at ``timeout_s``."""
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            if self.in_flight == 0 and time.monotonic() - self.last_change >= quiet_s:
-                return True
-            await asyncio.sleep(0.05)
-        return False
-
-    def detach(self) -> None:
-        for event, handler in (
-            ("request", self._started),
-            ("requestfinished", self._ended),
-            ("requestfailed", self._ended),
-        ):
-            with contextlib.suppress(Exception):
-                self.page.remove_listener(event, handler)
-
-
 @dataclass
 class RouteMove:
-    """One route drawn in the tab holding its document: what the tab showed before the move."""
+    """One route drawn in the tab holding its app: what the tab showed before the move."""
 
     url: str
     kind: RouteKind
     before: str
     trust: RouteTrust
-    watch: NetworkWatch
     outcome: list[str] = field(default_factory=list)  # "in_place" or "reloaded", for the stats
 
 
 async def body_text(page: Page) -> str:
     return str(await page.evaluate(_BODY_TEXT))
+
+
+def page_handlers(request: Request, spider: Any) -> Iterator[tuple[Any, Any]]:
+    """The spider's page event handlers a rendered request names (``playwright_page_event_handlers``,
+    a method name or a callable), resolved as scrapy-playwright resolves them."""
+    for event, handler in (request.meta.get("playwright_page_event_handlers") or {}).items():
+        function = getattr(spider, handler, None) if isinstance(handler, str) else handler
+        if callable(function):
+            yield event, function
 
 
 async def draw_in_place(page: Page, request: Request, move: RouteMove, spider: Any) -> HtmlResponse:
@@ -163,15 +134,16 @@ async def draw_in_place(page: Page, request: Request, move: RouteMove, spider: A
     the wait for ``networkidle`` excepted, which :func:`settle_route` replaces. The response is
     the page's HTML, as scrapy-playwright's."""
     started = time.monotonic()
-    for event, handler in (request.meta.get("playwright_page_event_handlers") or {}).items():
-        function = getattr(spider, handler, None) if isinstance(handler, str) else handler
-        if callable(function):
-            page.on(event, function)  # detached again when the pool takes the tab back
-    if move.kind == "hash":
-        await page.goto(move.url)  # a same-document navigation: the app's hashchange
-    else:
-        await page.evaluate(_HISTORY_MOVE, move.url)
-    await settle_route(page, move)
+    for event, function in page_handlers(request, spider):
+        page.on(event, function)  # detached again when the pool takes the tab back
+    # Playwright's networkidle does not wait again after a same-document navigation: the app's
+    # requests are counted from before the move
+    with Inflight(page) as net:
+        if move.kind == "hash":
+            await page.goto(move.url)  # a same-document navigation: the app's hashchange
+        else:
+            await page.evaluate(_HISTORY_MOVE, move.url)
+        await settle_route(page, move, net)
     for method in request.meta.get("playwright_page_methods") or ():
         if method.method == "wait_for_load_state":
             continue
@@ -192,14 +164,12 @@ async def draw_in_place(page: Page, request: Request, move: RouteMove, spider: A
     )
 
 
-async def settle_route(page: Page, move: RouteMove) -> None:
+async def settle_route(page: Page, move: RouteMove, net: Inflight) -> None:
     """Wait for the app's requests to end; keep the page when its app is proven, else load the
     route afresh (and, while the app is on probation, record whether the two agreed)."""
-    try:
-        settled = await move.watch.quiet()
-        drawn = await body_text(page)
-    finally:
-        move.watch.detach()
+    await net.quiet(asyncio.get_running_loop().time() + ROUTE_TIMEOUT_S, QUIET_S)
+    settled = net.idle_s() >= QUIET_S
+    drawn = await body_text(page)
     changed = settled and drawn != move.before
     if changed and move.trust.proven:
         move.outcome.append("in_place")

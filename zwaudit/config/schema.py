@@ -101,8 +101,8 @@ class CrawlProfile(Strict):
     max_pages: int = Field(default=5000, ge=1)
     max_depth: int = Field(default=6, ge=1)
     clicks: ClickDiscovery = Field(default_factory=ClickDiscovery)
-    # a hash-routed app's routes are drawn in the tab holding the app once it has shown the same
-    # text both ways (crawler.routes); false loads every route afresh
+    # a single-page app's routes (hash or history) are drawn in the tab holding the app once it
+    # has shown the same text both ways (crawler.routes); false loads every route afresh
     routes_in_place: bool = True
 
 
