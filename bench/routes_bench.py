@@ -37,14 +37,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
+from machine import busy_cpu  # noqa: E402  (bench/, the script's own directory)
+
 SIDES = ("in_place", "afresh")
-
-
-def _busy_cpu() -> float:
-    """CPU seconds the machine has been busy since boot (all cores, idle and iowait excluded)."""
-    with open("/proc/stat") as stat:
-        ticks = [int(v) for v in stat.readline().split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def _config_for(source: Path, dest: Path, province: str, in_place: bool) -> Path:
@@ -74,9 +69,9 @@ def _crawl(
     sf = session_factory(engine)
     profile = load_config(config_dir).portals[province]
     run_id = store.start_run(sf, "manual", config_dir=str(config_dir), portals=[profile])
-    before = _busy_cpu()
+    before = busy_cpu()
     crawl(run_id, [province], config_dir=config_dir, db_url=url, channels=channels)
-    cpu = _busy_cpu() - before
+    cpu = busy_cpu() - before
     with sf() as session:
         items = sorted(
             json.dumps([i.item_key, i.code, i.name, i.department, i.fields, i.source_url], ensure_ascii=False)

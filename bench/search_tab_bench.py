@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -31,14 +30,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
+from machine import busy_cpu  # noqa: E402  (bench/, the script's own directory)
+
 SIDES = ("shared", "new")
-
-
-def _busy_cpu() -> float:
-    """CPU seconds the machine has been busy since boot (all cores, idle and iowait excluded)."""
-    with open("/proc/stat") as stat:
-        ticks = [int(v) for v in stat.readline().split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 async def _search(side: str, home_url: str, keywords: list[str]) -> int:
@@ -88,14 +82,14 @@ def main(argv: list[str]) -> None:
             read: set[str] = set()
             for i in range(args.repeat):
                 for side in SIDES if i % 2 == 0 else reversed(SIDES):
-                    before = _busy_cpu()
+                    before = busy_cpu()
                     out = subprocess.run(
                         [sys.executable, __file__, "--child", side, home, *keywords],
                         capture_output=True,
                         text=True,
                         check=True,
                     )
-                    cpu[side].append((_busy_cpu() - before) / len(keywords))
+                    cpu[side].append((busy_cpu() - before) / len(keywords))
                     read.add(f"{side} {out.stdout.strip()}/{len(keywords)}")
                     print(f"  {side:6s} {cpu[side][-1]:.2f} CPU-s a keyword, {out.stdout.strip()} read")
         finally:
