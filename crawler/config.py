@@ -39,6 +39,16 @@ class ChannelStart:
         return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+def launch_options(executable_path: str | None) -> dict[str, Any]:
+    """How the crawl launches Chromium: the probes' flags, headless, Debian's binary when set.
+    Every portal of a crawl process has the same, so they share one browser (crawler.browsers)."""
+    return {
+        "headless": True,
+        "args": list(LAUNCH_ARGS),
+        **({"executable_path": executable_path} if executable_path else {}),
+    }
+
+
 @dataclass(frozen=True)
 class PortalCrawl:
     """One portal's crawl: channels, limits, politeness and the element vocabulary."""
@@ -168,11 +178,7 @@ class PortalCrawl:
             "AUTOTHROTTLE_TARGET_CONCURRENCY": float(self.concurrency_per_host),
             "CLOSESPIDER_PAGECOUNT": self.max_pages,
             "CLOSESPIDER_TIMEOUT": self.timeout_s,  # a clean close: reason closespider_timeout
-            "PLAYWRIGHT_LAUNCH_OPTIONS": {
-                "headless": True,
-                "args": list(LAUNCH_ARGS),
-                **({"executable_path": self.executable_path} if self.executable_path else {}),
-            },
+            "PLAYWRIGHT_LAUNCH_OPTIONS": launch_options(self.executable_path),
             "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": self.navigation_timeout_ms,
             "DOWNLOAD_MAXSIZE": int(self.network.download_maxsize_mib * 1024 * 1024),
             "DOWNLOAD_WARNSIZE": int(self.network.download_warnsize_mib * 1024 * 1024),

@@ -63,6 +63,7 @@ DOWNLOAD_HANDLERS = {
 }
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_BROWSER_PROVIDER = "crawler.browsers.SharedBrowserProvider"  # one Chromium per crawl process
 PLAYWRIGHT_ABORT_REQUEST = "crawler.rendering.abort_request"  # also the egress address rule
 # no startup contexts: the browser starts only when a request needs it (playwright_context_kwargs)
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 2
