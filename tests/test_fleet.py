@@ -107,7 +107,9 @@ def worker_pid_of(job_worker: int, homes: list[Path]) -> int | None:
 def test_two_workers_match_one_process_and_lose_nothing_to_a_sigkill(
     two_provinces: Sandbox, pg_url: str, tmp_path: Path
 ) -> None:
-    cfg = fleet_config(two_provinces.config_dir, tmp_path / "cfg", portals=PORTALS, checks=CHECKS)
+    cfg = fleet_config(
+        two_provinces.config_dir, tmp_path / "cfg", portals=PORTALS, checks=CHECKS, portal_channel_only=True
+    )
 
     # the single-process reference (SQLite, the orchestrator as `zwaudit audit` runs it)
     ref_url = f"sqlite:///{tmp_path / 'ref.sqlite'}"
@@ -374,7 +376,11 @@ def test_nightly_workers_option_runs_a_fleet_of_its_own(
     the run completes through the queue, and the worker is stopped afterwards."""
     # sbx-shu: server-rendered, so the crawl costs no browser (what is tested is the local worker)
     cfg = fleet_config(
-        two_provinces.config_dir, tmp_path / "cfg", portals=["sbx-shu"], checks=["guide_completeness"]
+        two_provinces.config_dir,
+        tmp_path / "cfg",
+        portals=["sbx-shu"],
+        checks=["guide_completeness"],
+        portal_channel_only=True,
     )
     (cfg / "settings.yaml").write_text("checks: [guide_completeness]\n", encoding="utf-8")
     coordinator = start_coordinator(cfg, pg_url, tmp_path / "c", "--workers", "1")
