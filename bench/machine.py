@@ -1,4 +1,4 @@
-"""The machine's busy CPU time, for the benches that run Chromium.
+"""The machine's busy CPU time, and one crawl measured by it, for the benches that run Chromium.
 
 Chromium's renderers are reaped by its zygote, so ``getrusage`` of a child process misses most of
 the browser's work; these benches count the whole machine's busy time instead (``/proc/stat``),
@@ -7,7 +7,11 @@ which also counts anything else the machine runs meanwhile: run them on a quiet 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from collections.abc import Sequence
+from pathlib import Path
 
 
 def busy_cpu() -> float:
@@ -15,3 +19,44 @@ def busy_cpu() -> float:
     with open("/proc/stat") as stat:
         ticks = [int(v) for v in stat.readline().split()[1:]]
     return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def measured_crawl(
+    config_dir: Path, db_path: Path, provinces: Sequence[str], channels: tuple[str, ...]
+) -> tuple[float, str, str, int]:
+    """One crawl (its own subprocess, as a run's) into a fresh SQLite database: the machine's CPU,
+    digests of the items (name, code, department, every guide field, source URL) and pages (URL,
+    status, error, depth) it stored, and the item count; so a side that read less shows."""
+    from sqlalchemy import select
+
+    from zwaudit.app.crawl import crawl
+    from zwaudit.config import load_config
+    from zwaudit.db import models, store
+    from zwaudit.db.engine import make_engine, session_factory, upgrade
+
+    url = f"sqlite:///{db_path}"
+    engine = make_engine(url)
+    upgrade(engine)
+    sf = session_factory(engine)
+    config = load_config(config_dir)
+    run_id = store.start_run(
+        sf, "manual", config_dir=str(config_dir), portals=[config.portals[p] for p in provinces]
+    )
+    before = busy_cpu()
+    crawl(run_id, list(provinces), config_dir=config_dir, db_url=url, channels=channels)
+    cpu = busy_cpu() - before
+    with sf() as session:
+        items = sorted(
+            json.dumps([i.item_key, i.code, i.name, i.department, i.fields, i.source_url], ensure_ascii=False)
+            for i in session.scalars(select(models.ServiceItem).where(models.ServiceItem.run_id == run_id))
+        )
+        pages = sorted(
+            json.dumps([p.url, p.status_code, p.error, p.depth])
+            for p in session.scalars(select(models.CrawledPage).where(models.CrawledPage.run_id == run_id))
+        )
+    engine.dispose()
+    return cpu, _digest(items), _digest(pages), len(items)
+
+
+def _digest(rows: list[str]) -> str:
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:12]

@@ -22,8 +22,6 @@ saving.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import shutil
 import statistics
@@ -37,7 +35,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from machine import busy_cpu  # noqa: E402  (bench/, the script's own directory)
+from machine import measured_crawl  # noqa: E402  (bench/, the script's own directory)
 
 SIDES = ("in_place", "afresh")
 
@@ -50,43 +48,6 @@ def _config_for(source: Path, dest: Path, province: str, in_place: bool) -> Path
     profile.setdefault("crawl", {})["routes_in_place"] = in_place
     profile_path.write_text(yaml.safe_dump(profile, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return dest
-
-
-def _crawl(
-    config_dir: Path, db_path: Path, province: str, channels: tuple[str, ...]
-) -> tuple[float, str, str, int]:
-    """One crawl: machine CPU, digests of its items and pages, item count."""
-    from sqlalchemy import select
-
-    from zwaudit.app.crawl import crawl
-    from zwaudit.config import load_config
-    from zwaudit.db import models, store
-    from zwaudit.db.engine import make_engine, session_factory, upgrade
-
-    url = f"sqlite:///{db_path}"
-    engine = make_engine(url)
-    upgrade(engine)
-    sf = session_factory(engine)
-    profile = load_config(config_dir).portals[province]
-    run_id = store.start_run(sf, "manual", config_dir=str(config_dir), portals=[profile])
-    before = busy_cpu()
-    crawl(run_id, [province], config_dir=config_dir, db_url=url, channels=channels)
-    cpu = busy_cpu() - before
-    with sf() as session:
-        items = sorted(
-            json.dumps([i.item_key, i.code, i.name, i.department, i.fields, i.source_url], ensure_ascii=False)
-            for i in session.scalars(select(models.ServiceItem).where(models.ServiceItem.run_id == run_id))
-        )
-        pages = sorted(
-            json.dumps([p.url, p.status_code, p.error, p.depth])
-            for p in session.scalars(select(models.CrawledPage).where(models.CrawledPage.run_id == run_id))
-        )
-    engine.dispose()
-    return cpu, _digest(items), _digest(pages), len(items)
-
-
-def _digest(rows: list[str]) -> str:
-    return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:12]
 
 
 def main(argv: list[str]) -> None:
@@ -114,8 +75,8 @@ def main(argv: list[str]) -> None:
             }
             for i in range(args.repeat):
                 for side in SIDES if i % 2 == 0 else tuple(reversed(SIDES)):
-                    seconds, items, pages, count = _crawl(
-                        configs[side], root / f"{side}-{i}.sqlite", args.province, channels
+                    seconds, items, pages, count = measured_crawl(
+                        configs[side], root / f"{side}-{i}.sqlite", [args.province], channels
                     )
                     cpu[side].append(seconds)
                     stored[side].add((items, pages, count))

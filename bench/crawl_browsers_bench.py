@@ -1,0 +1,133 @@
+"""CPU cost of a crawl process whose portals share one Chromium against one Chromium per portal.
+
+The crawl process runs a Scrapy crawler per portal; :mod:`crawler.browsers` makes every one of
+them render in one browser (each in its own contexts). scrapy-playwright's own provider gives each
+crawler a Playwright driver and a Chromium of its own. This bench crawls the portal channel of
+several sandbox provinces both ways, each crawl a subprocess (as a run's) into a fresh SQLite
+database, alternating which side goes first. The per-portal side is scrapy-playwright's default
+provider put back by a ``sitecustomize`` module on that side's ``PYTHONPATH`` (the crawl has no
+option for it: there is no reason to run it that way).
+
+CPU is the machine's busy time while each crawl ran (``bench/machine.py``): run it on a quiet
+machine and read the pairs' spread. Printed: each side's median, the ratio (per portal / shared),
+every pair's ratio, how many browsers each side launched, and whether both sides stored the same
+items and pages.
+
+    .venv/bin/python bench/crawl_browsers_bench.py [--repeat 2] [province ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from machine import measured_crawl  # noqa: E402  (bench/, the script's own directory)
+
+SIDES = ("shared", "per_portal")
+PER_PORTAL = (
+    "import crawler.settings\n"
+    "crawler.settings.PLAYWRIGHT_BROWSER_PROVIDER = 'scrapy_playwright.provider.PlaywrightBrowserProvider'\n"
+)
+
+
+def _browser_pids() -> set[int]:
+    """Chromium browser processes running now (not its renderers and other helpers)."""
+    found: set[int] = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmd and b"chrom" in cmd[0] and not any(a.startswith(b"--type=") for a in cmd):
+            found.add(int(pid))
+    return found
+
+
+class BrowserCount:
+    """Counts the Chromium browsers that start while it is entered (sampled every 0.2 s)."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self._done = threading.Event()
+        self._before: set[int] = set()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.2):
+            self.seen |= _browser_pids() - self._before
+
+    def __enter__(self) -> BrowserCount:
+        self._before = _browser_pids()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("provinces", nargs="*", help="default: every sandbox-1 province")
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    from sandbox.provinces import family_of
+    from sandbox.server import start
+
+    cpu: dict[str, list[float]] = {side: [] for side in SIDES}
+    stored: dict[str, set[tuple[str, str, int]]] = {side: set() for side in SIDES}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        os.environ["ZWAUDIT_VAR"] = str(root / "var")
+        patch = root / "per-portal"
+        patch.mkdir()
+        (patch / "sitecustomize.py").write_text(PER_PORTAL, encoding="utf-8")
+        sandbox = start(args.provinces or None, base_port=0, directory=root / "sandbox")
+        provinces = [p for p in sandbox.portal_ids if args.provinces or family_of(p) == "sandbox-1"]
+        base_path = os.environ.get("PYTHONPATH", "")
+        try:
+            for i in range(args.repeat):
+                for side in SIDES if i % 2 == 0 else tuple(reversed(SIDES)):
+                    paths = [str(PROJECT_ROOT), *([str(patch)] if side == "per_portal" else []), base_path]
+                    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
+                    with BrowserCount() as browsers:
+                        seconds, items, pages, count = measured_crawl(
+                            sandbox.config_dir, root / f"{side}-{i}.sqlite", provinces, ("portal",)
+                        )
+                    cpu[side].append(seconds)
+                    stored[side].add((items, pages, count))
+                    print(
+                        f"  {side:10s} {seconds:5.1f} CPU-s  {len(browsers.seen)} browsers  {count} items  "
+                        f"items {items}  pages {pages}"
+                    )
+        finally:
+            os.environ["PYTHONPATH"] = base_path
+            sandbox.stop()
+    shared, per_portal = (statistics.median(cpu[s]) for s in SIDES)
+    same = len(stored["shared"] | stored["per_portal"]) == 1
+    print(f"{len(provinces)} provinces, portal channel, {args.repeat} pairs")
+    print(f"  one shared browser     {shared:.1f} CPU-s (median)")
+    print(f"  a browser per portal   {per_portal:.1f} CPU-s (median)")
+    print(f"  per portal / shared = {per_portal / shared:.2f}")
+    print(
+        "  pairs: " + ", ".join(f"{p / s:.2f}" for s, p in zip(cpu["shared"], cpu["per_portal"], strict=True))
+    )
+    print(f"  same items and pages on every crawl: {'yes' if same else 'NO'}")
+    if not same:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
