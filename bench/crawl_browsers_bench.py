@@ -30,7 +30,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from machine import measured_crawl  # noqa: E402  (bench/, the script's own directory)
+from machine import measured_crawl, pages_differing  # noqa: E402  (bench/, the script's own directory)
 
 SIDES = ("shared", "per_portal")
 PER_PORTAL = (
@@ -49,7 +49,10 @@ def _browser_pids() -> set[int]:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if cmd and b"chrom" in cmd[0] and not any(a.startswith(b"--type=") for a in cmd):
+        name = cmd[0].rsplit(b"/", 1)[-1]
+        if name in (b"chromium", b"chrome", b"headless_shell") and not any(
+            a.startswith(b"--type=") for a in cmd
+        ):
             found.add(int(pid))
     return found
 
@@ -97,6 +100,7 @@ def main(argv: list[str]) -> None:
         sandbox = start(args.provinces or None, base_port=0, directory=root / "sandbox")
         provinces = [p for p in sandbox.portal_ids if args.provinces or family_of(p) == "sandbox-1"]
         base_path = os.environ.get("PYTHONPATH", "")
+        databases: list[Path] = []
         try:
             for i in range(args.repeat):
                 for side in SIDES if i % 2 == 0 else tuple(reversed(SIDES)):
@@ -108,10 +112,14 @@ def main(argv: list[str]) -> None:
                         )
                     cpu[side].append(seconds)
                     stored[side].add((items, pages, count))
+                    databases.append(root / f"{side}-{i}.sqlite")
                     print(
                         f"  {side:10s} {seconds:5.1f} CPU-s  {len(browsers.seen)} browsers  {count} items  "
                         f"items {items}  pages {pages}"
                     )
+            for other in databases[1:]:  # what a crawl stored that the first did not, or left out
+                for line in pages_differing(databases[0], other):
+                    print(f"    {line}")
         finally:
             os.environ["PYTHONPATH"] = base_path
             sandbox.stop()

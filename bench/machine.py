@@ -26,7 +26,8 @@ def measured_crawl(
 ) -> tuple[float, str, str, int]:
     """One crawl (its own subprocess, as a run's) into a fresh SQLite database: the machine's CPU,
     digests of the items (name, code, department, every guide field, source URL) and pages (URL,
-    status, error, depth) it stored, and the item count; so a side that read less shows."""
+    status, error, depth) it stored, and the item count; so a side that read less shows. The pages
+    are also written beside the database (``<name>.pages.txt``), for :func:`pages_differing`."""
     from sqlalchemy import select
 
     from zwaudit.app.crawl import crawl
@@ -55,8 +56,20 @@ def measured_crawl(
             for p in session.scalars(select(models.CrawledPage).where(models.CrawledPage.run_id == run_id))
         )
     engine.dispose()
+    (db_path.parent / f"{db_path.stem}.pages.txt").write_text("\n".join(pages), encoding="utf-8")
     return cpu, _digest(items), _digest(pages), len(items)
 
 
 def _digest(rows: list[str]) -> str:
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:12]
+
+
+def pages_differing(first: Path, second: Path, limit: int = 10) -> list[str]:
+    """The page rows two measured crawls (their databases) did not both store."""
+    a, b = (
+        set(p.with_name(f"{p.stem}.pages.txt").read_text(encoding="utf-8").splitlines())
+        for p in (first, second)
+    )
+    return [f"only {first.stem}: {r}" for r in sorted(a - b)][:limit] + [
+        f"only {second.stem}: {r}" for r in sorted(b - a)
+    ][:limit]
