@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -30,7 +29,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from machine import measured_crawl, pages_differing  # noqa: E402  (bench/, the script's own directory)
+from machine import measured_crawl, pages_differing, report_sides  # noqa: E402  (bench/, the script's own directory)
 
 SIDES = ("shared", "per_portal")
 PER_PORTAL = (
@@ -123,18 +122,12 @@ def main(argv: list[str]) -> None:
         finally:
             os.environ["PYTHONPATH"] = base_path
             sandbox.stop()
-    shared, per_portal = (statistics.median(cpu[s]) for s in SIDES)
-    same = len(stored["shared"] | stored["per_portal"]) == 1
-    print(f"{len(provinces)} provinces, portal channel, {args.repeat} pairs")
-    print(f"  one shared browser     {shared:.1f} CPU-s (median)")
-    print(f"  a browser per portal   {per_portal:.1f} CPU-s (median)")
-    print(f"  per portal / shared = {per_portal / shared:.2f}")
-    print(
-        "  pairs: " + ", ".join(f"{p / s:.2f}" for s, p in zip(cpu["shared"], cpu["per_portal"], strict=True))
+    report_sides(
+        f"{len(provinces)} provinces, portal channel, {args.repeat} pairs",
+        {"shared": "one shared browser", "per_portal": "a browser per portal"},
+        cpu,
+        stored,
     )
-    print(f"  same items and pages on every crawl: {'yes' if same else 'NO'}")
-    if not same:
-        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import statistics
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -73,3 +75,26 @@ def pages_differing(first: Path, second: Path, limit: int = 10) -> list[str]:
     return [f"only {first.stem}: {r}" for r in sorted(a - b)][:limit] + [
         f"only {second.stem}: {r}" for r in sorted(b - a)
     ][:limit]
+
+
+def report_sides(
+    heading: str,
+    labels: dict[str, str],
+    cpu: dict[str, list[float]],
+    stored: dict[str, set[tuple[str, str, int]]],
+) -> None:
+    """Print two sides' median CPU, the ratio (second / first), every pair's ratio and whether
+    every crawl stored the same; exit 1 when one did not (a saving that changed what is read is
+    no saving). ``labels``: side -> its name, the new way first."""
+    new, old = labels
+    medians = {side: statistics.median(cpu[side]) for side in labels}
+    print(heading)
+    width = max(len(label) for label in labels.values())
+    for side, label in labels.items():
+        print(f"  {label:{width}s}  {medians[side]:.1f} CPU-s (median)")
+    print(f"  {labels[old]} / {labels[new]} = {medians[old] / medians[new]:.2f}")
+    print("  pairs: " + ", ".join(f"{o / n:.2f}" for n, o in zip(cpu[new], cpu[old], strict=True)))
+    same = len(stored[new] | stored[old]) == 1
+    print(f"  same items and pages on every crawl: {'yes' if same else 'NO'}")
+    if not same:
+        sys.exit(1)

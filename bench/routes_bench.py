@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -35,7 +34,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from machine import measured_crawl  # noqa: E402  (bench/, the script's own directory)
+from machine import measured_crawl, report_sides  # noqa: E402  (bench/, the script's own directory)
 
 SIDES = ("in_place", "afresh")
 
@@ -83,18 +82,12 @@ def main(argv: list[str]) -> None:
                     print(f"  {side:8s} {seconds:5.1f} CPU-s  {count} items  items {items}  pages {pages}")
         finally:
             sandbox.stop()
-    in_place, afresh = (statistics.median(cpu[s]) for s in SIDES)
-    same = len(stored["in_place"] | stored["afresh"]) == 1
-    print(f"{args.province}, {'every channel' if channels == () else 'portal channel'}, {args.repeat} pairs")
-    print(f"  routes in place  {in_place:.1f} CPU-s (median)")
-    print(f"  routes afresh    {afresh:.1f} CPU-s (median)")
-    print(f"  afresh / in place = {afresh / in_place:.2f}")
-    print(
-        "  pairs: " + ", ".join(f"{a / p:.2f}" for p, a in zip(cpu["in_place"], cpu["afresh"], strict=True))
+    report_sides(
+        f"{args.province}, {'every channel' if channels == () else 'portal channel'}, {args.repeat} pairs",
+        {"in_place": "routes in place", "afresh": "routes afresh"},
+        cpu,
+        stored,
     )
-    print(f"  same items and pages on every crawl: {'yes' if same else 'NO'}")
-    if not same:
-        sys.exit(1)
 
 
 if __name__ == "__main__":
