@@ -109,15 +109,20 @@ def build_crawler(
         # flushed before spider_closed), so its checks need not wait for the slowest portal
         line = {PORTAL_DONE: crawl.portal_id, "finish_reason": reason}
         print(json.dumps(line, ensure_ascii=False), flush=True)
-        if jobdir is not None and jobdir.exists():
-            if reason == "finished":
-                shutil.rmtree(jobdir, ignore_errors=True)
-                with contextlib.suppress(OSError):  # the run's folder, once its last portal is done
-                    jobdir.parent.rmdir()
-            else:
-                (jobdir / CLEAN_MARKER).write_text(reason)
+        if jobdir is not None and jobdir.exists() and reason != "finished":
+            (jobdir / CLEAN_MARKER).write_text(reason)
+
+    def stopped() -> None:
+        """A finished portal's resume state is of no more use. Removed once the engine stopped:
+        on spider_closed, Scrapy's SpiderState still writes into it (removing it there logged an
+        ERROR, counted in the crawl's summary, at the end of every finished crawl)."""
+        if jobdir is not None and outcome.get("reason") == "finished":
+            shutil.rmtree(jobdir, ignore_errors=True)
+            with contextlib.suppress(OSError):  # the run's folder, once its last portal is done
+                jobdir.parent.rmdir()
 
     crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
+    crawler.signals.connect(stopped, signal=signals.engine_stopped, weak=False)
     crawler.zwaudit_outcome = outcome  # type: ignore[attr-defined]
     return crawler
 

@@ -4,6 +4,8 @@ Per-portal values (User-Agent, concurrency, delay, robots, AutoThrottle, JOBDIR)
 these by :meth:`crawler.config.PortalCrawl.scrapy_settings`; this module holds what never varies.
 """
 
+from scrapy.settings.default_settings import RETRY_EXCEPTIONS as _SCRAPY_RETRY_EXCEPTIONS
+
 BOT_NAME = "zwaudit"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -28,6 +30,10 @@ SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]  # 429/503 go through RetryAfterMiddleware
+# a rendered page whose browser died under it (a crash, an OOM kill) failed on our side, not the
+# portal's: it is fetched again in the relaunched browser (crawler.browsers), never stored as an
+# error page whose items would then be missing from the catalogue
+RETRY_EXCEPTIONS = [*_SCRAPY_RETRY_EXCEPTIONS, "playwright._impl._errors.TargetClosedError"]
 RETRY_AFTER_MAX_SECONDS = 120.0
 RETRY_AFTER_TIMES = 4
 RETRY_BACKOFF_BASE_SECONDS = 1.0
