@@ -3,36 +3,23 @@
 Two providers, as two portals' scrapy-playwright handlers hold them (built from the crawl's own
 settings), used as the handler uses them, in real Chromium: one browser serves both, each portal
 keeps its own context (a cookie set for one is not sent for the other), one closing leaves the
-browser to the other, the last one closes it, and a browser that dies is relaunched once for both.
-And a real crawl whose Chromium is killed midway relaunches it and finishes.
+browser to the other, the last one closes it, and a browser that dies is relaunched once for both
+(a real crawl whose Chromium is killed midway: tests/test_crawl_run.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import os
-import signal
-import subprocess
-import time
-from pathlib import Path
-from typing import Any
 
 import pytest
 from scrapy.settings import Settings as ScrapySettings
 from scrapy_playwright.handler import Config
-from sqlalchemy import func, select
 
 from crawler import browsers
 from crawler.browsers import BrowserLease, SharedBrowserProvider
 from crawler.config import launch_options
 from crawler.settings import PLAYWRIGHT_BROWSER_PROVIDER
-from zwaudit.app.crawl import crawl_command
 from zwaudit.config.schema import Settings
-from zwaudit.db import models
-from zwaudit.db.engine import make_engine, session_factory, upgrade
-from zwaudit.db.store import start_run
 
 pytestmark = pytest.mark.browser
 
@@ -119,89 +106,3 @@ def test_a_browser_that_dies_is_relaunched_once_for_every_portal() -> None:
         assert browsers._PROCESS == {}
 
     asyncio.run(go())
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                ppid = int(stat[stat.rfind(")") + 2 :].split()[1])
-                children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _browser_of(root: int) -> int | None:
-    """The crawl's Chromium browser process (not a renderer or other helper), if one runs."""
-    for pid in _descendants(root):
-        with contextlib.suppress(OSError):
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            if cmd[0].rsplit(b"/", 1)[-1] in (b"chromium", b"chrome") and not any(
-                a.startswith(b"--type=") for a in cmd
-            ):
-                return pid
-    return None
-
-
-@pytest.mark.long(20)
-def test_a_browser_killed_mid_crawl_is_relaunched_and_the_crawl_finishes(
-    sandbox: Any, tmp_path: Path
-) -> None:
-    """sbx-zhe's portal is a single-page app: every page renders. Its Chromium is SIGKILLed once
-    the crawl has stored some items; the crawl relaunches it, fetches again the pages the kill cut
-    short (a browser that died is our failure, not the portal's) and stores every item."""
-    url = f"sqlite:///{tmp_path / 'crawl.sqlite'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    sf = session_factory(engine)
-    run_id = start_run(sf, "crawl")
-    cmd = crawl_command(run_id, ["sbx-zhe"], config_dir=sandbox.config_dir, db_url=url, channels=["portal"])
-    log, out = tmp_path / "crawl.log", tmp_path / "crawl.out"
-    with log.open("w") as err, out.open("w") as summary:
-        proc = subprocess.Popen(cmd, stdout=summary, stderr=err, env=dict(os.environ))
-    killed = None
-    try:
-        deadline = time.monotonic() + 120
-        while killed is None and proc.poll() is None:
-            assert time.monotonic() < deadline, "the crawl stored nothing within two minutes"
-            browser = _browser_of(proc.pid)
-            if browser is not None and stored(sf, run_id) >= 5:
-                at_kill = stored(sf, run_id)
-                os.kill(browser, signal.SIGKILL)
-                killed = browser
-            time.sleep(0.1)
-        assert proc.wait(timeout=180) == 0, log.read_text()[-3000:]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert killed is not None, "the crawl ended before its browser could be killed"
-    text = log.read_text()
-    assert "shared browser launched (2 so far in this process)" in text, text[-3000:]
-    assert "'retry/reason_count/playwright._impl._errors.TargetClosedError'" in text
-    # no ERROR logged: not by the kill, and not by the finished crawl's cleanup (it once removed
-    # the resume directory under Scrapy's SpiderState, which still wrote into it)
-    errors = [line for line in text.splitlines() if "] ERROR:" in line]
-    assert errors == [], text[-3000:]
-    (portal,) = json.loads(out.read_text().strip().splitlines()[-1])["portals"].values()
-    assert portal["finish_reason"] == "finished"
-    # the relaunched browser rendered the rest, and the pages the kill cut short again
-    assert at_kill < stored(sf, run_id) == sandbox.ground_truth("sbx-zhe")["item_counts"]["portal"]
-    engine.dispose()
-
-
-def stored(sf: Any, run_id: int) -> int:
-    with sf() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(models.ServiceItem)
-                .where(models.ServiceItem.run_id == run_id)
-            )
-            or 0
-        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ import zwaudit.app.crawl as launcher
 from crawler.run import CLEAN_MARKER, jobdir_for
 from sandbox.server import Sandbox
 from zwaudit.app.crawl import crawl, crawl_command
+from zwaudit.app.memory import tree_pids
 from zwaudit.checks import CheckContext
 from zwaudit.config import load_config
 from zwaudit.db import models
@@ -213,6 +215,62 @@ def test_a_killed_crawl_restarts_without_duplicates(
         ).all()
         assert keys == []
     assert _count(sf, models.ServiceItem, run_id) == sum(truth.values())
+
+
+def _browser_of(root: int) -> int | None:
+    """The crawl's Chromium browser process (not a renderer or other helper), if one runs."""
+    for pid in tree_pids(root):
+        with contextlib.suppress(OSError):
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if cmd[0].rsplit(b"/", 1)[-1] in (b"chromium", b"chrome") and not any(
+                a.startswith(b"--type=") for a in cmd
+            ):
+                return pid
+    return None
+
+
+@pytest.mark.long(20)
+def test_a_browser_killed_mid_crawl_is_relaunched_and_the_crawl_finishes(
+    sandbox: Sandbox, tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]]
+) -> None:
+    """sbx-zhe's portal is a single-page app: every page renders, in the crawl process's one
+    shared Chromium (crawler.browsers). It is SIGKILLed once the crawl has stored some items; the
+    crawl relaunches it, fetches again the pages the kill cut short (a browser that died is our
+    failure, not the portal's) and stores every item."""
+    url, sf = sqlite_db
+    run_id = start_run(sf, "crawl")
+    cmd = crawl_command(run_id, ["sbx-zhe"], config_dir=sandbox.config_dir, db_url=url, channels=["portal"])
+    log, out = tmp_path / "crawl.log", tmp_path / "crawl.out"
+    with log.open("w") as err, out.open("w") as summary:
+        proc = subprocess.Popen(cmd, stdout=summary, stderr=err, env=dict(os.environ))
+    killed = None
+    try:
+        deadline = time.monotonic() + 120
+        while killed is None and proc.poll() is None:
+            assert time.monotonic() < deadline, "the crawl stored nothing within two minutes"
+            browser = _browser_of(proc.pid)
+            if browser is not None and _count(sf, models.ServiceItem, run_id) >= 5:
+                at_kill = _count(sf, models.ServiceItem, run_id)
+                os.kill(browser, signal.SIGKILL)
+                killed = browser
+            time.sleep(0.1)
+        assert proc.wait(timeout=180) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert killed is not None, "the crawl ended before its browser could be killed"
+    text = log.read_text()
+    assert "shared browser launched (2 so far in this process)" in text, text[-3000:]
+    assert "'retry/reason_count/playwright._impl._errors.TargetClosedError'" in text
+    # no ERROR logged: not by the kill, and not by the finished crawl's cleanup (it once removed
+    # the resume directory under Scrapy's SpiderState, which still wrote into it)
+    errors = [line for line in text.splitlines() if "] ERROR:" in line]
+    assert errors == [], text[-3000:]
+    (portal,) = json.loads(out.read_text().strip().splitlines()[-1])["portals"].values()
+    assert portal["finish_reason"] == "finished"
+    # the relaunched browser rendered the rest, and the pages the kill cut short again
+    total = sandbox.ground_truth("sbx-zhe")["item_counts"]["portal"]
+    assert at_kill < _count(sf, models.ServiceItem, run_id) == total
 
 
 def _running(pid: int) -> bool:
