@@ -207,8 +207,9 @@ def _context_of(request: Request) -> str:
     return str(request.meta.get("playwright_context", "default"))
 
 
-class _SharedBrowser:
-    """One Playwright handler per crawler, shared by the http and https handlers."""
+class _CrawlerRendering:
+    """What one crawler's http and https handlers share: one scrapy-playwright handler and its
+    pool of tabs (the browser under it is the whole process's: crawler.browsers)."""
 
     def __init__(self, max_pages_per_context: int) -> None:
         self.handler: Any = None
@@ -223,10 +224,10 @@ class RenderingHandler(BaseDownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self.http = HTTP11DownloadHandler.from_crawler(crawler)
-        if not hasattr(crawler, "_zwaudit_browser"):
+        if not hasattr(crawler, "_zwaudit_rendering"):
             limit = crawler.settings.getint("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT")
-            crawler._zwaudit_browser = _SharedBrowser(limit)  # type: ignore[attr-defined]
-        self.shared: _SharedBrowser = crawler._zwaudit_browser  # type: ignore[attr-defined]
+            crawler._zwaudit_rendering = _CrawlerRendering(limit)  # type: ignore[attr-defined]
+        self.shared: _CrawlerRendering = crawler._zwaudit_rendering  # type: ignore[attr-defined]
 
     async def _browser_handler(self) -> Any:
         async with self.shared.lock:

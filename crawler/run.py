@@ -115,7 +115,7 @@ def build_crawler(
     def stopped() -> None:
         """A finished portal's resume state is of no more use. Removed once the engine stopped:
         on spider_closed, Scrapy's SpiderState still writes into it (removing it there logged an
-        ERROR, counted in the crawl's summary, at the end of every finished crawl)."""
+        ERROR at the end of every finished crawl)."""
         if jobdir is not None and outcome.get("reason") == "finished":
             shutil.rmtree(jobdir, ignore_errors=True)
             with contextlib.suppress(OSError):  # the run's folder, once its last portal is done
