@@ -82,9 +82,10 @@ def report_sides(
     labels: dict[str, str],
     cpu: dict[str, list[float]],
     stored: dict[str, set[tuple[str, str, int]]],
+    same_what: str = "items and pages on every crawl",
 ) -> None:
     """Print two sides' median CPU, the ratio (second / first), every pair's ratio and whether
-    every crawl stored the same; exit 1 when one did not (a saving that changed what is read is
+    every run stored the same; exit 1 when one did not (a saving that changed what is read is
     no saving). ``labels``: side -> its name, the new way first."""
     new, old = labels
     medians = {side: statistics.median(cpu[side]) for side in labels}
@@ -95,6 +96,6 @@ def report_sides(
     print(f"  {labels[old]} / {labels[new]} = {medians[old] / medians[new]:.2f}")
     print("  pairs: " + ", ".join(f"{o / n:.2f}" for n, o in zip(cpu[new], cpu[old], strict=True)))
     same = len(stored[new] | stored[old]) == 1
-    print(f"  same items and pages on every crawl: {'yes' if same else 'NO'}")
+    print(f"  same {same_what}: {'yes' if same else 'NO'}")
     if not same:
         sys.exit(1)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from local_http import Reply, serve
 from probe_fixtures import BrowserHarness
 
-from zwaudit.browser import AuditBrowser
+from zwaudit.app.memory import tree_pids
+from zwaudit.browser import DISABLED_FEATURES, PLAYWRIGHT_DISABLED_FEATURES, AuditBrowser
 from zwaudit.config.schema import BrowserSettings
 from zwaudit.errors import RunError
 
@@ -55,6 +59,38 @@ def test_context_blocks_images_until_allowed(
     assert blocked == ["/a"]
     assert served == ["/a", "/b", "/pic.png"]
     assert ua == browser_harness.settings.user_agent
+
+
+def _chromium_command_lines(root: int) -> dict[int, list[str]]:
+    """The command lines of the Chromium processes under ``root``, by pid."""
+    found = {}
+    for pid in tree_pids(root):
+        with contextlib.suppress(OSError):
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            argv = raw.replace("\0", " ").split()  # Chromium's helpers rewrite theirs as one string
+            if argv and argv[0].rsplit("/", 1)[-1] in ("chromium", "chrome"):
+                found[pid] = argv
+    return found
+
+
+@pytest.mark.browser
+def test_chromium_gets_playwrights_disabled_features_and_ours_and_no_gpu_process(
+    browser_harness: BrowserHarness,
+) -> None:
+    """Chromium keeps only the last ``--disable-features``: ours must still hold every feature
+    Playwright disables (a Playwright upgrade that adds one fails here), and the ones we add."""
+    assert browser_harness.browser.browser.is_connected()
+    processes = _chromium_command_lines(os.getpid())
+    browsers = [argv for argv in processes.values() if not any(a.startswith("--type=") for a in argv)]
+    assert browsers, "the harness's Chromium is running"
+    for argv in browsers:
+        lists = [a.split("=", 1)[1].split(",") for a in argv if a.startswith("--disable-features=")]
+        assert len(lists) == 2, "Playwright's own switch, then ours"
+        playwrights, effective = lists
+        assert set(playwrights) <= set(effective), set(playwrights) - set(effective)
+        assert set(PLAYWRIGHT_DISABLED_FEATURES) == set(playwrights)
+        assert set(DISABLED_FEATURES) == set(effective) and "HttpsUpgrades" in effective
+    assert not [argv for argv in processes.values() if "--type=gpu-process" in argv]
 
 
 def test_missing_browser_binary_is_a_run_error(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -60,14 +60,49 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("zwaudit.browser")
 
+#: the features Playwright 1.65 disables (its chromiumSwitches.ts). Chromium keeps only the last
+#: ``--disable-features`` switch of its command line, and Playwright puts ours after its own, so ours
+#: must repeat its list (HttpsUpgrades among them: auth_https must see http stay http);
+#: tests/test_browser.py fails when a Playwright upgrade changes the list.
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose",
+    "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable",
+    "LensOverlay",
+    "MediaRouter",
+    "PaintHolding",
+    "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect",
+    "TcpPortRandomizationWin",
+    "OptimizationHints",
+    "NetworkTimeServiceQuerying",
+    "AimEnabled",
+    "PreconnectToSearch",
+    "msForceBrowserSignIn",
+    "msEdgeUpdateLaunchServicesPreferredVersion",
+)
+DISABLED_FEATURES = (
+    *PLAYWRIGHT_DISABLED_FEATURES,
+    # a renderer process started ahead of every navigation in case it needs one: most are never
+    # used, and each costs a process start (two of every three renderers of a calibration run)
+    "SpareRendererForSitePerProcess",
+    # the form-type query to content-autofill.googleapis.com on every page with a form: a request
+    # outside the egress policy (refused, and logged as such) on every login and search page
+    "AutofillServerCommunication",
+)
 LAUNCH_ARGS = (
     "--no-sandbox",
     "--disable-gpu",
+    # with --disable-gpu the GPU process only composites in software: a thread of the browser
+    # process does that as well, without a process of its own per browser
+    "--in-process-gpu",
     "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-features=" + ",".join(DISABLED_FEATURES),
 )
 ACTION_TIMEOUT_S = 15.0
 
