@@ -193,12 +193,17 @@ def test_two_workers_match_one_process_and_lose_nothing_to_a_sigkill(
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.long(30)
+@pytest.mark.long(15)
 def test_a_restarted_coordinator_resumes_its_run(two_provinces: Sandbox, pg_url: str, tmp_path: Path) -> None:
     """The coordinator dies after planning; the next nightly finishes that run, enqueueing nothing
-    twice. On the way, a worker stopped with SIGTERM mid-job finishes that job before it exits."""
+    twice. On the way, a worker stopped with SIGTERM mid-job finishes that job before it exits.
+    The portal channel alone: what is tested is the run's jobs, not the breadth of a crawl."""
     cfg = fleet_config(
-        two_provinces.config_dir, tmp_path / "cfg", portals=["sbx-shu"], checks=["guide_completeness"]
+        two_provinces.config_dir,
+        tmp_path / "cfg",
+        portals=["sbx-shu"],
+        checks=["guide_completeness"],
+        portal_channel_only=True,
     )
     first = start_coordinator(cfg, pg_url, tmp_path / "c1")  # no worker yet: the jobs wait
     try:
