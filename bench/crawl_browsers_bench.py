@@ -22,61 +22,19 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from machine import measured_crawl, pages_differing, report_sides  # noqa: E402  (bench/, the script's own directory)
+from machine import ChromiumCount, measured_crawl, pages_differing, report_sides  # noqa: E402  (bench/, the script's own directory)
 
 SIDES = ("shared", "per_portal")
 PER_PORTAL = (
     "import crawler.settings\n"
     "crawler.settings.PLAYWRIGHT_BROWSER_PROVIDER = 'scrapy_playwright.provider.PlaywrightBrowserProvider'\n"
 )
-
-
-def _browser_pids() -> set[int]:
-    """Chromium browser processes running now (not its renderers and other helpers)."""
-    found: set[int] = set()
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        name = cmd[0].rsplit(b"/", 1)[-1]
-        if name in (b"chromium", b"chrome", b"headless_shell") and not any(
-            a.startswith(b"--type=") for a in cmd
-        ):
-            found.add(int(pid))
-    return found
-
-
-class BrowserCount:
-    """Counts the Chromium browsers that start while it is entered (sampled every 0.2 s)."""
-
-    def __init__(self) -> None:
-        self.seen: set[int] = set()
-        self._done = threading.Event()
-        self._before: set[int] = set()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self._done.wait(0.2):
-            self.seen |= _browser_pids() - self._before
-
-    def __enter__(self) -> BrowserCount:
-        self._before = _browser_pids()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._done.set()
-        self._thread.join()
 
 
 def main(argv: list[str]) -> None:
@@ -105,7 +63,7 @@ def main(argv: list[str]) -> None:
                 for side in SIDES if i % 2 == 0 else tuple(reversed(SIDES)):
                     paths = [str(PROJECT_ROOT), *([str(patch)] if side == "per_portal" else []), base_path]
                     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
-                    with BrowserCount() as browsers:
+                    with ChromiumCount("browser") as browsers:
                         seconds, items, pages, count = measured_crawl(
                             sandbox.config_dir, root / f"{side}-{i}.sqlite", provinces, ("portal",)
                         )

@@ -29,14 +29,13 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from machine import busy_cpu, report_sides  # noqa: E402  (bench/, the script's own directory)
+from machine import ChromiumCount, busy_cpu, report_sides  # noqa: E402  (bench/, the script's own directory)
 
 SIDES = ("ours", "plain")
 PLAIN = (
@@ -59,44 +58,6 @@ COMMAND = [
     "--probe",
     "auth_https",
 ]
-
-
-def _renderers() -> set[int]:
-    """Chromium renderer processes running now (helpers rewrite their title as one string)."""
-    found: set[int] = set()
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"chromium" in cmd.split(b"\0", 1)[0] and b"--type=renderer" in cmd:
-            found.add(int(pid))
-    return found
-
-
-class RendererCount:
-    """Counts the renderer processes that start while it is entered (sampled every 0.1 s)."""
-
-    def __init__(self) -> None:
-        self.seen: set[int] = set()
-        self._done = threading.Event()
-        self._before: set[int] = set()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self._done.wait(0.1):
-            self.seen |= _renderers() - self._before
-
-    def __enter__(self) -> RendererCount:
-        self._before = _renderers()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._done.set()
-        self._thread.join()
 
 
 def _findings(db: Path) -> tuple[str, int]:
@@ -148,7 +109,7 @@ def main(argv: list[str]) -> None:
                 )
                 work.mkdir()
                 before = busy_cpu()
-                with RendererCount() as renderers:
+                with ChromiumCount("renderer", interval=0.1) as renderers:
                     done = subprocess.run(COMMAND, env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
                 seconds = busy_cpu() - before
                 if done.returncode != 0:

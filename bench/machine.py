@@ -12,6 +12,7 @@ import json
 import os
 import statistics
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,52 @@ def busy_cpu() -> float:
     with open("/proc/stat") as stat:
         ticks = [int(v) for v in stat.readline().split()[1:]]
     return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def chromium_pids(kind: str = "browser") -> set[int]:
+    """Chromium processes of ``kind`` running now: ``browser`` (the browser process itself) or a
+    helper's ``--type`` (``renderer``, ``gpu-process`` …). Helpers rewrite their command line as
+    one string, so the arguments are split on spaces as well as NULs."""
+    found: set[int] = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
+        except OSError:
+            continue
+        if not argv or argv[0].rsplit(b"/", 1)[-1] not in (b"chromium", b"chrome", b"headless_shell"):
+            continue
+        types = [a[len(b"--type=") :].decode() for a in argv if a.startswith(b"--type=")]
+        if (types or ["browser"])[0] == kind:
+            found.add(int(pid))
+    return found
+
+
+class ChromiumCount:
+    """Counts the Chromium processes of ``kind`` (:func:`chromium_pids`) that start while it is
+    entered, sampled every ``interval`` seconds (one that lives shorter may be missed)."""
+
+    def __init__(self, kind: str = "browser", interval: float = 0.2) -> None:
+        self.kind = kind
+        self.interval = interval
+        self.seen: set[int] = set()
+        self._done = threading.Event()
+        self._before: set[int] = set()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.interval):
+            self.seen |= chromium_pids(self.kind) - self._before
+
+    def __enter__(self) -> ChromiumCount:
+        self._before = chromium_pids(self.kind)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def measured_crawl(
