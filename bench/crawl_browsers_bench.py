@@ -28,7 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from machine import ChromiumCount, measured_crawl, pages_differing, report_sides  # noqa: E402  (bench/, the script's own directory)
+from machine import ChromiumCount, alternating, measured_crawl, pages_differing, report_sides  # noqa: E402  (bench/, the script's own directory)
 
 SIDES = ("shared", "per_portal")
 PER_PORTAL = (
@@ -59,21 +59,20 @@ def main(argv: list[str]) -> None:
         base_path = os.environ.get("PYTHONPATH", "")
         databases: list[Path] = []
         try:
-            for i in range(args.repeat):
-                for side in SIDES if i % 2 == 0 else tuple(reversed(SIDES)):
-                    paths = [str(PROJECT_ROOT), *([str(patch)] if side == "per_portal" else []), base_path]
-                    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
-                    with ChromiumCount("browser") as browsers:
-                        seconds, items, pages, count = measured_crawl(
-                            sandbox.config_dir, root / f"{side}-{i}.sqlite", provinces, ("portal",)
-                        )
-                    cpu[side].append(seconds)
-                    stored[side].add((items, pages, count))
-                    databases.append(root / f"{side}-{i}.sqlite")
-                    print(
-                        f"  {side:10s} {seconds:5.1f} CPU-s  {len(browsers.seen)} browsers  {count} items  "
-                        f"items {items}  pages {pages}"
+            for i, side in alternating(SIDES, args.repeat):
+                paths = [str(PROJECT_ROOT), *([str(patch)] if side == "per_portal" else []), base_path]
+                os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
+                with ChromiumCount("browser") as browsers:
+                    seconds, items, pages, count = measured_crawl(
+                        sandbox.config_dir, root / f"{side}-{i}.sqlite", provinces, ("portal",)
                     )
+                cpu[side].append(seconds)
+                stored[side].add((items, pages, count))
+                databases.append(root / f"{side}-{i}.sqlite")
+                print(
+                    f"  {side:10s} {seconds:5.1f} CPU-s  {len(browsers.seen)} browsers  {count} items  "
+                    f"items {items}  pages {pages}"
+                )
             for other in databases[1:]:  # what a crawl stored that the first did not, or left out
                 for line in pages_differing(databases[0], other):
                     print(f"    {line}")

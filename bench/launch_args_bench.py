@@ -35,7 +35,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from machine import ChromiumCount, busy_cpu, report_sides  # noqa: E402  (bench/, the script's own directory)
+from machine import ChromiumCount, alternating, busy_cpu, report_sides  # noqa: E402  (bench/, the script's own directory)
 
 SIDES = ("ours", "plain")
 PLAIN = (
@@ -89,39 +89,38 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
 
     cpu: dict[str, list[float]] = {side: [] for side in SIDES}
-    stored: dict[str, set[tuple[str, str, int]]] = {side: set() for side in SIDES}
+    stored: dict[str, set[tuple[str, int]]] = {side: set() for side in SIDES}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         patch = root / "plain"
         patch.mkdir()
         (patch / "sitecustomize.py").write_text(PLAIN, encoding="utf-8")
         base_path = os.environ.get("PYTHONPATH", "")
-        for i in range(args.repeat):
-            for side in SIDES if i % 2 == 0 else tuple(reversed(SIDES)):
-                paths = [str(PROJECT_ROOT), *([str(patch)] if side == "plain" else []), base_path]
-                work = root / f"{side}-{i}"
-                env = dict(
-                    os.environ,
-                    PYTHONPATH=os.pathsep.join(filter(None, paths)),
-                    ZWAUDIT_VAR=str(work / "var"),
-                    ZWAUDIT_OUT=str(work / "out"),
-                    ZWAUDIT_DB=f"sqlite:///{work / 'calibration.sqlite'}",
-                )
-                work.mkdir()
-                before = busy_cpu()
-                with ChromiumCount("renderer", interval=0.1) as renderers:
-                    done = subprocess.run(COMMAND, env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
-                seconds = busy_cpu() - before
-                if done.returncode != 0:
-                    sys.exit(f"{side}: calibrate exited {done.returncode}: {done.stderr[-2000:]}")
-                digest, count = _findings(work / "calibration.sqlite")
-                autofill = done.stderr.count("egress refused: https://content-autofill.googleapis.com")
-                cpu[side].append(seconds)
-                stored[side].add((digest, "", count))
-                print(
-                    f"  {side:5s} {seconds:5.1f} CPU-s  {len(renderers.seen):3d} renderers  "
-                    f"{autofill:3d} autofill requests refused  {count} findings {digest}"
-                )
+        for i, side in alternating(SIDES, args.repeat):
+            paths = [str(PROJECT_ROOT), *([str(patch)] if side == "plain" else []), base_path]
+            work = root / f"{side}-{i}"
+            env = dict(
+                os.environ,
+                PYTHONPATH=os.pathsep.join(filter(None, paths)),
+                ZWAUDIT_VAR=str(work / "var"),
+                ZWAUDIT_OUT=str(work / "out"),
+                ZWAUDIT_DB=f"sqlite:///{work / 'calibration.sqlite'}",
+            )
+            work.mkdir()
+            before = busy_cpu()
+            with ChromiumCount("renderer", interval=0.1) as renderers:
+                done = subprocess.run(COMMAND, env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
+            seconds = busy_cpu() - before
+            if done.returncode != 0:
+                sys.exit(f"{side}: calibrate exited {done.returncode}: {done.stderr[-2000:]}")
+            digest, count = _findings(work / "calibration.sqlite")
+            autofill = done.stderr.count("egress refused: https://content-autofill.googleapis.com")
+            cpu[side].append(seconds)
+            stored[side].add((digest, count))
+            print(
+                f"  {side:5s} {seconds:5.1f} CPU-s  {len(renderers.seen):3d} renderers  "
+                f"{autofill:3d} autofill requests refused  {count} findings {digest}"
+            )
     report_sides(
         f"calibration of sandbox-1 (search_accuracy, auth_https), {args.repeat} pairs",
         {"ours": "zwaudit's switches", "plain": "the plain switches"},

@@ -13,7 +13,7 @@ import os
 import statistics
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
 from pathlib import Path
 
 
@@ -24,24 +24,20 @@ def busy_cpu() -> float:
     return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
+def alternating(sides: Sequence[str], repeat: int) -> Iterator[tuple[int, str]]:
+    """``repeat`` pairs of runs as (pair, side), which side goes first alternating from pair to
+    pair: a machine that speeds up or slows down during the bench favours neither side."""
+    for pair in range(repeat):
+        for side in sides if pair % 2 == 0 else tuple(reversed(sides)):
+            yield pair, side
+
+
 def chromium_pids(kind: str = "browser") -> set[int]:
-    """Chromium processes of ``kind`` running now: ``browser`` (the browser process itself) or a
-    helper's ``--type`` (``renderer``, ``gpu-process`` …). Helpers rewrite their command line as
-    one string, so the arguments are split on spaces as well as NULs."""
-    found: set[int] = set()
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
-        except OSError:
-            continue
-        if not argv or argv[0].rsplit(b"/", 1)[-1] not in (b"chromium", b"chrome", b"headless_shell"):
-            continue
-        types = [a[len(b"--type=") :].decode() for a in argv if a.startswith(b"--type=")]
-        if (types or ["browser"])[0] == kind:
-            found.add(int(pid))
-    return found
+    """The machine's Chromium processes of ``kind`` running now: ``browser`` (the browser process
+    itself) or a helper's ``--type`` (``renderer``, ``gpu-process`` …)."""
+    from zwaudit.app.memory import chromium_kind, chromium_processes
+
+    return {pid for pid, argv in chromium_processes().items() if chromium_kind(argv) == kind}
 
 
 class ChromiumCount:
@@ -128,12 +124,13 @@ def report_sides(
     heading: str,
     labels: dict[str, str],
     cpu: dict[str, list[float]],
-    stored: dict[str, set[tuple[str, str, int]]],
+    stored: Mapping[str, Set[object]],
     same_what: str = "items and pages on every crawl",
 ) -> None:
     """Print two sides' median CPU, the ratio (second / first), every pair's ratio and whether
     every run stored the same; exit 1 when one did not (a saving that changed what is read is
-    no saving). ``labels``: side -> its name, the new way first."""
+    no saving). ``labels``: side -> its name, the new way first; ``stored``: side -> what each of
+    its runs stored (digests), so one set of one element when all agree."""
     new, old = labels
     medians = {side: statistics.median(cpu[side]) for side in labels}
     print(heading)

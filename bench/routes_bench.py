@@ -34,7 +34,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from machine import measured_crawl, report_sides  # noqa: E402  (bench/, the script's own directory)
+from machine import alternating, measured_crawl, report_sides  # noqa: E402  (bench/, the script's own directory)
 
 SIDES = ("in_place", "afresh")
 
@@ -72,14 +72,13 @@ def main(argv: list[str]) -> None:
                 )
                 for side in SIDES
             }
-            for i in range(args.repeat):
-                for side in SIDES if i % 2 == 0 else tuple(reversed(SIDES)):
-                    seconds, items, pages, count = measured_crawl(
-                        configs[side], root / f"{side}-{i}.sqlite", [args.province], channels
-                    )
-                    cpu[side].append(seconds)
-                    stored[side].add((items, pages, count))
-                    print(f"  {side:8s} {seconds:5.1f} CPU-s  {count} items  items {items}  pages {pages}")
+            for i, side in alternating(SIDES, args.repeat):
+                seconds, items, pages, count = measured_crawl(
+                    configs[side], root / f"{side}-{i}.sqlite", [args.province], channels
+                )
+                cpu[side].append(seconds)
+                stored[side].add((items, pages, count))
+                print(f"  {side:8s} {seconds:5.1f} CPU-s  {count} items  items {items}  pages {pages}")
         finally:
             sandbox.stop()
     report_sides(

@@ -30,7 +30,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from machine import busy_cpu  # noqa: E402  (bench/, the script's own directory)
+from machine import alternating, busy_cpu  # noqa: E402  (bench/, the script's own directory)
 
 SIDES = ("shared", "new")
 
@@ -80,18 +80,17 @@ def main(argv: list[str]) -> None:
             home = str(load_config(sandbox.config_dir).portals[args.province].home_url)
             cpu: dict[str, list[float]] = {side: [] for side in SIDES}
             read: set[str] = set()
-            for i in range(args.repeat):
-                for side in SIDES if i % 2 == 0 else reversed(SIDES):
-                    before = busy_cpu()
-                    out = subprocess.run(
-                        [sys.executable, __file__, "--child", side, home, *keywords],
-                        capture_output=True,
-                        text=True,
-                        check=True,
-                    )
-                    cpu[side].append((busy_cpu() - before) / len(keywords))
-                    read.add(f"{side} {out.stdout.strip()}/{len(keywords)}")
-                    print(f"  {side:6s} {cpu[side][-1]:.2f} CPU-s a keyword, {out.stdout.strip()} read")
+            for _, side in alternating(SIDES, args.repeat):
+                before = busy_cpu()
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", side, home, *keywords],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                cpu[side].append((busy_cpu() - before) / len(keywords))
+                read.add(f"{side} {out.stdout.strip()}/{len(keywords)}")
+                print(f"  {side:6s} {cpu[side][-1]:.2f} CPU-s a keyword, {out.stdout.strip()} read")
         finally:
             sandbox.stop()
     shared, new = (statistics.median(cpu[s]) for s in SIDES)

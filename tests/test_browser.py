@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from local_http import Reply, serve
 from probe_fixtures import BrowserHarness
 
-from zwaudit.app.memory import tree_pids
+from zwaudit.app.memory import chromium_kind, chromium_processes
 from zwaudit.browser import DISABLED_FEATURES, PLAYWRIGHT_DISABLED_FEATURES, AuditBrowser
 from zwaudit.config.schema import BrowserSettings
 from zwaudit.errors import RunError
@@ -61,18 +59,6 @@ def test_context_blocks_images_until_allowed(
     assert ua == browser_harness.settings.user_agent
 
 
-def _chromium_command_lines(root: int) -> dict[int, list[str]]:
-    """The command lines of the Chromium processes under ``root``, by pid."""
-    found = {}
-    for pid in tree_pids(root):
-        with contextlib.suppress(OSError):
-            raw = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-            argv = raw.replace("\0", " ").split()  # Chromium's helpers rewrite theirs as one string
-            if argv and argv[0].rsplit("/", 1)[-1] in ("chromium", "chrome"):
-                found[pid] = argv
-    return found
-
-
 @pytest.mark.browser
 def test_chromium_gets_playwrights_disabled_features_and_ours_and_no_gpu_process(
     browser_harness: BrowserHarness,
@@ -80,8 +66,8 @@ def test_chromium_gets_playwrights_disabled_features_and_ours_and_no_gpu_process
     """Chromium keeps only the last ``--disable-features``: ours must still hold every feature
     Playwright disables (a Playwright upgrade that adds one fails here), and the ones we add."""
     assert browser_harness.browser.browser.is_connected()
-    processes = _chromium_command_lines(os.getpid())
-    browsers = [argv for argv in processes.values() if not any(a.startswith("--type=") for a in argv)]
+    processes = chromium_processes(os.getpid())
+    browsers = [argv for argv in processes.values() if chromium_kind(argv) == "browser"]
     assert browsers, "the harness's Chromium is running"
     for argv in browsers:
         lists = [a.split("=", 1)[1].split(",") for a in argv if a.startswith("--disable-features=")]
@@ -90,7 +76,7 @@ def test_chromium_gets_playwrights_disabled_features_and_ours_and_no_gpu_process
         assert set(playwrights) <= set(effective), set(playwrights) - set(effective)
         assert set(PLAYWRIGHT_DISABLED_FEATURES) == set(playwrights)
         assert set(DISABLED_FEATURES) == set(effective) and "HttpsUpgrades" in effective
-    assert not [argv for argv in processes.values() if "--type=gpu-process" in argv]
+    assert not [argv for argv in processes.values() if chromium_kind(argv) == "gpu-process"]
 
 
 def test_missing_browser_binary_is_a_run_error(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -24,7 +24,7 @@ import zwaudit.app.crawl as launcher
 from crawler.run import CLEAN_MARKER, jobdir_for
 from sandbox.server import Sandbox
 from zwaudit.app.crawl import crawl, crawl_command
-from zwaudit.app.memory import tree_pids
+from zwaudit.app.memory import chromium_kind, chromium_processes
 from zwaudit.checks import CheckContext
 from zwaudit.config import load_config
 from zwaudit.db import models
@@ -219,14 +219,8 @@ def test_a_killed_crawl_restarts_without_duplicates(
 
 def _browser_of(root: int) -> int | None:
     """The crawl's Chromium browser process (not a renderer or other helper), if one runs."""
-    for pid in tree_pids(root):
-        with contextlib.suppress(OSError):
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            if cmd[0].rsplit(b"/", 1)[-1] in (b"chromium", b"chrome") and not any(
-                a.startswith(b"--type=") for a in cmd
-            ):
-                return pid
-    return None
+    processes = chromium_processes(root).items()
+    return next((pid for pid, argv in processes if chromium_kind(argv) == "browser"), None)
 
 
 @pytest.mark.long(20)

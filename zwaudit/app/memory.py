@@ -58,6 +58,32 @@ def tree_pids(root: int) -> list[int]:
     return found
 
 
+#: the executable names of Chromium's processes (Debian's, Google's, Playwright's headless shell)
+CHROMIUM_NAMES = ("chromium", "chrome", "headless_shell")
+
+
+def chromium_processes(root: int | None = None) -> dict[int, list[str]]:
+    """The Chromium processes under ``root`` (``root`` included; every one on the machine when
+    None), each with its command line. Chromium's helpers (zygote, renderer, GPU …) rewrite theirs
+    as one string, so it is split on spaces as well as on NULs."""
+    pids = tree_pids(root) if root is not None else [int(e.name) for e in PROC.iterdir() if e.name.isdigit()]
+    found: dict[int, list[str]] = {}
+    for pid in pids:
+        try:
+            raw = (PROC / str(pid) / "cmdline").read_bytes()
+        except OSError:  # gone since the listing
+            continue
+        argv = raw.decode(errors="replace").replace("\0", " ").split()
+        if argv and argv[0].rsplit("/", 1)[-1] in CHROMIUM_NAMES:
+            found[pid] = argv
+    return found
+
+
+def chromium_kind(argv: list[str]) -> str:
+    """``browser`` for the browser process itself, else the helper's ``--type`` (``renderer`` …)."""
+    return next((a.split("=", 1)[1] for a in argv if a.startswith("--type=")), "browser")
+
+
 def _kib_field(path: Path, name: str) -> int:
     try:
         for line in path.read_text().splitlines():
