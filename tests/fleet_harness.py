@@ -52,13 +52,17 @@ def fleet_config(
     delay_s: float | None = None,
     queue: dict[str, Any] | None = None,
     portal_channel_only: bool = False,
+    render: bool | None = None,
 ) -> Path:
     """A copy of the sandbox's config with only ``portals``, ``checks`` and a fast-reacting queue
     (``delay_s``: the profiles' politeness delay, e.g. 1.0 as on real portals).
 
     ``portal_channel_only`` leaves the department sites and the mobile channel out of each
     profile: a test of the fleet's mechanics (a killed worker, a lost job) needs crawl jobs, not
-    the breadth of each crawl, which costs about half the test's CPU."""
+    the breadth of each crawl, which costs about half the test's CPU. ``render=False`` (the
+    profiles' ``crawl.render``) keeps the crawl out of the browser: sbx-shu's portal channel has
+    one page its crawl would render, and the crawl process's Chromium for it costs more than the
+    rest of that crawl."""
     (dest / "portals").mkdir(parents=True, exist_ok=True)
     for pid in portals:
         profile = yaml.safe_load((source / "portals" / f"{pid}.yaml").read_text(encoding="utf-8"))
@@ -67,6 +71,8 @@ def fleet_config(
         if portal_channel_only:
             profile.pop("departments", None)
             profile.pop("mobile", None)
+        if render is not None:
+            profile.setdefault("crawl", {})["render"] = render
         (dest / "portals" / f"{pid}.yaml").write_text(
             yaml.safe_dump(profile, allow_unicode=True, sort_keys=False), encoding="utf-8"
         )

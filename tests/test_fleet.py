@@ -108,7 +108,12 @@ def test_two_workers_match_one_process_and_lose_nothing_to_a_sigkill(
     two_provinces: Sandbox, pg_url: str, tmp_path: Path
 ) -> None:
     cfg = fleet_config(
-        two_provinces.config_dir, tmp_path / "cfg", portals=PORTALS, checks=CHECKS, portal_channel_only=True
+        two_provinces.config_dir,
+        tmp_path / "cfg",
+        portals=PORTALS,
+        checks=CHECKS,
+        portal_channel_only=True,
+        render=False,
     )
 
     # the single-process reference (SQLite, the orchestrator as `zwaudit audit` runs it)
@@ -204,6 +209,7 @@ def test_a_restarted_coordinator_resumes_its_run(two_provinces: Sandbox, pg_url:
         portals=["sbx-shu"],
         checks=["guide_completeness"],
         portal_channel_only=True,
+        render=False,
     )
     first = start_coordinator(cfg, pg_url, tmp_path / "c1")  # no worker yet: the jobs wait
     try:
@@ -379,13 +385,14 @@ def test_nightly_workers_option_runs_a_fleet_of_its_own(
 ) -> None:
     """`nightly --workers 1` with no `queue:` in settings: the coordinator starts a local worker,
     the run completes through the queue, and the worker is stopped afterwards."""
-    # sbx-shu: server-rendered, so the crawl costs no browser (what is tested is the local worker)
+    # the crawl without the browser (render=False): what is tested is the local worker
     cfg = fleet_config(
         two_provinces.config_dir,
         tmp_path / "cfg",
         portals=["sbx-shu"],
         checks=["guide_completeness"],
         portal_channel_only=True,
+        render=False,
     )
     (cfg / "settings.yaml").write_text("checks: [guide_completeness]\n", encoding="utf-8")
     coordinator = start_coordinator(cfg, pg_url, tmp_path / "c", "--workers", "1")
