@@ -182,6 +182,16 @@ def _count(
         return int(session.scalar(select(func.count()).select_from(model).where(model.run_id == run_id)) or 0)
 
 
+def _config_with(sandbox: Sandbox, into: Path, portal_id: str, section: str, **values: object) -> Path:
+    """A copy of the sandbox's config with ``values`` set in one section of one portal's profile."""
+    shutil.copytree(sandbox.config_dir, into)
+    profile_path = into / "portals" / f"{portal_id}.yaml"
+    profile = yaml.safe_load(profile_path.read_text(encoding="utf-8"))
+    profile[section] = {**profile.get(section, {}), **values}
+    profile_path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
+    return into
+
+
 @pytest.mark.long(8)
 def test_a_killed_crawl_restarts_without_duplicates(
     sandbox: Sandbox, tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]]
@@ -192,12 +202,7 @@ def test_a_killed_crawl_restarts_without_duplicates(
     url, sf = sqlite_db
     portal_id = "sbx-shu"
     truth = sandbox.ground_truth(portal_id)["item_counts"]
-    config_dir = tmp_path / "config"
-    shutil.copytree(sandbox.config_dir, config_dir)
-    profile_path = config_dir / "portals" / f"{portal_id}.yaml"
-    profile = yaml.safe_load(profile_path.read_text(encoding="utf-8"))
-    profile["crawl"] = {**profile.get("crawl", {}), "render": False}
-    profile_path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
+    config_dir = _config_with(sandbox, tmp_path / "config", portal_id, "crawl", render=False)
     run_id = start_run(sf, "crawl")
     cmd = crawl_command(run_id, [portal_id], config_dir=config_dir, db_url=url)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
@@ -302,12 +307,7 @@ def test_a_crawl_stops_when_its_launcher_is_killed(
     """A killed nightly must not leave an orphan crawl writing into a run that is over."""
     url, sf = sqlite_db
     # the sandbox profile without its zero delay: a crawl long enough to be killed midway
-    config_dir = tmp_path / "config"
-    shutil.copytree(sandbox.config_dir, config_dir)
-    profile_path = config_dir / "portals" / "sbx-shu.yaml"
-    profile = yaml.safe_load(profile_path.read_text(encoding="utf-8"))
-    profile["politeness"] = {**profile.get("politeness", {}), "delay_seconds": 0.2}
-    profile_path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
+    config_dir = _config_with(sandbox, tmp_path / "config", "sbx-shu", "politeness", delay_seconds=0.2)
     run_id = start_run(sf, "crawl")
     cmd = crawl_command(run_id, ["sbx-shu"], config_dir=config_dir, db_url=url)
     launcher = subprocess.Popen(

@@ -197,20 +197,26 @@ def test_two_workers_match_one_process_and_lose_nothing_to_a_sigkill(
     assert peaks and max(peaks.values()) <= limit, peaks
 
 
+def one_crawl_job_config(sandbox: Sandbox, dest: Path) -> Path:
+    """The smallest run with a crawl job: sbx-shu's portal channel, crawled without the browser,
+    and guide_completeness (what the tests using it test is the run's jobs and workers)."""
+    return fleet_config(
+        sandbox.config_dir,
+        dest,
+        portals=["sbx-shu"],
+        checks=["guide_completeness"],
+        portal_channel_only=True,
+        render=False,
+    )
+
+
 @pytest.mark.timeout(240)
 @pytest.mark.long(15)
 def test_a_restarted_coordinator_resumes_its_run(two_provinces: Sandbox, pg_url: str, tmp_path: Path) -> None:
     """The coordinator dies after planning; the next nightly finishes that run, enqueueing nothing
     twice. On the way, a worker stopped with SIGTERM mid-job finishes that job before it exits.
     The portal channel alone: what is tested is the run's jobs, not the breadth of a crawl."""
-    cfg = fleet_config(
-        two_provinces.config_dir,
-        tmp_path / "cfg",
-        portals=["sbx-shu"],
-        checks=["guide_completeness"],
-        portal_channel_only=True,
-        render=False,
-    )
+    cfg = one_crawl_job_config(two_provinces, tmp_path / "cfg")
     first = start_coordinator(cfg, pg_url, tmp_path / "c1")  # no worker yet: the jobs wait
     try:
         assert wait_for(lambda: len(_safe_jobs(pg_url)) == 2, 60)
@@ -385,15 +391,7 @@ def test_nightly_workers_option_runs_a_fleet_of_its_own(
 ) -> None:
     """`nightly --workers 1` with no `queue:` in settings: the coordinator starts a local worker,
     the run completes through the queue, and the worker is stopped afterwards."""
-    # the crawl without the browser (render=False): what is tested is the local worker
-    cfg = fleet_config(
-        two_provinces.config_dir,
-        tmp_path / "cfg",
-        portals=["sbx-shu"],
-        checks=["guide_completeness"],
-        portal_channel_only=True,
-        render=False,
-    )
+    cfg = one_crawl_job_config(two_provinces, tmp_path / "cfg")
     (cfg / "settings.yaml").write_text("checks: [guide_completeness]\n", encoding="utf-8")
     coordinator = start_coordinator(cfg, pg_url, tmp_path / "c", "--workers", "1")
     try:
