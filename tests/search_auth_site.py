@@ -1,17 +1,20 @@
 """Hand-made portal pages in styles the sandbox does not use, for the search and login observers.
 
-Four search styles (a server-rendered form opening a results page, optionally in a new tab; the
-same form in a header frame opening its results in the main frame; a script-only box whose 检索
-button fetches JSON and renders a table; a component-framework app with an icon-only button and
-clickable cards without links) and a login journey (header 登录 link, or a div with a script
-click → redirect → QR-code tab first → 账号密码登录 tab → form sent by fetch).
-The server counts POSTs so tests can prove no credential attempt ever reached it.
+Four search styles (a server-rendered form opening a results page, optionally in a new tab, also
+from a search that takes a second to answer; the same form in a header frame opening its results
+in the main frame; a script-only box whose 检索 button fetches JSON and renders a table; a
+component-framework app with an icon-only button and clickable cards without links) and a login
+journey (header 登录 link, or a div with a script click → redirect → QR-code tab first →
+账号密码登录 tab → form sent by fetch).
+The server counts POSTs so tests can prove no credential attempt ever reached it, and records the
+searches its results pages answered so tests can prove a keyword was searched once.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,9 +41,9 @@ HOT = (
 )
 
 
-def _home_form(target: str) -> str:
+def _home_form(target: str, action: str = "/search") -> str:
     return (
-        f"<html><body>{NAV}<div class='s'><form action='/search' method='get' {target}>"
+        f"<html><body>{NAV}<div class='s'><form action='{action}' method='get' {target}>"
         "<input name='q' type='text' placeholder='请输入关键字'><button type='submit'>搜索</button></form></div>"
         f"{HOT}{FOOT}</body></html>"
     )
@@ -159,6 +162,7 @@ def _table_results(q: str) -> str:
 class Site:
     base: str
     posts: list[str] = field(default_factory=list)
+    searches: list[tuple[str, str]] = field(default_factory=list)  # (path, q) of each results page
 
 
 @contextmanager
@@ -184,6 +188,7 @@ def serve() -> Iterator[Site]:
             pages = {
                 "/form": _home_form(""),
                 "/form-newtab": _home_form("target='_blank'"),
+                "/form-newtab-slow": _home_form("target='_blank'", action="/search-slow"),
                 "/search": _results_page(q),
                 "/tables": TABLE_HOME,
                 "/tsearch": _table_results(q),
@@ -196,7 +201,12 @@ def serve() -> Iterator[Site]:
                 "/app-login-home": APP_LOGIN_HOME,
                 "/sso/login": LOGIN_PAGE.replace("{host}", host),
             }
-            if parts.path == "/api/search":
+            if parts.path in ("/search", "/search-slow"):
+                site.searches.append((parts.path, q))
+            if parts.path == "/search-slow":  # a results page that takes a second to answer
+                time.sleep(1.0)
+                self._send(_results_page(q))
+            elif parts.path == "/api/search":
                 self._send(json.dumps(RESULTS.get(q, []), ensure_ascii=False), "application/json")
             elif parts.path == "/sso/entry":
                 self._send("", status=302, location="/sso/login?service=/home")

@@ -117,3 +117,32 @@ def test_keywords_share_one_tab_until_one_ends_in_an_error(
     assert [r.title for r in obs[3].results] == RESULTS["低保"]
     assert same == [True, True, False, True]  # a new tab only after the error
     assert open_tabs == 1  # the results tab /form-newtab opened was closed
+
+
+def test_a_slow_results_tab_is_waited_for_not_searched_again(
+    browser_harness: BrowserHarness, site: Site
+) -> None:
+    """A portal that opens its results in a new tab and takes a second to answer: Playwright
+    reports that tab only once the results answer, so until then Enter looked as if it did
+    nothing and 搜索 sent the search a second time (twice the load on the portal, and a results
+    tab left open). The results tab is waited for instead: one search, one tab left."""
+
+    async def go() -> tuple[SearchObservation, int]:
+        context = await browser_harness.browser.new_context()
+        tab = SearchTab(context)
+        try:
+            settings = SearchSettings(home_url=site.base + "/form-newtab-slow")
+            obs = await observe_keyword(context, "公积金", settings, tab=tab)
+            await tab.page()
+            return obs, len(context.pages)
+        finally:
+            await tab.retire()
+            await context.close()
+
+    before = len(site.searches)
+    obs, open_tabs = browser_harness.run(go())
+    assert site.searches[before:] == [("/search-slow", "公积金")]  # searched once, not again by 搜索
+    assert obs.error is None, obs.error_message
+    assert [r.title for r in obs.results] == RESULTS["公积金"]
+    assert obs.how["submit"] == "enter"
+    assert open_tabs == 1  # the results tab was read and closed; none left behind

@@ -32,7 +32,7 @@ from zwaudit.evidence import EvidenceWriter, safe_name
 from zwaudit.outcomes import ErrorKind
 
 if TYPE_CHECKING:
-    from playwright.async_api import BrowserContext, Locator, Page
+    from playwright.async_api import BrowserContext, Locator, Page, Request
 
 MIN_INPUT_SCORE = 3
 POLL_S = 0.5
@@ -168,19 +168,41 @@ async def find_search_box(
 async def _submit(
     page: Page, box: Locator, button: Locator | None, settings: SearchSettings
 ) -> tuple[Page, str]:
-    """Press Enter; if nothing happens, click the button. Returns the page showing the results."""
+    """Press Enter; if nothing happens, click the button. Returns the page showing the results.
+
+    Playwright reports a tab the portal opens for its results (``popup``) only once the results
+    document answers; until then the opener looks as if Enter did nothing. A search slower than
+    that first look was sent a second time by 搜索, and the tab of whichever answer came later
+    stayed open. So a new tab's document request (one issued before its frame exists) is waited
+    for until its tab appears, as a person waits for the results tab to load.
+    """
     popups: list[Page] = []
+    opening: list[Request] = []
 
     def on_popup(popup: Page) -> None:
         popups.append(popup)
 
+    def on_request(request: Request) -> None:
+        if request.is_navigation_request():
+            try:
+                _ = request.frame
+            except Exception:  # Playwright's tell: a navigation issued before its frame (a new tab) exists
+                opening.append(request)
+
+    async def settle() -> None:
+        await asyncio.sleep(0.3)
+        await _quiet(page, 3)
+        deadline = time.monotonic() + settings.settle_timeout_s
+        while opening and not popups and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+
     page.on("popup", on_popup)
+    page.context.on("request", on_request)
     try:
         before_url = page.url
         before = await snapshot(page)
         await box.press("Enter")
-        await asyncio.sleep(0.3)
-        await _quiet(page, 3)
+        await settle()
         if popups:
             return popups[-1], "enter"
         if page.url != before_url or (await snapshot(page)) != before:
@@ -190,11 +212,11 @@ async def _submit(
         if button is None:
             raise ProbeError(ErrorKind.NOT_FOUND, "Enter did nothing and no search button was recognised")
         await button.first.click()
-        await asyncio.sleep(0.3)
-        await _quiet(page, 3)
+        await settle()
         return (popups[-1] if popups else page), "button"
     finally:  # the tab serves the next keyword too: leave no listener of this one behind
         page.remove_listener("popup", on_popup)
+        page.context.remove_listener("request", on_request)
 
 
 async def read_results(page: Page, baseline: dict[str, Any], settings: SearchSettings) -> dict[str, Any]:
