@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -212,3 +213,79 @@ def test_portal_clock_shrinks_the_last_checks_budget() -> None:
     long = PortalClock(Limits(check_s=10, portal_s=3600, crawl_s=1))
     long.start()
     assert long.budget() == (10, "check exceeded 10s")
+    clock.extend(5.0)  # time spent waiting for a portal slot is given back
+    assert 4.5 < clock.remaining() <= 5.0
+
+
+class _Marks:
+    """A check that notes when it ran on which portal and takes a moment, touching no network."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1.0.0"
+    codes: ClassVar[frozenset[str]] = frozenset()
+    requires: ClassVar[Requires] = Requires.HTTP
+    ran: ClassVar[dict[tuple[str, str], tuple[float, float]]] = {}
+
+    class Options(CheckOptions):
+        pass
+
+    async def run(self, ctx: CheckContext) -> list[Finding]:
+        began = time.monotonic()
+        await asyncio.sleep(0.3)
+        _Marks.ran[(ctx.portal.id, self.name)] = (began, time.monotonic())
+        return [Finding(self.name, str(ctx.portal.home_url), Status.PASS)]
+
+
+class Own(_Marks):
+    name = "a_own"
+
+
+class ReadsCatalogue(_Marks):
+    name = "b_catalogue"
+    reads_catalogue: ClassVar[bool] = True
+
+
+def test_a_portal_waiting_for_its_catalogue_gives_its_slot_to_the_next_portal(
+    tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One portal slot, two portals; the first portal's crawl takes 3 s, the second's is done at
+    once. The first portal's catalogue check waits for its crawl without the slot, so the second
+    portal's checks run meanwhile; the waiting check still runs once its crawl is done."""
+    url, sf = sqlite_db
+    root = tmp_path / "config"
+    (root / "portals").mkdir(parents=True)
+    (root / "checks.yaml").write_text(
+        'checks:\n  a_own: "test_deadlines:Own"\n  b_catalogue: "test_deadlines:ReadsCatalogue"\n',
+        encoding="utf-8",
+    )
+    (root / "settings.yaml").write_text(
+        "checks: [a_own, b_catalogue]\naudit: {portal_concurrency: 1}\n", encoding="utf-8"
+    )
+    for pid in ("p1", "p2"):  # nothing listens there: the checks touch no network
+        (root / "portals" / f"{pid}.yaml").write_text(
+            f"id: {pid}\nname: {pid}省政务服务网\nhome_url: http://127.0.0.1:9/{pid}/\n", encoding="utf-8"
+        )
+    crawled_at: dict[str, float] = {}
+
+    def crawl(run_id: int, portal_ids: list[str], **kwargs: Any) -> None:
+        assert sorted(portal_ids) == ["p1", "p2"]
+        for pid, after in (("p2", 0.0), ("p1", 3.0)):
+            time.sleep(after)
+            crawled_at[pid] = time.monotonic()
+            kwargs["on_portal"](pid, "finished")
+
+    monkeypatch.setattr(audit_module, "launch_crawl", crawl)
+    _Marks.ran.clear()
+    result = run_audit(
+        load_config(root), sf, portal_ids=["p1", "p2"], probes=None, db_url=url, crawl_for_catalogue=True
+    )
+
+    ran = _Marks.ran
+    assert set(ran) == {(p, c) for p in ("p1", "p2") for c in ("a_own", "b_catalogue")}
+    assert ran[("p1", "b_catalogue")][0] >= crawled_at["p1"]  # judged against this run's catalogue
+    # p2 did not wait for p1's crawl: both its checks ran while p1 waited without the slot
+    assert ran[("p2", "b_catalogue")][1] < crawled_at["p1"]
+    # one slot: never two portals' checks at once
+    spans = sorted(ran.values())
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+    assert result.counts == {"pass": 4} and result.deadlines == {}

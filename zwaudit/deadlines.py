@@ -54,6 +54,12 @@ class PortalClock:
         if self._ends_at is None:
             self._ends_at = time.monotonic() + self.limits.portal_s
 
+    def extend(self, seconds: float) -> None:
+        """Move the deadline ``seconds`` later: time the portal spent waiting for something that
+        is not its own (a free portal slot) is not taken from it."""
+        if self._ends_at is not None:
+            self._ends_at += max(0.0, seconds)
+
     def remaining(self) -> float:
         if self._ends_at is None:
             return self.limits.portal_s

@@ -332,11 +332,17 @@ class PortalCheckRunner:
         self.observations[name] = stored
         return judge_stored(check, text, judge_input(ctx), ctx.evidence, observed_at, unmet)
 
-    async def close(self) -> None:
-        contexts, self._contexts = list(self._contexts.values()), {}
+    async def release_contexts(self) -> None:
+        """Close the portal's browser contexts; the next check opens them again (with the saved
+        session, if any). A portal waiting long for something else holds no browser memory."""
+        async with self._context_lock:
+            contexts, self._contexts = list(self._contexts.values()), {}
         for context in contexts:
             try:
                 await context.close()
             except Exception as exc:  # a browser that died already: nothing left to close
                 log.debug("closing a context of %s: %s", self.portal.id, exc)
+
+    async def close(self) -> None:
+        await self.release_contexts()
         await self.egress.close()  # the portal's filtering proxy

@@ -13,8 +13,9 @@ of their own, beside the browser checks: a crawl that runs long never keeps the 
 starting (seen on a hostile portal: a crawl past the run's limit, 0 browser checks run). Every side
 is bounded by the deadlines of :mod:`zwaudit.deadlines`; what a deadline cuts is ``error``/``timeout``.
 A check that reads the portal's catalogue (``reads_catalogue = True``, e.g. ``search_accuracy``)
-also waits for a crawl of this run when there is one (within its portal deadline, and after the
-other browser checks), so it judges against this run's items; with ``crawl_for_catalogue``
+also waits for a crawl of this run when there is one (within its portal deadline, after the other
+browser checks, and without holding its portal slot or browser contexts meanwhile), so it judges
+against this run's items; with ``crawl_for_catalogue``
 (calibration) such a check starts the crawl by itself. Such a crawl, started for the catalogue
 only (no crawl-based check selected), crawls the portal channel alone: the catalogue is the
 portal's own items (:func:`~zwaudit.db.store.latest_catalogue`), and the department sites and the
@@ -251,27 +252,55 @@ class _Orchestrator:
         self, audit: PortalCheckRunner, names: list[str], pool: asyncio.Semaphore
     ) -> None:
         """The browser and HTTP checks of one portal, in sequence (per-host politeness), under the
-        portal deadline; what the deadline leaves unstarted is stored as ``error``/``timeout``."""
+        portal deadline; what the deadline leaves unstarted is stored as ``error``/``timeout``.
+
+        Checks that read this run's catalogue go last, and wait for the portal's crawl without
+        holding a portal slot (nor a browser context): a portal whose crawl runs long would
+        otherwise keep one of ``portal_concurrency`` slots idle for as long, and the browser checks
+        of the portals behind it would wait (seen in calibration: two slots of four waiting 40 s
+        for two single-page-app crawls). The wait counts against the portal deadline, as before;
+        waiting for a slot again does not.
+        """
         if not names:
             return
         clock = PortalClock(Limits.for_portal(self.config.settings, audit.portal))
-        # checks that wait for this run's catalogue go last, so the crawl delays nothing else
-        names = sorted(names, key=lambda n: n in self.catalogue_checks)
+        first = [n for n in names if n not in self.catalogue_checks]
+        last = [n for n in names if n in self.catalogue_checks]
         async with pool:
             clock.start()
-            for name in names:
-                if clock.remaining() <= 0:
-                    clock.hit = True
-                    message = (
-                        f"portal deadline of {clock.limits.portal_s:.0f}s reached before this check started"
-                    )
-                    self._store_error(audit, name, ErrorKind.TIMEOUT, message)
-                    continue
-                await self._run_one(audit, name, clock)
+            await self._in_sequence(audit, first, clock)
+            if not self._crawl_pending(audit.portal.id):
+                await self._in_sequence(audit, last, clock)
+                last = []
+        if last:
+            await audit.release_contexts()  # opened again on first use; none held while waiting
+            await self._portal_crawled(audit.portal.id, clock.remaining())
+            queued = time.monotonic()
+            async with pool:
+                clock.extend(time.monotonic() - queued)  # the wait for a free slot is not the portal's
+                await self._in_sequence(audit, last, clock)
         if clock.hit:
             self.result.deadlines[audit.portal.id] = (
                 f"portal deadline of {clock.limits.portal_s:.0f}s reached"
             )
+
+    def _crawl_pending(self, portal_id: str) -> bool:
+        """Whether this run's crawl is still working on ``portal_id``'s catalogue."""
+        return (
+            self.crawl_task is not None
+            and not self.crawl_task.done()
+            and not self.crawled[portal_id].is_set()
+        )
+
+    async def _in_sequence(self, audit: PortalCheckRunner, names: list[str], clock: PortalClock) -> None:
+        """Run ``names`` one after another; what the portal deadline leaves unstarted is an error."""
+        for name in names:
+            if clock.remaining() <= 0:
+                clock.hit = True
+                message = f"portal deadline of {clock.limits.portal_s:.0f}s reached before this check started"
+                self._store_error(audit, name, ErrorKind.TIMEOUT, message)
+                continue
+            await self._run_one(audit, name, clock)
 
     async def _crawl_side(self, audit: PortalCheckRunner, names: list[str]) -> None:
         """The crawl checks of one portal: they wait for the crawl (never holding a portal slot,
