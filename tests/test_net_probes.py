@@ -19,6 +19,7 @@ from probe_fixtures import BrowserHarness
 from search_auth_site import RESULTS, _home_form, _results_page
 
 from probes.auth.entry import find_login_form
+from probes.common import caps
 from probes.common.errors import ProbeError
 from probes.common.navigation import Manners, goto
 from probes.search.observe import SearchSettings, observe_keyword
@@ -218,6 +219,11 @@ def test_a_runaway_page_is_abandoned_as_a_timeout(browser_harness: BrowserHarnes
     kind, _, _ = _visit(browser_harness, sites, "/spin", timeout_ms=2000)
     assert kind == ErrorKind.TIMEOUT.value
     assert time.monotonic() - started < 20
+    # the response watch's detach, left unawaited while the page spun, ended with its page
+    deadline = time.monotonic() + 10
+    while caps._DETACHING and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not caps._DETACHING
     assert _visit(browser_harness, sites, "/js-login")[0] is None  # the browser goes on
 
 

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 MIB = 1024 * 1024
 CDP_TIMEOUT_S = 3.0
+#: how long leaving a page waits for its watch to detach; a page stuck in a script may not let it
+#: (seen: the whole CDP_TIMEOUT_S on every runaway page), so the detach then finishes unawaited
+DETACH_WAIT_S = 0.5
+_DETACHING: set[asyncio.Future[None]] = set()  # detaches left to finish (kept from the collector)
 _COUNT_NODES_JS = "document.getElementsByTagName('*').length"
 
 
@@ -74,9 +78,12 @@ class ResponseWatch:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._stopping, CDP_TIMEOUT_S)
         if self._cdp is not None:
-            with contextlib.suppress(Exception):  # a page stuck in a script may not answer
-                await asyncio.wait_for(self._cdp.detach(), CDP_TIMEOUT_S)
-            self._cdp = None
+            cdp, self._cdp = self._cdp, None
+            detach = asyncio.ensure_future(cdp.detach())
+            await asyncio.wait({detach}, timeout=DETACH_WAIT_S)
+            if not detach.done():  # a page stuck in a script: closing the page ends it anyway
+                _DETACHING.add(detach)
+            detach.add_done_callback(_forget)
 
     def _trip(self, request_id: str, size: int, how: str) -> None:
         if self.over.is_set():
@@ -104,6 +111,13 @@ class ResponseWatch:
         self._received[request_id] = total
         if self.caps.max_response_bytes is not None and total > self.caps.max_response_bytes:
             self._trip(request_id, total, "received")
+
+
+def _forget(detach: asyncio.Future[None]) -> None:
+    """A detach ended: drop it, and its error (the page or browser may be gone by then)."""
+    _DETACHING.discard(detach)
+    if not detach.cancelled():
+        detach.exception()
 
 
 async def _stop(cdp: CDPSession) -> None:
