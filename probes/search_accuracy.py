@@ -8,7 +8,8 @@ catalogue items considered and the services not offered in the detail; a masked 
 titles as JSON and the URL as evidence.
 
 Which catalogue: when this run crawls (a crawl check is selected, or calibration), the check
-waits for the crawl (``reads_catalogue``) and reads this run's items; otherwise the newest earlier
+searches while the crawl runs, then waits for it (``reads_catalogue``,
+:attr:`~zwaudit.checks.CheckContext.catalogue_ready`) and reads this run's items; otherwise the newest earlier
 run that stored the portal's items, if not older than ``catalogue_max_age_days``; otherwise none,
 and ``incomplete`` is not judged.
 """
@@ -90,8 +91,14 @@ def keywords_path(portal: PortalProfile, config: Any, options: SearchAccuracyOpt
     return candidate if candidate.exists() else DEFAULT_CONFIG_DIR / "keywords.yaml"
 
 
-def load_catalogue(ctx: CheckContext, max_age_days: int) -> tuple[Catalogue | None, str]:
-    """The portal's catalogue (this run's crawl, else a recent earlier one) or None with the reason."""
+async def load_catalogue(ctx: CheckContext, max_age_days: int) -> tuple[Catalogue | None, str]:
+    """The portal's catalogue (this run's crawl, else a recent earlier one) or None with the reason.
+
+    While this run is crawling, it first waits for the crawl (``ctx.catalogue_ready``, which also
+    takes the portal's browser contexts away: call it after the last use of the browser), so a
+    catalogue still being stored is never read."""
+    if ctx.catalogue_ready is not None:
+        await ctx.catalogue_ready()
     if ctx.session_factory is None:
         return None, "no database: the portal's catalogue cannot be read"
     with ctx.session_factory() as session:
@@ -147,7 +154,7 @@ class SearchAccuracy(TwoPhaseCheck):
     version: ClassVar[str] = "1.1.0"
     codes: ClassVar[frozenset[str]] = declared_codes("search_accuracy")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.BROWSER
-    reads_catalogue: ClassVar[bool] = True  # waits for this run's crawl when there is one
+    reads_catalogue: ClassVar[bool] = True  # awaits ctx.catalogue_ready before reading it
     Options: ClassVar[type[CheckOptions]] = SearchAccuracyOptions
     observation_type: ClassVar[type[Observation]] = SearchAccuracyObservation
 
@@ -180,7 +187,6 @@ class SearchAccuracy(TwoPhaseCheck):
         )
         personal = [str(v) for v in (ctx.extra.get("personal") or {}).values() if v]
         manners = manners_for(ctx)
-        catalogue, why_none = load_catalogue(ctx, options.catalogue_max_age_days)
         searched: list[SearchObservation] = []
         tab = SearchTab(context)  # one tab for every keyword, as a person searches
         try:
@@ -193,6 +199,8 @@ class SearchAccuracy(TwoPhaseCheck):
                     break  # it would repeat for every later keyword: stop asking the portal
         finally:
             await tab.retire()
+        # after the searches: while this run crawls, they ran meanwhile and only the reading waits
+        catalogue, why_none = await load_catalogue(ctx, options.catalogue_max_age_days)
         return SearchAccuracyObservation(
             searched=searched,
             catalogue_items=list(catalogue.items) if catalogue is not None else None,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -225,13 +224,17 @@ class _Marks:
     codes: ClassVar[frozenset[str]] = frozenset()
     requires: ClassVar[Requires] = Requires.HTTP
     ran: ClassVar[dict[tuple[str, str], tuple[float, float]]] = {}
+    read_at: ClassVar[dict[str, float]] = {}  # when a catalogue reader was let read
 
     class Options(CheckOptions):
         pass
 
     async def run(self, ctx: CheckContext) -> list[Finding]:
         began = time.monotonic()
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # its own work (a catalogue reader: its searches)
+        if ctx.catalogue_ready is not None:
+            await ctx.catalogue_ready()
+            _Marks.read_at[ctx.portal.id] = time.monotonic()
         _Marks.ran[(ctx.portal.id, self.name)] = (began, time.monotonic())
         return [Finding(self.name, str(ctx.portal.home_url), Status.PASS)]
 
@@ -245,47 +248,85 @@ class ReadsCatalogue(_Marks):
     reads_catalogue: ClassVar[bool] = True
 
 
-def test_a_portal_waiting_for_its_catalogue_gives_its_slot_to_the_next_portal(
-    tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """One portal slot, two portals; the first portal's crawl takes 3 s, the second's is done at
-    once. The first portal's catalogue check waits for its crawl without the slot, so the second
-    portal's checks run meanwhile; the waiting check still runs once its crawl is done."""
-    url, sf = sqlite_db
-    root = tmp_path / "config"
+def _two_portals(root: Path, audit: str) -> Path:
+    """Portals p1 and p2 (nothing listens there: the checks touch no network) and the two
+    marking checks, with ``audit`` as the settings' audit section."""
     (root / "portals").mkdir(parents=True)
     (root / "checks.yaml").write_text(
         'checks:\n  a_own: "test_deadlines:Own"\n  b_catalogue: "test_deadlines:ReadsCatalogue"\n',
         encoding="utf-8",
     )
-    (root / "settings.yaml").write_text(
-        "checks: [a_own, b_catalogue]\naudit: {portal_concurrency: 1}\n", encoding="utf-8"
-    )
-    for pid in ("p1", "p2"):  # nothing listens there: the checks touch no network
+    (root / "settings.yaml").write_text(f"checks: [a_own, b_catalogue]\naudit: {audit}\n", encoding="utf-8")
+    for pid in ("p1", "p2"):
         (root / "portals" / f"{pid}.yaml").write_text(
             f"id: {pid}\nname: {pid}省政务服务网\nhome_url: http://127.0.0.1:9/{pid}/\n", encoding="utf-8"
         )
+    return root
+
+
+def _crawl_p1_late(monkeypatch: pytest.MonkeyPatch, late_s: float) -> dict[str, float]:
+    """A stand-in crawl: p2's catalogue is stored at once, p1's ``late_s`` later; when, by portal."""
     crawled_at: dict[str, float] = {}
 
     def crawl(run_id: int, portal_ids: list[str], **kwargs: Any) -> None:
         assert sorted(portal_ids) == ["p1", "p2"]
-        for pid, after in (("p2", 0.0), ("p1", 3.0)):
+        for pid, after in (("p2", 0.0), ("p1", late_s)):
             time.sleep(after)
             crawled_at[pid] = time.monotonic()
             kwargs["on_portal"](pid, "finished")
 
     monkeypatch.setattr(audit_module, "launch_crawl", crawl)
     _Marks.ran.clear()
+    _Marks.read_at.clear()
+    return crawled_at
+
+
+def test_a_portal_waiting_for_its_catalogue_gives_its_slot_to_the_next_portal(
+    tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One portal slot, two portals; the first portal's crawl takes 3 s, the second's is done at
+    once. The first portal's catalogue check does its own work at once, then waits for its crawl
+    without the slot, so the second portal's checks run meanwhile; it reads once its crawl is
+    done, and its own time limit (1 s here) does not count the wait."""
+    url, sf = sqlite_db
+    root = _two_portals(tmp_path / "config", "{portal_concurrency: 1, check_timeout_s: 1}")
+    crawled_at = _crawl_p1_late(monkeypatch, 3.0)
     result = run_audit(
         load_config(root), sf, portal_ids=["p1", "p2"], probes=None, db_url=url, crawl_for_catalogue=True
     )
 
-    ran = _Marks.ran
+    ran, read_at = _Marks.ran, _Marks.read_at
     assert set(ran) == {(p, c) for p in ("p1", "p2") for c in ("a_own", "b_catalogue")}
-    assert ran[("p1", "b_catalogue")][0] >= crawled_at["p1"]  # judged against this run's catalogue
+    assert ran[("p1", "b_catalogue")][0] < crawled_at["p1"] - 1  # its own work did not wait
+    assert read_at["p1"] >= crawled_at["p1"]  # judged against this run's catalogue
     # p2 did not wait for p1's crawl: both its checks ran while p1 waited without the slot
     assert ran[("p2", "b_catalogue")][1] < crawled_at["p1"]
-    # one slot: never two portals' checks at once
-    spans = sorted(ran.values())
-    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+    # one slot: p2's checks ran while p1's catalogue check was away, never beside p1's own work
+    p1_own, p2_checks = ran[("p1", "a_own")], [ran[("p2", c)] for c in ("a_own", "b_catalogue")]
+    assert all(p1_own[1] <= start for start, _ in p2_checks)
+    assert all(end <= read_at["p1"] for _, end in p2_checks)
     assert result.counts == {"pass": 4} and result.deadlines == {}
+
+
+def test_the_wait_for_the_catalogue_ends_at_the_portal_deadline(
+    tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """p1's crawl comes after its portal deadline (2 s): its catalogue check stops waiting there
+    and is error/timeout naming the portal deadline, never judged on a catalogue not yet stored."""
+    url, sf = sqlite_db
+    root = _two_portals(tmp_path / "config", "{portal_concurrency: 1, portal_deadline_s: 2}")
+    crawled_at = _crawl_p1_late(monkeypatch, 6.0)
+    result = run_audit(
+        load_config(root), sf, portal_ids=["p1", "p2"], probes=None, db_url=url, crawl_for_catalogue=True
+    )
+
+    assert "p1" not in _Marks.read_at and ("p1", "b_catalogue") not in _Marks.ran
+    with sf() as session:
+        rows = {
+            (f.portal_id, f.probe): (f.status, f.code, f.detail.get("error", ""))
+            for f in session.scalars(select(models.Finding).where(models.Finding.run_id == result.run_id))
+        }
+    assert rows[("p1", "b_catalogue")] == ("error", "timeout", "portal deadline of 2s reached")
+    assert rows[("p1", "a_own")][0] == rows[("p2", "b_catalogue")][0] == "pass"
+    assert result.deadlines == {"p1": "portal deadline of 2s reached"}
+    assert "p1" in crawled_at  # the crawl itself went on to its end

@@ -49,7 +49,7 @@ class CatalogueReader:
         pass
 
     async def run(self, ctx: CheckContext) -> list[Finding]:
-        catalogue, why = load_catalogue(ctx, 30)
+        catalogue, why = await load_catalogue(ctx, 30)
         detail = {"why": why} if catalogue is None else {"run": catalogue.run_id, "n": len(catalogue.items)}
         return [Finding("reader", "catalogue", Status.PASS, None, detail)]
 

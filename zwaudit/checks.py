@@ -65,6 +65,14 @@ class CheckContext:
     session_factory: sessionmaker[Session] | None = None
     browser_context: Callable[[], Awaitable[BrowserContext]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: for a check that reads this run's catalogue (``reads_catalogue = True``; None when the run
+    #: has no crawl to wait for): awaited after the check's last use of the browser and before it
+    #: reads the catalogue (``probes.search_accuracy.load_catalogue`` does), it returns once this
+    #: run's crawl has stored the portal's items or failed; when the portal deadline comes first
+    #: it raises TimeoutError (the check is ``error``/``timeout``). Meanwhile the portal's slot and
+    #: browser contexts are given up, and the time waited is not taken from the check's own time
+    #: limit. So the check's browser work runs while the crawl does, and only its reading waits.
+    catalogue_ready: Callable[[], Awaitable[None]] | None = None
 
 
 @runtime_checkable

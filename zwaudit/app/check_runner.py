@@ -14,7 +14,9 @@ import functools
 import logging
 import ssl
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +135,24 @@ def wants_login(cls: type[Check]) -> bool:
     return bool(getattr(cls, "logged_in", False))
 
 
+@dataclass
+class _CheckLimit:
+    """The running check's time limit and the message of its overrun (a wait for the catalogue
+    moves the first and may change the second)."""
+
+    message: str
+    scope: asyncio.Timeout | None = None
+
+
+#: per task: the browser side and the crawl side of a portal run checks at the same time
+_LIMIT: ContextVar[_CheckLimit | None] = ContextVar("zwaudit_check_limit", default=None)
+
+#: what the orchestrator gives a portal whose run is still crawling: wait for the portal's
+#: catalogue (without its slot) and return what the portal deadline still allows a check
+#: (seconds and overrun message), or None when there was nothing to wait for
+CatalogueGate = Callable[[], Awaitable[tuple[float, str] | None]]
+
+
 class PortalCheckRunner:
     """One portal's share of an audit: its context, redactor and the checks run on it."""
 
@@ -163,6 +183,7 @@ class PortalCheckRunner:
         self.observations: dict[str, observations.StoredObservation] = {}
         self.session_meta: dict[str, Any] | None = None
         self._contexts: dict[bool, BrowserContext] = {}  # logged_in → context
+        self.catalogue_gate: CatalogueGate | None = None  # set by the orchestrator while it crawls
         self._context_lock = asyncio.Lock()
         self.egress = EgressGuard(policy_for(portal))  # one per portal, both contexts
         self._pacer = HostPacer(  # one per portal, both contexts; robots.txt Crawl-delay included
@@ -254,7 +275,40 @@ class PortalCheckRunner:
                 else None
             ),
             extra=extra,
+            catalogue_ready=(
+                self._catalogue_ready
+                if self.catalogue_gate is not None and getattr(cls, "reads_catalogue", False)
+                else None
+            ),
         )
+
+    async def _catalogue_ready(self) -> None:
+        """:attr:`CheckContext.catalogue_ready`: the running check's own limit stops while the
+        gate waits, and resumes with what it had left (or less, when the portal deadline now
+        allows less)."""
+        gate, limit = self.catalogue_gate, _LIMIT.get()
+        if gate is None:
+            return
+        loop = asyncio.get_running_loop()
+        scope = limit.scope if limit is not None else None
+        when = scope.when() if scope is not None else None
+        left = None if when is None else max(0.0, when - loop.time())
+        if scope is not None:
+            scope.reschedule(None)  # the gate bounds its own wait, by the portal deadline
+        allowed: tuple[float, str] | None = None
+        try:
+            await self.release_contexts()  # the check is done with the browser
+            allowed = await gate()
+        finally:
+            if scope is not None and limit is not None and left is not None:
+                if allowed is not None and allowed[0] < left:
+                    left, limit.message = allowed
+                scope.reschedule(loop.time() + left)
+        if allowed is not None and allowed[0] <= 0:
+            if limit is not None:
+                limit.message = allowed[1]
+            # the portal deadline came first: this run's catalogue may be half stored, read nothing
+            raise TimeoutError(allowed[1])
 
     async def run_check(
         self, name: str, timeout: float | None = None, overrun: str | None = None
@@ -268,12 +322,16 @@ class PortalCheckRunner:
         self.observations.pop(name, None)
         if timeout is None:
             timeout = Limits.for_portal(self.config.settings, self.portal).check_s
-        message = overrun or f"check exceeded {timeout:.0f}s"
+        limit = _CheckLimit(overrun or f"check exceeded {timeout:.0f}s")
+        token = _LIMIT.set(limit)
         try:
-            findings = await asyncio.wait_for(self._run(cls), timeout)
+            async with asyncio.timeout(timeout) as limit.scope:
+                findings = await self._run(cls)
         except TimeoutError:
             seconds = int(timeout) if float(timeout).is_integer() else round(timeout, 1)
-            return [error_finding(name, self.fallback_target, ErrorKind.TIMEOUT, message, timeout_s=seconds)]
+            return [
+                error_finding(name, self.fallback_target, ErrorKind.TIMEOUT, limit.message, timeout_s=seconds)
+            ]
         except EvidenceStorageError:
             raise  # the evidence disk is full or read-only: every later check would fail alike
         except Exception as exc:
@@ -291,6 +349,8 @@ class PortalCheckRunner:
             )
             message = self.redactor(f"{type(exc).__name__}: {exc}")[:500]
             return [error_finding(name, self.fallback_target, ErrorKind.INTERNAL, message)]
+        finally:
+            _LIMIT.reset(token)
         return [undeclared_as_internal(cls, f) for f in findings]
 
     def unmet(self, cls: type[Check]) -> Unmet:

@@ -13,9 +13,10 @@ of their own, beside the browser checks: a crawl that runs long never keeps the 
 starting (seen on a hostile portal: a crawl past the run's limit, 0 browser checks run). Every side
 is bounded by the deadlines of :mod:`zwaudit.deadlines`; what a deadline cuts is ``error``/``timeout``.
 A check that reads the portal's catalogue (``reads_catalogue = True``, e.g. ``search_accuracy``)
-also waits for a crawl of this run when there is one (within its portal deadline, after the other
-browser checks, and without holding its portal slot or browser contexts meanwhile), so it judges
-against this run's items; with ``crawl_for_catalogue``
+runs after the other browser checks and, when this run crawls, does its browser work while the
+crawl runs and waits for the portal's catalogue before reading it (within its portal deadline, and
+without holding its portal slot or browser contexts meanwhile), so it judges against this run's
+items; with ``crawl_for_catalogue``
 (calibration) such a check starts the crawl by itself. Such a crawl, started for the catalogue
 only (no crawl-based check selected), crawls the portal channel alone: the catalogue is the
 portal's own items (:func:`~zwaudit.db.store.latest_catalogue`), and the department sites and the
@@ -26,11 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from asyncio import FIRST_COMPLETED
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -115,6 +117,38 @@ def select_checks(config: Config, probes: Sequence[str] | None) -> list[str]:
 def reads_catalogue(config: Config, name: str) -> bool:
     """Whether check ``name`` reads the portal's catalogue (class attribute ``reads_catalogue``)."""
     return bool(getattr(config.check_class(name), "reads_catalogue", False))
+
+
+class PortalSlot:
+    """One of the run's ``portal_concurrency`` slots, held by a portal while its checks run; a
+    check may give it up while it waits for something that is not the portal's own work."""
+
+    def __init__(self, pool: asyncio.Semaphore) -> None:
+        self.pool = pool
+        self.held = False
+
+    async def __aenter__(self) -> PortalSlot:
+        await self.pool.acquire()
+        self.held = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.held:
+            self.held = False
+            self.pool.release()
+
+    async def away(self, wait: Awaitable[object]) -> float:
+        """Await ``wait`` without the slot, then take it again; the seconds spent queueing for it."""
+        if self.held:
+            self.held = False
+            self.pool.release()
+        try:
+            await wait
+        finally:
+            queued = time.monotonic()
+            await self.pool.acquire()  # cancelled here, the slot is not held and not released
+            self.held = True
+        return time.monotonic() - queued
 
 
 class _Orchestrator:
@@ -207,10 +241,6 @@ class _Orchestrator:
         """Run one check and store it; ``clock`` (browser/HTTP checks) bounds it by the portal deadline."""
         portal_id = audit.portal.id
         cls = self.config.check_class(name)
-        if name in self.catalogue_checks and self.crawl_task is not None:
-            # this run's catalogue; a failed or overlong crawl leaves an earlier one (or none)
-            wait = None if clock is None else max(0.0, clock.remaining())
-            await self._portal_crawled(portal_id, wait)
         self.progress.start(portal_id, name)
         started = time.monotonic()
         if clock is None:
@@ -254,35 +284,50 @@ class _Orchestrator:
         """The browser and HTTP checks of one portal, in sequence (per-host politeness), under the
         portal deadline; what the deadline leaves unstarted is stored as ``error``/``timeout``.
 
-        Checks that read this run's catalogue go last, and wait for the portal's crawl without
-        holding a portal slot (nor a browser context): a portal whose crawl runs long would
-        otherwise keep one of ``portal_concurrency`` slots idle for as long, and the browser checks
-        of the portals behind it would wait (seen in calibration: two slots of four waiting 40 s
-        for two single-page-app crawls). The wait counts against the portal deadline, as before;
-        waiting for a slot again does not.
+        Checks that read this run's catalogue go last. They do their browser work while the
+        crawl runs and wait for the portal's catalogue only to read it
+        (:attr:`~zwaudit.checks.CheckContext.catalogue_ready`), without the portal's slot: a
+        portal whose crawl runs long would otherwise keep one of ``portal_concurrency`` slots
+        idle as long, and the portals behind it would wait (calibration: two slots of four idle
+        40 s on two single-page-app crawls, and the searches of those portals only after them).
         """
         if not names:
             return
         clock = PortalClock(Limits.for_portal(self.config.settings, audit.portal))
-        first = [n for n in names if n not in self.catalogue_checks]
-        last = [n for n in names if n in self.catalogue_checks]
-        async with pool:
+        names = sorted(names, key=lambda n: n in self.catalogue_checks)
+        slot = PortalSlot(pool)
+        if self.crawl_task is not None:
+            audit.catalogue_gate = functools.partial(self._catalogue_gate, audit.portal.id, slot, clock)
+        async with slot:
             clock.start()
-            await self._in_sequence(audit, first, clock)
-            if not self._crawl_pending(audit.portal.id):
-                await self._in_sequence(audit, last, clock)
-                last = []
-        if last:
-            await audit.release_contexts()  # opened again on first use; none held while waiting
-            await self._portal_crawled(audit.portal.id, clock.remaining())
-            queued = time.monotonic()
-            async with pool:
-                clock.extend(time.monotonic() - queued)  # the wait for a free slot is not the portal's
-                await self._in_sequence(audit, last, clock)
+            for name in names:
+                if clock.remaining() <= 0:
+                    clock.hit = True
+                    message = (
+                        f"portal deadline of {clock.limits.portal_s:.0f}s reached before this check started"
+                    )
+                    self._store_error(audit, name, ErrorKind.TIMEOUT, message)
+                    continue
+                await self._run_one(audit, name, clock)
         if clock.hit:
             self.result.deadlines[audit.portal.id] = (
                 f"portal deadline of {clock.limits.portal_s:.0f}s reached"
             )
+
+    async def _catalogue_gate(
+        self, portal_id: str, slot: PortalSlot, clock: PortalClock
+    ) -> tuple[float, str] | None:
+        """Wait, without the portal's slot, until this run's crawl of ``portal_id`` is done or
+        the portal deadline comes; what the deadline then allows a check (None: no wait; 0 s:
+        the deadline came before the catalogue, which must not be read)."""
+        if not self._crawl_pending(portal_id):
+            return None
+        queued = await slot.away(self._portal_crawled(portal_id, clock.remaining()))
+        if self._crawl_pending(portal_id):
+            clock.hit = True
+            return 0.0, f"portal deadline of {clock.limits.portal_s:.0f}s reached"
+        clock.extend(queued)  # the wait for a free slot is not the portal's
+        return clock.budget()
 
     def _crawl_pending(self, portal_id: str) -> bool:
         """Whether this run's crawl is still working on ``portal_id``'s catalogue."""
@@ -291,16 +336,6 @@ class _Orchestrator:
             and not self.crawl_task.done()
             and not self.crawled[portal_id].is_set()
         )
-
-    async def _in_sequence(self, audit: PortalCheckRunner, names: list[str], clock: PortalClock) -> None:
-        """Run ``names`` one after another; what the portal deadline leaves unstarted is an error."""
-        for name in names:
-            if clock.remaining() <= 0:
-                clock.hit = True
-                message = f"portal deadline of {clock.limits.portal_s:.0f}s reached before this check started"
-                self._store_error(audit, name, ErrorKind.TIMEOUT, message)
-                continue
-            await self._run_one(audit, name, clock)
 
     async def _crawl_side(self, audit: PortalCheckRunner, names: list[str]) -> None:
         """The crawl checks of one portal: they wait for the crawl (never holding a portal slot,
