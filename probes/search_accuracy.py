@@ -96,14 +96,18 @@ async def load_catalogue(ctx: CheckContext, max_age_days: int) -> tuple[Catalogu
 
     While this run is crawling, it first waits for the crawl (``ctx.catalogue_ready``, which also
     takes the portal's browser contexts away: call it after the last use of the browser), so a
-    catalogue still being stored is never read."""
-    if ctx.catalogue_ready is not None:
-        await ctx.catalogue_ready()
+    catalogue still being stored is never read; and when the portal's spider did not finish (cut
+    at its crawl deadline, or the crawl failed), what it stored is a part at most: an earlier
+    run's catalogue is read instead, as the crawl checks refuse a truncated one."""
+    refused = await ctx.catalogue_ready() if ctx.catalogue_ready is not None else ""
     if ctx.session_factory is None:
         return None, "no database: the portal's catalogue cannot be read"
     with ctx.session_factory() as session:
-        found = latest_catalogue(session, ctx.portal.id, ctx.run_id)
+        found = latest_catalogue(session, ctx.portal.id, ctx.run_id - 1 if refused else ctx.run_id)
+    because = f"this run's crawl is not read ({refused}); " if refused else ""
     if found is None:
+        if refused:
+            return None, f"{because}no earlier crawl stored this portal's catalogue"
         return None, "no crawl stored this portal's catalogue (crawl not run or failed)"
     run_id, fetched_at, rows = found
     if (
@@ -111,8 +115,8 @@ async def load_catalogue(ctx: CheckContext, max_age_days: int) -> tuple[Catalogu
         and fetched_at is not None
         and utcnow() - fetched_at > timedelta(days=max_age_days)
     ):
-        return None, f"the newest catalogue (run {run_id}) is older than {max_age_days} days"
-    note = "this run's crawl" if run_id == ctx.run_id else f"the crawl of run {run_id}"
+        return None, f"{because}the newest catalogue (run {run_id}) is older than {max_age_days} days"
+    note = "this run's crawl" if run_id == ctx.run_id else f"{because}the crawl of run {run_id}"
     items = tuple(CatalogueItem(name, code) for name, code in rows)
     return Catalogue(items, run_id, fetched_at, note), ""
 

@@ -48,8 +48,11 @@ class CatalogueReader:
     class Options(CheckOptions):
         pass
 
+    notes: ClassVar[list[str]] = []  # each catalogue's note, in the order read
+
     async def run(self, ctx: CheckContext) -> list[Finding]:
         catalogue, why = await load_catalogue(ctx, 30)
+        CatalogueReader.notes.append(catalogue.note if catalogue is not None else why)
         detail = {"why": why} if catalogue is None else {"run": catalogue.run_id, "n": len(catalogue.items)}
         return [Finding("reader", "catalogue", Status.PASS, None, detail)]
 
@@ -175,3 +178,46 @@ def test_a_portal_crawled_early_is_judged_before_the_slowest_portal_is_crawled(
             for r in s.scalars(select(models.Finding).where(models.Finding.run_id == result.run_id))
         }
     assert rows == {"a": {"run": result.run_id, "n": 1}, "b": {"run": result.run_id, "n": 1}}
+
+
+@pytest.mark.parametrize("ending", ["closespider_timeout", "crawl failed"])
+def test_a_crawl_that_did_not_finish_the_portal_is_not_read(
+    ending: str,
+    config_dir: Path,
+    sessions: sessionmaker[Session],
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """This run's spider was cut at its crawl deadline, or the crawl failed, after storing one
+    item of three: that part of the catalogue is not judged against (it would hide what the
+    search misses); the earlier run's whole catalogue is, and the note says why."""
+    from zwaudit.app.crawl import CrawlSummary, PortalCrawlResult
+    from zwaudit.errors import RunError
+
+    def whole(run_id: int, portal_ids: list[str], **_: Any) -> None:
+        with sessions.begin() as s:
+            store.upsert_service_items(s, [_item(run_id, n) for n in ("结婚登记", "补领结婚证", "离婚登记")])
+
+    def cut(run_id: int, portal_ids: list[str], **_: Any) -> CrawlSummary:
+        with sessions.begin() as s:
+            store.upsert_service_items(s, [_item(run_id, "结婚登记")])
+        if ending == "crawl failed":
+            raise RunError("the crawler exited with code 1")
+        return CrawlSummary(run_id, {"a": PortalCrawlResult("a", ending, {"portal": 1}, 3, "new")})
+
+    config = load_config(config_dir)
+    monkeypatch.setattr(audit_module, "launch_crawl", whole)
+    first = run_audit(config, sessions, portal_ids=None, probes=None, db_url=db_url, crawl_for_catalogue=True)
+    assert _detail(sessions, first.run_id) == {"run": first.run_id, "n": 3}
+
+    monkeypatch.setattr(audit_module, "launch_crawl", cut)
+    second = run_audit(
+        config, sessions, portal_ids=None, probes=None, db_url=db_url, crawl_for_catalogue=True
+    )
+    assert _detail(sessions, second.run_id) == {"run": first.run_id, "n": 3}
+    why = "crawl deadline reached" if ending == "closespider_timeout" else "the crawler exited with code 1"
+    assert (
+        CatalogueReader.notes[-1].startswith("this run's crawl is not read (")
+        and why in CatalogueReader.notes[-1]
+    )
+    assert CatalogueReader.notes[-1].endswith(f"the crawl of run {first.run_id}")

@@ -68,11 +68,13 @@ class CheckContext:
     #: for a check that reads this run's catalogue (``reads_catalogue = True``; None when the run
     #: has no crawl to wait for): awaited after the check's last use of the browser and before it
     #: reads the catalogue (``probes.search_accuracy.load_catalogue`` does), it returns once this
-    #: run's crawl has stored the portal's items or failed; when the portal deadline comes first
-    #: it raises TimeoutError (the check is ``error``/``timeout``). Meanwhile the portal's slot and
+    #: run's crawl has stored the portal's items or stopped: "" when this run's catalogue may be
+    #: read, else why not (the portal's spider was cut at its deadline or the crawl failed: what
+    #: it stored is a part at most). When the portal deadline comes first it raises TimeoutError
+    #: (the check is ``error``/``timeout``). Meanwhile the portal's slot and
     #: browser contexts are given up, and the time waited is not taken from the check's own time
     #: limit. So the check's browser work runs while the crawl does, and only its reading waits.
-    catalogue_ready: Callable[[], Awaitable[None]] | None = None
+    catalogue_ready: Callable[[], Awaitable[str]] | None = None
 
 
 @runtime_checkable

@@ -147,10 +147,20 @@ class _CheckLimit:
 #: per task: the browser side and the crawl side of a portal run checks at the same time
 _LIMIT: ContextVar[_CheckLimit | None] = ContextVar("zwaudit_check_limit", default=None)
 
-#: what the orchestrator gives a portal whose run is still crawling: wait for the portal's
-#: catalogue (without its slot) and return what the portal deadline still allows a check
-#: (seconds and overrun message), or None when there was nothing to wait for
-CatalogueGate = Callable[[], Awaitable[tuple[float, str] | None]]
+
+@dataclass(frozen=True)
+class CatalogueWait:
+    """How a wait for this run's catalogue ended: what the portal deadline still allows the check
+    (seconds and overrun message; None: no less than before) and, when this run's crawl of the
+    portal did not finish (cut at its deadline, failed), why its catalogue is not to be read."""
+
+    budget: tuple[float, str] | None = None
+    refused: str = ""
+
+
+#: what the orchestrator gives a portal while its run crawls: wait for the portal's catalogue
+#: (without the portal's slot) and say how the wait ended
+CatalogueGate = Callable[[], Awaitable[CatalogueWait]]
 
 
 class PortalCheckRunner:
@@ -282,13 +292,13 @@ class PortalCheckRunner:
             ),
         )
 
-    async def _catalogue_ready(self) -> None:
+    async def _catalogue_ready(self) -> str:
         """:attr:`CheckContext.catalogue_ready`: the running check's own limit stops while the
         gate waits, and resumes with what it had left (or less, when the portal deadline now
-        allows less)."""
+        allows less). Why this run's catalogue is not to be read ("": it is)."""
         gate, limit = self.catalogue_gate, _LIMIT.get()
         if gate is None:
-            return
+            return ""
         loop = asyncio.get_running_loop()
         scope = limit.scope if limit is not None else None
         when = scope.when() if scope is not None else None
@@ -298,7 +308,8 @@ class PortalCheckRunner:
         allowed: tuple[float, str] | None = None
         try:
             await self.release_contexts()  # the check is done with the browser
-            allowed = await gate()
+            ended = await gate()
+            allowed = ended.budget
         finally:
             if scope is not None and limit is not None and left is not None:
                 if allowed is not None and allowed[0] < left:
@@ -309,6 +320,7 @@ class PortalCheckRunner:
                 limit.message = allowed[1]
             # the portal deadline came first: this run's catalogue may be half stored, read nothing
             raise TimeoutError(allowed[1])
+        return ended.refused
 
     async def run_check(
         self, name: str, timeout: float | None = None, overrun: str | None = None

@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from zwaudit.app.check_runner import PortalCheckRunner
+from zwaudit.app.check_runner import CatalogueWait, PortalCheckRunner
 from zwaudit.app.crawl import crawl as launch_crawl
 from zwaudit.app.faults import pause_at
 from zwaudit.app.progress import NullProgress, ProgressSink
@@ -314,20 +314,25 @@ class _Orchestrator:
                 f"portal deadline of {clock.limits.portal_s:.0f}s reached"
             )
 
-    async def _catalogue_gate(
-        self, portal_id: str, slot: PortalSlot, clock: PortalClock
-    ) -> tuple[float, str] | None:
+    async def _catalogue_gate(self, portal_id: str, slot: PortalSlot, clock: PortalClock) -> CatalogueWait:
         """Wait, without the portal's slot, until this run's crawl of ``portal_id`` is done or
-        the portal deadline comes; what the deadline then allows a check (None: no wait; 0 s:
-        the deadline came before the catalogue, which must not be read)."""
-        if not self._crawl_pending(portal_id):
-            return None
-        queued = await slot.away(self._portal_crawled(portal_id, clock.remaining()))
+        the portal deadline comes: what the deadline then allows a check, and why this run's
+        catalogue must not be read, if it must not."""
         if self._crawl_pending(portal_id):
-            clock.hit = True
-            return 0.0, f"portal deadline of {clock.limits.portal_s:.0f}s reached"
-        clock.extend(queued)  # the wait for a free slot is not the portal's
-        return clock.budget()
+            queued = await slot.away(self._portal_crawled(portal_id, clock.remaining()))
+            if self._crawl_pending(portal_id):
+                clock.hit = True
+                return CatalogueWait((0.0, f"portal deadline of {clock.limits.portal_s:.0f}s reached"))
+            clock.extend(queued)  # the wait for a free slot is not the portal's
+            budget: tuple[float, str] | None = clock.budget()
+        else:
+            budget = None
+        if self.crawled[portal_id].is_set() or self.crawl_task is None:
+            return CatalogueWait(budget)
+        # the portal's spider did not finish: what it stored is a part of the catalogue at most,
+        # which, like the crawl checks, this check does not judge against
+        problem = self.crawl_task.result().problem(portal_id)
+        return CatalogueWait(budget, problem[1] if problem is not None else "")
 
     def _crawl_pending(self, portal_id: str) -> bool:
         """Whether this run's crawl is still working on ``portal_id``'s catalogue."""
