@@ -135,6 +135,12 @@ def wants_login(cls: type[Check]) -> bool:
     return bool(getattr(cls, "logged_in", False))
 
 
+def reads_catalogue(cls: type[Check]) -> bool:
+    """Whether a check reads the portal's catalogue (class attribute ``reads_catalogue``): it is
+    run last, and while its run crawls it waits for the portal's catalogue before reading it."""
+    return bool(getattr(cls, "reads_catalogue", False))
+
+
 @dataclass
 class _CheckLimit:
     """The running check's time limit and the message of its overrun (a wait for the catalogue
@@ -286,9 +292,7 @@ class PortalCheckRunner:
             ),
             extra=extra,
             catalogue_ready=(
-                self._catalogue_ready
-                if self.catalogue_gate is not None and getattr(cls, "reads_catalogue", False)
-                else None
+                self._catalogue_ready if self.catalogue_gate is not None and reads_catalogue(cls) else None
             ),
         )
 
@@ -307,7 +311,6 @@ class PortalCheckRunner:
             scope.reschedule(None)  # the gate bounds its own wait, by the portal deadline
         allowed: tuple[float, str] | None = None
         try:
-            await self.release_contexts()  # the check is done with the browser
             ended = await gate()
             allowed = ended.budget
         finally:

@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from zwaudit.app.check_runner import CatalogueWait, PortalCheckRunner
+from zwaudit.app.check_runner import CatalogueWait, PortalCheckRunner, reads_catalogue
 from zwaudit.app.crawl import crawl as launch_crawl
 from zwaudit.app.faults import pause_at
 from zwaudit.app.progress import NullProgress, ProgressSink
@@ -114,11 +114,6 @@ def select_checks(config: Config, probes: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def reads_catalogue(config: Config, name: str) -> bool:
-    """Whether check ``name`` reads the portal's catalogue (class attribute ``reads_catalogue``)."""
-    return bool(getattr(config.check_class(name), "reads_catalogue", False))
-
-
 class PortalSlot:
     """One of the run's ``portal_concurrency`` slots, held by a portal while its checks run; a
     check may give it up while it waits for something that is not the portal's own work."""
@@ -175,7 +170,7 @@ class _Orchestrator:
         kinds = {name: config.check_class(name).requires for name in checks}
         self.needs_browser = Requires.BROWSER in kinds.values()
         self.crawl_checks = [n for n, k in kinds.items() if k is Requires.CRAWL]
-        self.catalogue_checks = [n for n in checks if reads_catalogue(config, n)]
+        self.catalogue_checks = [n for n in checks if reads_catalogue(config.check_class(n))]
         self.crawl_for_catalogue = False
         # set as each portal's spider finishes (the crawler says so before the whole crawl ends)
         self.crawled: dict[str, asyncio.Event] = {p.id: asyncio.Event() for p in portals}
@@ -297,7 +292,7 @@ class _Orchestrator:
         names = sorted(names, key=lambda n: n in self.catalogue_checks)
         slot = PortalSlot(pool)
         if self.crawl_task is not None:
-            audit.catalogue_gate = functools.partial(self._catalogue_gate, audit.portal.id, slot, clock)
+            audit.catalogue_gate = functools.partial(self._catalogue_gate, audit, slot, clock)
         async with slot:
             clock.start()
             for name in names:
@@ -314,11 +309,15 @@ class _Orchestrator:
                 f"portal deadline of {clock.limits.portal_s:.0f}s reached"
             )
 
-    async def _catalogue_gate(self, portal_id: str, slot: PortalSlot, clock: PortalClock) -> CatalogueWait:
-        """Wait, without the portal's slot, until this run's crawl of ``portal_id`` is done or
-        the portal deadline comes: what the deadline then allows a check, and why this run's
-        catalogue must not be read, if it must not."""
+    async def _catalogue_gate(
+        self, audit: PortalCheckRunner, slot: PortalSlot, clock: PortalClock
+    ) -> CatalogueWait:
+        """Wait, without the portal's slot or browser contexts, until this run's crawl of the
+        portal is done or the portal deadline comes: what the deadline then allows a check, and
+        why this run's catalogue must not be read, if it must not."""
+        portal_id = audit.portal.id
         if self._crawl_pending(portal_id):
+            await audit.release_contexts()  # the check is done with the browser; opened again on use
             queued = await slot.away(self._portal_crawled(portal_id, clock.remaining()))
             if self._crawl_pending(portal_id):
                 clock.hit = True
