@@ -47,6 +47,9 @@ SETTLE_S = 0.08
 # alike); one that never goes quiet (a ticker, a poll) is read at ROUND_SETTLE_MAX_S.
 QUIET_S = 0.25
 ROUND_SETTLE_MAX_S = 2.0
+# A request still under way at ROUND_SETTLE_MAX_S is a slow paging API, not a ticker: it is
+# waited for (then the page read once quiet), up to this long after the round's last click.
+ROUND_REQUEST_MAX_S = 10.0
 
 # Controls whose click changes something rather than showing something: actions, ways out, and
 # searches (a search with an empty box is no page a person browses to).
@@ -224,16 +227,34 @@ async def _click_all(
 
 async def _round_settled(page: Page, net: Inflight) -> None:
     """Wait until the page has neither requested nor drawn anything for :data:`QUIET_S` since
-    the round's last click, or :data:`ROUND_SETTLE_MAX_S`."""
+    the round's last click, or :data:`ROUND_SETTLE_MAX_S`; requests still under way then are
+    waited for, and the page read once quiet, up to :data:`ROUND_REQUEST_MAX_S` (a paging API
+    slower than the cap drew its rows after the page was read: seen under load at 1.2 s)."""
     loop = asyncio.get_running_loop()
     net.mark()  # a click may start its request a moment later (a debounce): count from here
+    last = loop.time() + ROUND_REQUEST_MAX_S
     deadline = loop.time() + ROUND_SETTLE_MAX_S
+    while not await _quiet_by(page, net, deadline):
+        answering = set(net.open)
+        if not answering:
+            return  # busy drawing or asking anew (a ticker, a poll): read it as it is
+        while answering & net.open and loop.time() < last:
+            await asyncio.sleep(0.05)
+        if loop.time() >= last:
+            return
+        deadline = min(loop.time() + ROUND_SETTLE_MAX_S, last)
+
+
+async def _quiet_by(page: Page, net: Inflight, deadline: float) -> bool:
+    """Whether the page went :data:`QUIET_S` without requesting or drawing before ``deadline``."""
+    loop = asyncio.get_running_loop()
     while loop.time() < deadline:
         await net.quiet(deadline, QUIET_S)
         drawn_ago_s = float(await page.evaluate(_DRAWN_AGO_JS)) / 1000
         if drawn_ago_s >= QUIET_S and net.idle_s() >= QUIET_S:
-            return
+            return True
         await asyncio.sleep(max(0.02, min(QUIET_S - drawn_ago_s, deadline - loop.time())))
+    return False
 
 
 async def _terminate_script(cdp: Any) -> None:

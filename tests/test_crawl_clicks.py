@@ -103,11 +103,12 @@ document.getElementById('next').addEventListener('click', function () {
 
 def test_rows_a_slow_paging_api_draws_are_waited_for_and_clicked(browser_harness: BrowserHarness) -> None:
     """A round is read when the page is quiet, not after a fixed time: the next page's rows come
-    from an API answering in 1.2 s (a fixed 800 ms wait read the page before they were drawn)."""
+    from an API answering in 2.5 s (a fixed 800 ms wait read the page before they were drawn, and
+    so did the 2 s cap for pages that never go quiet, once load delayed a 1.2 s API past it)."""
 
     def respond(path: str) -> Reply:
         if path == "/api/page2":
-            time.sleep(1.2)
+            time.sleep(2.5)
             return Reply(b'["2", "3"]', content_type="application/json")
         return Reply(SLOW_PAGING.encode())
 
