@@ -3,8 +3,10 @@
 ``zwaudit.browser.LAUNCH_ARGS`` adds to what every browser of a run gets (probes, crawl, report
 snapshot): ``--in-process-gpu`` (no GPU process: with ``--disable-gpu`` it only composites in
 software) and one ``--disable-features`` that repeats Playwright's list and adds
-``SpareRendererForSitePerProcess`` (no renderer started ahead of each navigation) and
-``AutofillServerCommunication`` (no form-type query to content-autofill.googleapis.com). The plain
+``SpareRendererForSitePerProcess`` (no renderer started ahead of each navigation),
+``AutofillServerCommunication`` (no form-type query to content-autofill.googleapis.com) and
+``WebUIOmniboxPopup`` with ``WebUIOmniboxAimPopup`` (no renderer per browser context for the
+address bar's popups of a window headless Chromium never shows). The plain
 side is the switches before that change, put back by a ``sitecustomize`` module on that side's
 ``PYTHONPATH`` (the crawl subprocess inherits it).
 

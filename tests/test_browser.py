@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 
@@ -79,9 +80,28 @@ def test_chromium_gets_playwrights_disabled_features_and_ours_and_no_gpu_process
     assert not [argv for argv in processes.values() if chromium_kind(argv) == "gpu-process"]
 
 
-def test_missing_browser_binary_is_a_run_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import asyncio
+@pytest.mark.browser
+def test_a_context_starts_no_browser_ui_page(browser_harness: BrowserHarness) -> None:
+    """Headless Chromium builds a window per context and loaded the address bar's popups into a
+    renderer of their own for each (chrome://omnibox-popup.top-chrome/, never shown): half of a
+    context's CPU. Our switches keep every such page out; a Chromium that adds one fails here."""
 
+    async def go() -> list[str]:
+        browser = browser_harness.browser
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto("data:text/html,<p>政务服务</p>")
+        await asyncio.sleep(0.3)  # the popups were loaded just after the window opened
+        session = await browser.browser.new_browser_cdp_session()
+        targets = (await session.send("Target.getTargets", {}))["targetInfos"]
+        await session.detach()
+        await context.close()
+        return [t["url"] for t in targets if t["type"] not in ("page", "iframe", "worker", "service_worker")]
+
+    assert browser_harness.run(go()) == []
+
+
+def test_missing_browser_binary_is_a_run_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = BrowserSettings(executable_path=tmp_path / "no-such-chromium")
     with pytest.raises(RunError, match="executable_path"):
         asyncio.run(AuditBrowser(settings, "ua").start())

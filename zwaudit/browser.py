@@ -90,6 +90,12 @@ DISABLED_FEATURES = (
     # the form-type query to content-autofill.googleapis.com on every page with a form: a request
     # outside the egress policy (refused, and logged as such) on every login and search page
     "AutofillServerCommunication",
+    # the address bar's suggestion popups, drawn as web pages: headless Chromium still builds a
+    # window for every browser context and loads both popups into a renderer of their own for it,
+    # never shown (chrome://omnibox-popup.top-chrome/). They were a third of a calibration run's
+    # renderers and half of a context's CPU (bench/launch_args_bench.py)
+    "WebUIOmniboxPopup",
+    "WebUIOmniboxAimPopup",
 )
 LAUNCH_ARGS = (
     "--no-sandbox",
