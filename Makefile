@@ -13,7 +13,8 @@ lint: bootstrap
 	$(VENV)/mypy zwaudit probes scoring crawler sandbox bench
 
 # pytest-xdist: the browser and crawl tests wait on sockets as much as they compute, so four
-# workers keep two cores busy (side by side on 2026-12-05: three 268 s, four 248 s, five 247 s). Work units (tests/conftest.py): a test marked long(seconds) alone,
+# workers keep two cores busy (side by side on 2026-12-05: three 268 s, four 248 s, five 247 s).
+# Work units (tests/conftest.py): a test marked long(seconds) alone,
 # every other test with its file (module fixtures start once); sent longest first, in that order
 # (--no-loadscope-reorder: xdist would send the units with most tests first, and the longest
 # test last). TEST_WORKERS=0 runs the suite in one process.

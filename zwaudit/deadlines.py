@@ -65,9 +65,14 @@ class PortalClock:
             return self.limits.portal_s
         return max(0.0, self._ends_at - time.monotonic())
 
+    @property
+    def reached(self) -> str:
+        """What a finding or the run's summary says of something the deadline cut."""
+        return f"portal deadline of {self.limits.portal_s:.0f}s reached"
+
     def budget(self) -> tuple[float, str]:
         """The time the next check may take and the message of an overrun."""
         left = self.remaining()
         if left < self.limits.check_s:
-            return left, f"portal deadline of {self.limits.portal_s:.0f}s reached"
+            return left, self.reached
         return self.limits.check_s, f"check exceeded {self.limits.check_s:.0f}s"

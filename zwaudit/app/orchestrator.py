@@ -298,16 +298,12 @@ class _Orchestrator:
             for name in names:
                 if clock.remaining() <= 0:
                     clock.hit = True
-                    message = (
-                        f"portal deadline of {clock.limits.portal_s:.0f}s reached before this check started"
-                    )
+                    message = f"{clock.reached} before this check started"
                     self._store_error(audit, name, ErrorKind.TIMEOUT, message)
                     continue
                 await self._run_one(audit, name, clock)
         if clock.hit:
-            self.result.deadlines[audit.portal.id] = (
-                f"portal deadline of {clock.limits.portal_s:.0f}s reached"
-            )
+            self.result.deadlines[audit.portal.id] = clock.reached
 
     async def _catalogue_gate(
         self, audit: PortalCheckRunner, slot: PortalSlot, clock: PortalClock
@@ -321,7 +317,7 @@ class _Orchestrator:
             queued = await slot.away(self._portal_crawled(portal_id, clock.remaining()))
             if self._crawl_pending(portal_id):
                 clock.hit = True
-                return CatalogueWait((0.0, f"portal deadline of {clock.limits.portal_s:.0f}s reached"))
+                return CatalogueWait((0.0, clock.reached))
             clock.extend(queued)  # the wait for a free slot is not the portal's
             budget: tuple[float, str] | None = clock.budget()
         else:
