@@ -10,7 +10,15 @@ from ops_data import F, store_run
 from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.app.cli import cli
-from zwaudit.app.history import Observation, compare_indicators, compare_targets, diff_runs, run_infos
+from zwaudit.app.history import (
+    Observation,
+    compare_indicators,
+    compare_targets,
+    comparison_run,
+    diff_runs,
+    run_infos,
+)
+from zwaudit.db import models
 
 
 def obs(*statuses: str, fails: tuple[str, ...] = (), errors: tuple[str, ...] = ()) -> Observation:
@@ -109,6 +117,27 @@ def test_diff_of_two_stored_runs(sessions: sessionmaker[Session]) -> None:
     assert list(summary["portals"]) == ["sbx-zhe"]
     assert [i.id for i in infos] == [b, a] and infos[0].counts == {"pass": 2, "fail": 2}
     assert infos[0].portals == 2
+
+
+def test_a_run_is_compared_with_its_own_kind_or_its_source(sessions: sessionmaker[Session]) -> None:
+    """The report and the nightly's diff compare with the same run: a nightly with the last
+    completed nightly (never a calibration of two checks run in between, never an interrupted
+    nightly), a rejudged run with the run it was derived from."""
+    shu = [F("sbx-shu", "search_accuracy", "低保", "pass")]
+    calibrate_before = store_run(sessions, shu, trigger="calibrate")
+    first = store_run(sessions, shu)
+    calibrate_between = store_run(sessions, shu, trigger="calibrate")
+    interrupted = store_run(sessions, shu, status="interrupted")
+    second = store_run(sessions, shu)
+    rejudged = store_run(sessions, shu, trigger="rejudge")
+    with sessions.begin() as session:
+        session.get_one(models.Run, rejudged).summary = {"derived_from": first}
+    with sessions() as session:
+        assert comparison_run(session, first) is None  # not calibrate_before
+        assert comparison_run(session, second) == first  # not calibrate_between, not interrupted
+        assert comparison_run(session, calibrate_between) == calibrate_before
+        assert comparison_run(session, rejudged) == first
+        assert comparison_run(session, interrupted + 100) is None
 
 
 def test_cli_runs_and_diff(tmp_path: Path) -> None:

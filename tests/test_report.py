@@ -134,7 +134,18 @@ def test_report_content_from_stored_runs(sessions: sessionmaker[Session], tmp_pa
 def test_first_report_without_scores_or_history(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     run = store_run(sessions, [F("sbx-shu", "link_health", "https://a/x", "fail", "broken_link")])
     html = write_report(sessions, run, tmp_path / "r").read_text(encoding="utf-8")
-    assert "尚无指标得分" in html and "第一次运行" in html and "链接失效" in html
+    assert "尚无指标得分" in html and "此前没有同类（夜间例行）且已完成的运行" in html and "链接失效" in html
+
+
+def test_a_nightly_report_is_not_compared_with_a_calibration(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """A calibration of two checks stored before the first nightly is not its "last run": the
+    report said 较上次新增问题 against it while the nightly itself had nothing to compare with."""
+    store_run(sessions, [F("sbx-shu", "auth_https", "https://a/login", "pass")], trigger="calibrate")
+    run = store_run(sessions, [F("sbx-shu", "auth_https", "https://a/login", "fail", "hsts_missing")])
+    html = write_report(sessions, run, tmp_path / "r").read_text(encoding="utf-8")
+    assert "此前没有同类（夜间例行）且已完成的运行" in html and "对比第" not in html
 
 
 @pytest.mark.browser

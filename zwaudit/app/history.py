@@ -128,6 +128,21 @@ def previous_run(
     return int(found) if found is not None else None
 
 
+def comparison_run(session: Session, run_id: int) -> int | None:
+    """The run that ``run_id``'s report and the nightly's diff compare with: for a rejudged run,
+    the run it was derived from (what the changed rules changed); otherwise the newest completed
+    run of the same trigger. Never a run of another kind: a calibration of two checks compared
+    with a nightly of all of them would report every check it did not run as changed."""
+    run = session.get(models.Run, run_id)
+    if run is None:
+        return None
+    summary = run.summary if isinstance(run.summary, dict) else {}
+    source = summary.get("derived_from")
+    if isinstance(source, int) and session.get(models.Run, source) is not None:
+        return source
+    return previous_run(session, run_id, trigger=run.trigger)
+
+
 def last_two_runs(session: Session) -> tuple[int, int]:
     """The two newest completed (``ok``) runs, older first."""
     stmt = (

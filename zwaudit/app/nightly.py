@@ -28,7 +28,7 @@ from scoring.api import score_run
 from zwaudit.app.export import ExportFilter, export_csv, redactors_for
 from zwaudit.app.export_bundle import write_bundle
 from zwaudit.app.faults import pause_at
-from zwaudit.app.history import RunDiff, diff_runs, previous_run
+from zwaudit.app.history import RunDiff, comparison_run, diff_runs
 from zwaudit.app.orchestrator import run_audit
 from zwaudit.app.progress import NullProgress, ProgressSink
 from zwaudit.app.report.render import write_report
@@ -182,8 +182,9 @@ def _after_audit(
 
     def compare() -> None:
         with sf() as session:
-            # only a completed (ok) nightly run: never one that was interrupted or failed
-            result.previous_run = previous_run(session, run_id, trigger="nightly")
+            # only a completed (ok) nightly run: never one that was interrupted or failed, nor a
+            # run of another kind (the report compares with the same run)
+            result.previous_run = comparison_run(session, run_id)
             if result.previous_run is not None:
                 result.diff = diff_runs(session, result.previous_run, run_id)
 

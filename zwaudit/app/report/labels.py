@@ -22,7 +22,13 @@ CODES: dict[str, str] = {
     **_REGISTRY.error_kinds,
 }
 
-TRIGGERS: dict[str, str] = {"nightly": "夜间例行", "audit": "手动检查", "crawl": "采集", "calibrate": "校准"}
+TRIGGERS: dict[str, str] = {
+    "nightly": "夜间例行",
+    "audit": "手动检查",
+    "crawl": "采集",
+    "calibrate": "校准",
+    "rejudge": "重新判定",
+}
 
 CHANGES: dict[str, str] = {
     "new": "新增问题",

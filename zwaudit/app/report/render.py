@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit import __version__
-from zwaudit.app.history import RunDiff, RunInfo, diff_runs, previous_run, run_infos
+from zwaudit.app.history import RunDiff, RunInfo, comparison_run, diff_runs, run_infos
 from zwaudit.app.report import charts, labels
 from zwaudit.app.report.findings import FilterOptions, ProbeSection, filter_options, probe_sections
 from zwaudit.app.report.scores import FrameworkScore, RankRow, ranking, ranking_bars, run_scores
@@ -75,7 +75,7 @@ def collect(
 ) -> ReportData:
     """Everything the template shows, read from the database (no network, no rescoring)."""
     run = _run_info(session, run_id)
-    previous = previous_run(session, run_id, trigger=run.trigger) or previous_run(session, run_id)
+    previous = comparison_run(session, run_id)
     portal_rows = {
         p.id: p
         for p in session.scalars(
