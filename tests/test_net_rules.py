@@ -122,6 +122,15 @@ JS_LOGIN_200 = (
         (503, "<script>document.cookie='a=1'</script>", [], False),  # no reload
         (521, CHALLENGE_521 + "<p>内容</p>" * 20000, [], False),  # a full page is content
     ],
+    ids=[
+        "521-reload",
+        "412-set-cookie",
+        "200-vendor-marker",
+        "200-script-login",
+        "404",
+        "503-no-reload",
+        "521-full-page",
+    ],
 )
 def test_the_one_challenge_recogniser(status: int, body: str, cookies: list[str], expected: bool) -> None:
     assert (challenge.recognise(status, body, cookies) is not None) is expected
