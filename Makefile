@@ -12,13 +12,15 @@ lint: bootstrap
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy zwaudit probes scoring crawler sandbox bench
 
-# pytest-xdist: the browser and crawl tests wait on sockets as much as they compute, so four
-# workers keep two cores busy (side by side on 2026-12-05: three 268 s, four 248 s, five 247 s).
-# Work units (tests/conftest.py): a test marked long(seconds) alone,
-# every other test with its file (module fixtures start once); sent longest first, in that order
-# (--no-loadscope-reorder: xdist would send the units with most tests first, and the longest
-# test last). TEST_WORKERS=0 runs the suite in one process.
-TEST_WORKERS ?= 4
+# pytest-xdist: the browser and crawl tests wait on sockets and timers as much as they compute, so
+# six workers keep two cores busy (2026-12-05, alternating runs on one machine: six workers took
+# 0.92 of four's wall time, median of three pairs, the cores 89 % busy against 80 %).
+# Work units (tests/conftest.py): a test marked long(seconds) alone, every other test with its
+# file (module fixtures start once); sent longest first by the wall times of tests/durations.json
+# (written by bench/suite_cpu.py --durations), in that order (--no-loadscope-reorder: xdist would
+# send the units with most tests first, and the longest test last). TEST_WORKERS=0 runs the suite
+# in one process.
+TEST_WORKERS ?= 6
 
 # Bytecode is written and reused (__pycache__/, ignored by git) even where the environment sets
 # PYTHONDONTWRITEBYTECODE (this machine kind does): otherwise each of the suite's ~55 CLI, crawl

@@ -9,9 +9,10 @@ no such cgroup can be made, it says so once and records wall time only.
 
     PYTHONPATH=bench .venv/bin/python -m pytest -q -p no:cacheprovider -p suite_cpu \\
         -n 4 --dist loadgroup --no-loadscope-reorder
-    .venv/bin/python bench/suite_cpu.py [--top 30]
+    .venv/bin/python bench/suite_cpu.py [--top 30] [--durations tests/durations.json]
 
-Rows go to ``var/bench/suite-cpu-<worker>.tsv`` (worker, start, end, CPU-s, test id), appended;
+``--durations`` also writes each test's wall time, the weights by which tests/conftest.py sends
+the suite's work units to the workers (longest first). Rows go to ``var/bench/suite-cpu-<worker>.tsv`` (worker, start, end, CPU-s, test id), appended;
 the summary reads every such file (delete them before a new measurement). A test's CPU includes
 what its module or session fixtures spend while it runs (the first test of a file pays for the
 file's server).
@@ -20,6 +21,7 @@ file's server).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -94,6 +96,12 @@ class Row(NamedTuple):
 def main() -> int:
     parser = argparse.ArgumentParser(description="Summarise a run of the suite under -p suite_cpu.")
     parser.add_argument("--top", type=int, default=25, help="how many tests and files to list")
+    parser.add_argument(
+        "--durations",
+        type=Path,
+        metavar="JSON",
+        help="also write each test's wall time there (tests/durations.json: the suite's schedule)",
+    )
     args = parser.parse_args()
     rows: list[Row] = []
     for path in sorted(OUT.glob("suite-cpu-*.tsv")):
@@ -120,7 +128,18 @@ def main() -> int:
     print(f"\n{'CPU-s':>7} {'wall':>7} {'tests':>5}  file")
     for name, (cpu, wall, count) in sorted(files.items(), key=lambda kv: -kv[1][0])[: args.top]:
         print(f"{cpu:7.1f} {wall:7.1f} {count:5.0f}  {name}")
+    if args.durations is not None:
+        write_durations(rows, args.durations)
+        print(f"\nwall times of {len({r.test for r in rows})} tests written to {args.durations}")
     return 0
+
+
+def write_durations(rows: list[Row], path: Path) -> None:
+    """Each test's wall time (its last row), to a tenth of a second, one test a line."""
+    walls = {row.test: round(max(row.end - row.start, 0.0), 1) for row in sorted(rows, key=lambda r: r.start)}
+    path.write_text(
+        json.dumps(dict(sorted(walls.items())), indent=0, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ PostgreSQL is a failure, not a skip.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +30,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError("CI=true but /usr/bin/chromium is missing: run scripts/bootstrap.sh")
 
 
-# the weight of a test without a ``long`` mark: a browser test takes seconds, most others less
+# the weight of a test neither measured nor marked ``long``: a browser test takes seconds, most
+# others less
 BROWSER_TEST_S = 3.0
 DEFAULT_TEST_S = 0.1
+#: each test's wall time in a run of the whole suite (bench/suite_cpu.py --durations): the weights
+#: the units are sent by. Estimates alone sent the deadline tests (seconds of waiting, weighed as
+#: three quick tests) last, to finish alone after every other worker was done.
+DURATIONS = Path(__file__).with_name("durations.json")
+
+
+def measured_durations(path: Path = DURATIONS) -> dict[str, float]:
+    """``path``'s wall times by test id; none (estimates only) when it is missing or unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -41,9 +56,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     A test marked ``long(seconds)`` is a work unit of its own; every other test stays with its
     file (so a module fixture starts once per file). Units are sent longest first: the suite is
     as long as its longest chain, so the long tests must start at once, side by side, not queue
-    behind a worker's files. xdist's own order (most tests first) put the single 130 s calibration
-    test last. Serially, the order is only regrouped; each file keeps its own order.
+    behind a worker's files, and the short ones fill the gaps at the end. A unit's length is the
+    sum of its tests' measured times (``tests/durations.json``); a test not measured yet counts
+    its ``long`` mark or an estimate. xdist's own order (most tests first) put the single 130 s
+    calibration test last. Serially, the order is only regrouped; each file keeps its own order.
     """
+    durations = measured_durations()
     units: dict[str, list[pytest.Item]] = {}
     for item in items:
         group = item.get_closest_marker("xdist_group")
@@ -54,15 +72,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(unit))
         units.setdefault(unit, []).append(item)
 
+    def estimate(item: pytest.Item) -> float:
+        if item.nodeid in durations:
+            return durations[item.nodeid]
+        mark = item.get_closest_marker("long")
+        if mark is not None:
+            return float(mark.args[0])
+        return BROWSER_TEST_S if item.get_closest_marker("browser") else DEFAULT_TEST_S
+
     def weight(unit: list[pytest.Item]) -> float:
-        total = 0.0
-        for item in unit:
-            mark = item.get_closest_marker("long")
-            if mark is not None:
-                total += float(mark.args[0])
-            else:
-                total += BROWSER_TEST_S if item.get_closest_marker("browser") else DEFAULT_TEST_S
-        return total
+        return sum(estimate(item) for item in unit)
 
     items[:] = [item for unit in sorted(units.values(), key=weight, reverse=True) for item in unit]
 
