@@ -42,6 +42,10 @@ def probe(name: str) -> str:
     return PROBES.get(name, name)
 
 
+def trigger(name: str) -> str:
+    return TRIGGERS.get(name, name)
+
+
 def status(name: str) -> str:
     return STATUSES.get(name, name)
 
