@@ -7,12 +7,13 @@ renderers (which ``getrusage`` misses, their parent being the zygote). The cgrou
 before and after each test is that test's CPU, whatever else the machine runs meanwhile. Where
 no such cgroup can be made, it says so once and records wall time only.
 
-    PYTHONPATH=bench .venv/bin/python -m pytest -q -p no:cacheprovider -p suite_cpu \\
-        -n 4 --dist loadgroup --no-loadscope-reorder
+    PYTHONDONTWRITEBYTECODE= PYTHONPATH=bench .venv/bin/python -m pytest -q -p no:cacheprovider \\
+        -p suite_cpu -n 6 --dist loadgroup --no-loadscope-reorder
     .venv/bin/python bench/suite_cpu.py [--top 30] [--durations tests/durations.json]
 
 ``--durations`` also writes each test's wall time, the weights by which tests/conftest.py sends
-the suite's work units to the workers (longest first). Rows go to ``var/bench/suite-cpu-<worker>.tsv`` (worker, start, end, CPU-s, test id), appended;
+the suite's work units to the workers (longest first): measure with ``make test``'s worker count.
+Rows go to ``var/bench/suite-cpu-<worker>.tsv`` (worker, start, end, CPU-s, test id), appended;
 the summary reads every such file (delete them before a new measurement). A test's CPU includes
 what its module or session fixtures spend while it runs (the first test of a file pays for the
 file's server).
