@@ -14,7 +14,8 @@ lint: bootstrap
 
 # pytest-xdist: the browser and crawl tests wait on sockets and timers as much as they compute, so
 # six workers keep two cores busy (2026-12-05, alternating runs on one machine: six workers took
-# 0.92 of four's wall time, median of three pairs, the cores 89 % busy against 80 %).
+# 0.92 of four's wall time, median of three pairs, the cores 89 % busy against 80 %; eight took
+# 1.06 of six's, the same way on another machine that day: more workers only add contention).
 # Work units (tests/conftest.py): a test marked long(seconds) alone, every other test with its
 # file (module fixtures start once); sent longest first by the wall times of tests/durations.json
 # (written by bench/suite_cpu.py --durations), in that order (--no-loadscope-reorder: xdist would
