@@ -14,7 +14,7 @@ from zwaudit.config import load_config
 from zwaudit.errors import ConfigError
 from zwaudit.explain import explain
 from zwaudit.findings import Finding, UndeclaredCodeError
-from zwaudit.outcomes import ErrorKind, Status
+from zwaudit.outcomes import ErrorKind, RunStatus, Status
 from zwaudit.paths import DEFAULT_CONFIG_DIR
 from zwaudit.registry import declarations, parse_registry
 
@@ -294,6 +294,8 @@ def test_everything_derives_from_the_registry() -> None:
         assert spec.evidence, f"{name} declares no evidence kinds"
     assert {"name_masking", "duplicate_login"} == LOGGED_IN_CHECKS
     assert set(labels.STATUSES) == {s.value for s in Status}
+    assert set(labels.RUN_STATUSES) == {s.value for s in RunStatus}
+    assert labels.run_status("interrupted") == "中断"
     assert {k.value for k in ErrorKind} <= set(labels.CODES)
 
 

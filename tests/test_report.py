@@ -135,6 +135,7 @@ def test_first_report_without_scores_or_history(sessions: sessionmaker[Session],
     run = store_run(sessions, [F("sbx-shu", "link_health", "https://a/x", "fail", "broken_link")])
     html = write_report(sessions, run, tmp_path / "r").read_text(encoding="utf-8")
     assert "尚无指标得分" in html and "此前没有同类（夜间例行）且已完成的运行" in html and "链接失效" in html
+    assert "状态 完成 ·" in html  # the run's own status, in Chinese
 
 
 def test_a_nightly_report_is_not_compared_with_a_calibration(

@@ -7,6 +7,7 @@ breaking the report.
 
 from __future__ import annotations
 
+from zwaudit.outcomes import RunStatus
 from zwaudit.registry import declarations
 
 _REGISTRY = declarations()
@@ -30,6 +31,14 @@ TRIGGERS: dict[str, str] = {
     "rejudge": "重新判定",
 }
 
+#: where a run stands (the report's header)
+RUN_STATUSES: dict[str, str] = {
+    RunStatus.OK: "完成",
+    RunStatus.FAILED: "失败",
+    RunStatus.RUNNING: "进行中",
+    RunStatus.INTERRUPTED: "中断",
+}
+
 CHANGES: dict[str, str] = {
     "new": "新增问题",
     "fixed": "已整改",
@@ -48,6 +57,10 @@ def trigger(name: str) -> str:
 
 def status(name: str) -> str:
     return STATUSES.get(name, name)
+
+
+def run_status(name: str) -> str:
+    return RUN_STATUSES.get(name, name)
 
 
 def code(name: str | None) -> str:
