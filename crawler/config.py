@@ -187,6 +187,7 @@ class PortalCrawl:
             "RETRY_AFTER_TIMES": self.network.retry_after_times,
             "ZWAUDIT_MAX_REDIRECTS": self.network.max_redirects,
             "ZWAUDIT_TRAP_BOUND": self.network.trap_bound,
+            "ZWAUDIT_PAGE_TIMEOUT": self.network.page_timeout_s,
         }
         if jobdir is not None:
             settings["JOBDIR"] = str(jobdir)

@@ -66,8 +66,7 @@ class StoragePipeline:
         elif kind == "page":
             key = (row["portal_id"], row["url"])
             old = self.pages.get(key)
-            if old is None or _better_page(row, old):
-                self.pages[key] = row
+            self.pages[key] = row if old is None else merged_page(old, row)
         else:
             raise ValueError(f"unknown row kind {kind!r}")
         if (
@@ -92,11 +91,17 @@ class StoragePipeline:
         self.pages.clear()
 
 
-def _better_page(new: dict[str, Any], old: dict[str, Any]) -> bool:
-    """Keep the fetched row over a placeholder, then the shallower one."""
+def merged_page(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Two rows of one page in a batch: the fetched row over a placeholder, then the shallower
+    one; a later failure to read the page again (its rendering) adds its error to the row kept,
+    as :func:`zwaudit.db.store.upsert_crawled_pages` does across batches."""
     if old.get("status_code") is None and old.get("error") is None:
-        return True
+        return new
     if new.get("status_code") is None and new.get("error") is None:
-        return False
+        return old
     new_depth, old_depth = new.get("depth"), old.get("depth")
-    return old_depth is None or (new_depth is not None and new_depth < old_depth)
+    if old_depth is None or (new_depth is not None and new_depth < old_depth):
+        return new
+    if new.get("error") and not old.get("error"):
+        return {**old, "error": new["error"]}
+    return old

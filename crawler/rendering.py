@@ -28,6 +28,7 @@ from crawler.routes import (
     page_handlers,
     route_kind,
 )
+from crawler.runaway import within_page_timeout
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLEAN_TIMEOUT_S = 5.0  # a page that cannot be emptied within this is closed, not kept
+CLOSE_TIMEOUT_S = 30.0  # closing the crawler's tabs, contexts and its lease of the browser
 _POOLED = "_zwaudit_pooled_page"  # meta key: the request renders in a kept tab (see PagePool)
 _ROUTE_PENDING = "_zwaudit_route_pending"  # take() handed over a tab holding the route's app
 _ROUTE_MOVE = "_zwaudit_route_move"  # the RouteMove of a request drawn in place
@@ -228,6 +230,7 @@ class RenderingHandler(BaseDownloadHandler):
             limit = crawler.settings.getint("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT")
             crawler._zwaudit_rendering = _CrawlerRendering(limit)  # type: ignore[attr-defined]
         self.shared: _CrawlerRendering = crawler._zwaudit_rendering  # type: ignore[attr-defined]
+        self.page_timeout_s = crawler.settings.getfloat("ZWAUDIT_PAGE_TIMEOUT")
 
     async def _browser_handler(self) -> Any:
         async with self.shared.lock:
@@ -246,17 +249,12 @@ class RenderingHandler(BaseDownloadHandler):
             pages.take(request)
             ok = False
             try:
-                move = await pages.arrange(request)
-                response: Response
-                if move is not None:
-                    response = await draw_in_place(
-                        request.meta["playwright_page"], request, move, self.crawler.spider
-                    )
-                else:
-                    response = await handler.download_request(request)
+                response = await within_page_timeout(
+                    self._render(handler, request), request, self.page_timeout_s
+                )
                 ok = True
             finally:
-                await pages.give_back(request, ok, self.crawler.spider)
+                await pages.give_back(request, ok, self.crawler.spider)  # a tab abandoned is closed
                 self._count(pages)
             return response  # its navigation and XHRs are paced by abort_request
         from crawler.network import answered, pace_shared
@@ -266,6 +264,13 @@ class RenderingHandler(BaseDownloadHandler):
             return await self.http.download_request(request)
         finally:
             answered(request.url)
+
+    async def _render(self, handler: Any, request: Request) -> Response:
+        move = await self.shared.pages.arrange(request)
+        if move is not None:
+            return await draw_in_place(request.meta["playwright_page"], request, move, self.crawler.spider)
+        response: Response = await handler.download_request(request)
+        return response
 
     def _count(self, pool: PagePool) -> None:
         if self.crawler.stats is not None:
@@ -277,8 +282,20 @@ class RenderingHandler(BaseDownloadHandler):
         await self.http.close()
         if self.shared.handler is not None and not self.shared.closed:
             self.shared.closed = True
-            await self.shared.pages.close()
-            await self.shared.handler.close()
+            try:
+                # Playwright closes a context or browser without a timeout, waiting for its close
+                # event: one that never comes (a context of a browser that died) would keep the
+                # finished crawl from exiting; the driver and browser die with the process
+                await asyncio.wait_for(self._close_browser(), CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                log.warning(
+                    "the crawl's browser did not close within %.0f s; it ends with the process",
+                    CLOSE_TIMEOUT_S,
+                )
+
+    async def _close_browser(self) -> None:
+        await self.shared.pages.close()
+        await self.shared.handler.close()
 
 
 async def abort_request(request: Any) -> bool:

@@ -57,6 +57,7 @@ DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 REDIRECT_MAX_TIMES = 20  # the redirect guard stops at ZWAUDIT_MAX_REDIRECTS first
 ZWAUDIT_MAX_REDIRECTS = 10
 ZWAUDIT_TRAP_BOUND = 10
+ZWAUDIT_PAGE_TIMEOUT = 120.0  # one rendered page's whole download (crawler.runaway)
 ITEM_PIPELINES = {"crawler.pipelines.StoragePipeline": 300}
 PIPELINE_BATCH_SIZE = 200
 PIPELINE_FLUSH_S = 5.0  # and at least this often: a kill loses at most a few seconds of rows

@@ -217,3 +217,37 @@ def test_the_pipeline_writes_a_batch_when_full_or_when_it_has_waited_long_enough
     pipeline.close_spider()
     assert stored() == 5
     engine.dispose()
+
+
+def test_a_page_whose_rendering_failed_in_the_same_batch_keeps_the_error() -> None:
+    """The pipeline merges the rows of one page as the database does across batches
+    (test_storage: a page read again that failed)."""
+    from crawler.pipelines import merged_page
+
+    fetched = {"url": "u", "status_code": 200, "error": None, "depth": 2}
+    failed = {
+        "url": "u",
+        "status_code": None,
+        "error": "timeout: rendering u took longer than 120 s",
+        "depth": 2,
+    }
+    assert merged_page(fetched, failed) == {**fetched, "error": failed["error"]}
+    assert merged_page(failed, fetched) == failed  # the error is not lost to the row it came after
+    shallower = {**fetched, "depth": 1}
+    assert merged_page(failed, shallower) == shallower  # fewer clicks: as before
+    placeholder = {"url": "u", "status_code": None, "error": None, "depth": 1}
+    assert merged_page(placeholder, fetched) == fetched
+    assert merged_page(fetched, placeholder) == fetched
+
+
+def test_a_rendered_page_is_bounded_by_network_page_timeout_s(tmp_path: Path) -> None:
+    """settings.yaml network.page_timeout_s reaches the crawl (crawler.runaway), 120 s unset."""
+    config = load_config(write_profile(tmp_path, PROFILE), validate_probes=False)
+    crawl = PortalCrawl.from_profile(config.portal("demo"), config)
+    assert crawl.scrapy_settings(None)["ZWAUDIT_PAGE_TIMEOUT"] == 120.0
+    (tmp_path / "settings.yaml").write_text("network:\n  page_timeout_s: 7\n", encoding="utf-8")
+    config = load_config(tmp_path, validate_probes=False)
+    assert (
+        PortalCrawl.from_profile(config.portal("demo"), config).scrapy_settings(None)["ZWAUDIT_PAGE_TIMEOUT"]
+        == 7.0
+    )

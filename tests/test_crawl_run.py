@@ -263,7 +263,11 @@ def test_a_browser_killed_mid_crawl_is_relaunched_and_the_crawl_finishes(
                 os.kill(browser, signal.SIGKILL)
                 killed = browser
             time.sleep(0.1)
-        assert proc.wait(timeout=180) == 0, log.read_text()[-3000:]
+        try:
+            code = proc.wait(timeout=180)
+        except subprocess.TimeoutExpired:  # once in CI, with no log kept: keep it now
+            pytest.fail(f"the crawl had not ended 180 s after the kill: {log.read_text()[-6000:]}")
+        assert code == 0, log.read_text()[-3000:]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from hostile_net_site import CRAWL_DELAY, HostileSite
+from local_http import Reply, serve
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -178,6 +179,65 @@ def test_a_crawl_of_a_hostile_site(hostile: HostileSite, crawled: dict[str, obje
     assert len(gaps) > 20
     assert [g for g in gaps if g[0] < CRAWL_DELAY * 0.5] == []
     assert len([g for g in gaps if g[0] < CRAWL_DELAY * 0.95]) <= len(gaps) // 10, gaps
+
+
+# a script shell whose script, once the page has loaded, never yields: Playwright's navigation
+# ends (load fired), then every call that needs the page's main thread (page.content(), the
+# click discovery's first read) waits for ever; without crawler.runaway the crawl never ended
+SPINS_AFTER_LOAD = (
+    "<html><body><div id='app'></div><script>addEventListener('load', function () {"
+    " setTimeout(function () { for (;;) {} }, 0); });</script></body></html>"
+)
+
+
+@pytest.mark.browser
+@pytest.mark.long(25)
+def test_a_rendered_page_whose_script_never_yields_ends_as_a_timeout(tmp_path: Path) -> None:
+    hits: list[str] = []
+
+    def respond(path: str) -> Reply:
+        hits.append(path)
+        if path == "/":
+            return Reply(
+                '<html><body><h1>政务服务网</h1><a href="/spin.html">应用</a> <a href="/ok.html">指南</a>'.encode()
+            )
+        if path == "/spin.html":
+            return Reply(SPINS_AFTER_LOAD.encode())
+        if path == "/ok.html":
+            return Reply("<html><body><h1>办事指南</h1></body></html>".encode())
+        return Reply(b"not found", status=404)
+
+    url = f"sqlite:///{tmp_path / 'crawl.sqlite'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    sf = session_factory(engine)
+    with serve(respond) as base:
+        config = tmp_path / "config"
+        (config / "portals").mkdir(parents=True)
+        (config / "portals" / "spin.yaml").write_text(
+            f"id: spin\nname: 测试政务服务网\nhome_url: {base}/\n"
+            "politeness: {concurrency_per_host: 2, delay_seconds: 0, obey_robots: false, autothrottle: false}\n",
+            encoding="utf-8",
+        )
+        (config / "settings.yaml").write_text("network:\n  page_timeout_s: 3\n", encoding="utf-8")
+        run_id = start_run(sf, "crawl")
+        cmd = [*crawl_command(run_id, ["spin"], config_dir=config, db_url=url), "--no-jobdir"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert parse_summary(done.stdout).portals["spin"].finish_reason == "finished"
+    pages = _pages(sf, base)
+    spin, ok = pages["/spin.html"], pages["/ok.html"]
+    # the server answered 200; its content was never read, and the row says so
+    assert spin.status_code == 200
+    assert spin.error == f"timeout: rendering {base}/spin.html took longer than 3 s", spin.error
+    assert (ok.status_code, ok.error) == (200, None)  # the rest of the crawl went on
+    # fetched, then rendered: a timeout is retried (RETRY_TIMES 2), as Scrapy retries its own
+    assert 2 <= hits.count("/spin.html") <= 4, hits
+    assert "'retry/reason_count/scrapy.exceptions.DownloadTimeoutError': 2" in done.stderr
+    # the log names what the abandoned rendering was waiting for
+    warned = [line for line in done.stderr.splitlines() if "abandoned while waiting in" in line]
+    assert len(warned) == 3, done.stderr[-3000:]
+    assert any("Page.content" in line for line in warned), warned
 
 
 def test_link_health_does_not_judge_what_the_policy_kept_it_from() -> None:

@@ -131,6 +131,47 @@ def test_service_item_upsert_has_no_duplicates(sessions: sessionmaker[Session]) 
         assert session.scalars(select(models.ServiceItem.name)).one() == "内地居民结婚登记"
 
 
+def test_a_page_read_again_that_failed_keeps_its_status_and_gains_the_error(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A page fetched (200), then rendered in the browser, whose rendering timed out: its content
+    was not read, so the row says so; a shallower fetch still replaces a row as before."""
+    run_id = store.start_run(sessions, "crawl", portals=[_portal()])
+
+    def page(url: str, status: int | None, error: str | None, depth: int) -> dict[str, object]:
+        return {
+            "run_id": run_id,
+            "portal_id": "p1",
+            "channel": "portal",
+            "url": url,
+            "status_code": status,
+            "error": error,
+            "depth": depth,
+            "referrer": None,
+            "content_type": "text/html" if status else None,
+            "fetched_at": store.utcnow(),
+        }
+
+    timeout = "timeout: rendering https://x/app took longer than 120 s"
+    with sessions.begin() as session:
+        store.upsert_crawled_pages(
+            session, [page("https://x/app", 200, None, 1), page("https://x/t", None, "trap", 3)]
+        )
+    with sessions.begin() as session:
+        store.upsert_crawled_pages(
+            session,
+            [
+                page("https://x/app", None, timeout, 1),  # the rendering failed
+                page("https://x/t", 200, None, 2),  # reached by fewer clicks: read after all
+            ],
+        )
+    with sessions.begin() as session:  # a later failure never replaces the first error
+        store.upsert_crawled_pages(session, [page("https://x/app", None, "network: reset", 1)])
+    with sessions() as session:
+        rows = {r.url: (r.status_code, r.error, r.depth) for r in session.scalars(select(models.CrawledPage))}
+    assert rows == {"https://x/app": (200, timeout, 1), "https://x/t": (200, None, 2)}
+
+
 def test_resolve_run(sessions: sessionmaker[Session]) -> None:
     from zwaudit.errors import UsageError
 

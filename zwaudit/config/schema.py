@@ -185,7 +185,9 @@ class NetworkSettings(Strict):
     max_redirects: int = Field(default=10, ge=1)  # more hops: redirect_loop
     trap_bound: int = Field(default=10, ge=1)  # barren look-alike pages followed in a row
     challenge_wait_s: float = Field(default=10.0, gt=0)  # a browser challenge may take this long
-    page_timeout_s: float = Field(default=60.0, gt=0)  # a runaway page is abandoned after this
+    # a rendered page of the crawl (navigation, waits, click discovery, reading) is abandoned
+    # after this as a timeout (crawler.runaway); above navigation 30 + networkidle 30 + clicks 15
+    page_timeout_s: float = Field(default=120.0, gt=0)
 
 
 class QueueSettings(Strict):

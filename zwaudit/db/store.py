@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, Table, delete, func, select
+from sqlalchemy import Select, Table, case, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -283,7 +283,12 @@ def upsert_service_items(session: Session, rows: Sequence[dict[str, Any]]) -> No
 
 
 def upsert_crawled_pages(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert crawled-page rows, keeping the shallowest depth seen for a URL."""
+    """Insert crawled-page rows, keeping the shallowest depth seen for a URL.
+
+    A page read again that failed (a page fetched, then rendered in the browser, whose rendering
+    timed out) keeps its row and gains the error: its content was not read, whatever its server
+    answered first (``crawler.pipelines`` merges rows of one batch the same way).
+    """
     if not rows:
         return
     table = models.CrawledPage.__table__
@@ -291,15 +296,14 @@ def upsert_crawled_pages(session: Session, rows: Sequence[dict[str, Any]]) -> No
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = insert(table).values([storable_value(r) for r in rows])
+    new = stmt.excluded
+    replaces = (table.c.depth.is_(None)) | (new.depth < table.c.depth) | (table.c.status_code.is_(None))
+    failed_again = new.error.is_not(None) & table.c.error.is_(None)
+    columns = ("status_code", "content_type", "fetched_at", "channel", "depth", "referrer")
+    set_: dict[str, Any] = {c: case((replaces, new[c]), else_=table.c[c]) for c in columns}
+    set_["error"] = case((replaces, new.error), else_=func.coalesce(table.c.error, new.error))
     stmt = stmt.on_conflict_do_update(
-        index_elements=["run_id", "portal_id", "url"],
-        set_={
-            c: stmt.excluded[c]
-            for c in ("status_code", "error", "content_type", "fetched_at", "channel", "depth", "referrer")
-        },
-        where=(table.c.depth.is_(None))
-        | (stmt.excluded.depth < table.c.depth)
-        | (table.c.status_code.is_(None)),
+        index_elements=["run_id", "portal_id", "url"], set_=set_, where=replaces | failed_again
     )
     session.execute(stmt)
 
