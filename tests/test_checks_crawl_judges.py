@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from probes.catalogue import cancelled_items, click_depth, data_same_source, guide_completeness, link_health
-from probes.catalogue.common import ItemSnapshot, PageSnapshot, compare_key, qualifiers
+from probes.catalogue.common import ItemSnapshot, PageSnapshot, compare_key, qualifiers, unread_page
 from zwaudit.config import load_config
-from zwaudit.outcomes import Status
+from zwaudit.outcomes import ErrorKind, Status
 
 FULL = {
     "事项名称": "居住证办理",
@@ -92,6 +92,56 @@ def test_same_source_never_matches_different_qualifiers_or_codes() -> None:
     findings, _ = data_same_source.judge(portal, {"mobile": other_code}, {}, RULES)
     assert fails(findings) == {("C1@mobile", "item_missing")}
     assert qualifiers("甲（县级）") == qualifiers("甲(县级)") == ("县级",)
+
+
+def test_an_item_not_found_on_a_channel_left_partly_unread_is_an_error_not_missing() -> None:
+    """A page of the channel timed out (or its rendering did): the item may be on it. Found items
+    are still compared; the portal may allow some unread pages (unread_pages_allowed)."""
+    portal = [snap("portal", "C1", "居住证办理"), snap("portal", "C5", "临时救助")]
+    mobile = [snap("mobile", "C1", "居住证办理", 承诺办结时限="20个工作日")]
+    missed = [
+        unread_page(
+            PageSnapshot("http://x/m/list?p=2", "mobile", 200, "timeout: rendering took longer", 1, None)
+        ),
+        unread_page(PageSnapshot("http://x/m/list?p=3", "mobile", 502, None, 1, None)),
+    ]
+    assert all(missed)
+    findings, _ = data_same_source.judge(portal, {"mobile": mobile}, {}, RULES, {"mobile": missed})  # type: ignore[dict-item]
+    assert fails(findings) == {("C1@mobile", "field_mismatch")}
+    (error,) = [f for f in findings if f.status is Status.ERROR]
+    assert (error.target, error.code) == ("C5@mobile", "timeout")
+    assert error.detail["unread_pages"] == 2
+    assert "http://x/m/list?p=2" in error.detail["error"]
+    # two unread pages allowed: the accusation stands; another channel's unread pages never count
+    allowed = data_same_source.Rules(**{**RULES.model_dump(), "unread_pages_allowed": 2})
+    findings, _ = data_same_source.judge(portal, {"mobile": mobile}, {}, allowed, {"mobile": missed})  # type: ignore[dict-item]
+    assert ("C5@mobile", "item_missing") in fails(findings)
+    findings, _ = data_same_source.judge(portal, {"mobile": mobile}, {}, RULES, {"dept:x": missed})  # type: ignore[dict-item]
+    assert ("C5@mobile", "item_missing") in fails(findings)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "unread"),
+    [
+        (200, None, False),
+        (404, None, False),  # the portal's own answer: gone for a person too
+        (None, "trap: more than 10 look-alike pages", False),  # look-alikes judged barren
+        (200, "tls: expired: certificate has expired", False),  # read all the same
+        (503, None, True),
+        (None, "timeout: Getting u took longer than 30 seconds.", True),
+        (200, "timeout: rendering u took longer than 120 s", True),
+        (None, "robots_disallowed: Forbidden by robots.txt", True),
+        (200, "not_html: application/pdf", True),  # a guide as a PDF is not read
+        (None, "something odd", True),
+    ],
+)
+def test_which_pages_of_a_channel_are_unread(status: int | None, error: str | None, unread: bool) -> None:
+    missed = unread_page(PageSnapshot("http://x/p", "mobile", status, error, 1, None))
+    assert (missed is not None) is unread
+    if missed is not None:  # always a kind an error finding can carry
+        assert missed.kind in {k.value for k in ErrorKind}
+    if error == "something odd":
+        assert missed is not None and missed.kind == "internal"
 
 
 def test_same_source_absent_elements_and_dates_are_not_mismatches() -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,7 +22,7 @@ from zwaudit.config import Config, load_config
 from zwaudit.db import models
 from zwaudit.evidence import EvidenceWriter
 from zwaudit.findings import Finding
-from zwaudit.outcomes import Status
+from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.targets import item_target
 
 _PUNCT = re.compile(r"[\s\u3000,，.。;；:：、'\"“”‘’!！?？《》<>〈〉\-—_·/\\]+")
@@ -83,10 +84,44 @@ class PageSnapshot:
     referrer: str | None
 
 
+@dataclass(frozen=True)
+class UnreadPage:
+    """A page of a channel whose content is unknown: what it failed with."""
+
+    url: str
+    kind: str  # an ErrorKind value, or http_status
+    error: str
+
+
+#: kinds that say nothing of what a page holds beyond its own refusal: a crawler trap's pages are
+#: look-alikes judged barren; the rest were read (tls: read all the same)
+_READ_ENOUGH = ("trap", "tls")
+_AS_ERROR_KIND = {"robots_disallowed": ErrorKind.BLOCKED.value}  # the crawler's own refusal
+
+
+def unread_page(page: PageSnapshot) -> UnreadPage | None:
+    """The page as unread, or None: read, or gone for everyone (a 4xx is the portal's own answer:
+    a person cannot read it either). A 5xx, a timeout, a broken connection, a block, a rendering
+    that failed (status 200 and an error), a robots.txt refusal leave its content unknown."""
+    error = page.error or ""
+    kind = error.split(":", 1)[0].strip() if error else ""
+    if kind in _READ_ENOUGH:
+        return None
+    if error:
+        kind = _AS_ERROR_KIND.get(kind, kind)
+        known = kind in ErrorKind.__members__.values()
+        return UnreadPage(page.url, kind if known else ErrorKind.INTERNAL.value, error[:200])
+    if page.status_code is not None and page.status_code >= 500:
+        return UnreadPage(page.url, ErrorKind.HTTP_STATUS.value, f"HTTP {page.status_code}")
+    return None
+
+
 class CatalogueObservation(Observation):
-    """The service items the crawl stored for one portal in one run, by channel, in key order."""
+    """The service items the crawl stored for one portal in one run, by channel, in key order;
+    and, by channel, the pages whose content the crawl could not read (:func:`unread_page`)."""
 
     items: dict[str, list[ItemSnapshot]]
+    unread: dict[str, list[UnreadPage]] = Field(default_factory=dict)
 
 
 class PagesObservation(Observation):
@@ -151,11 +186,19 @@ def require_sessions(ctx: CheckContext) -> sessionmaker[Session]:
 
 
 def observe_catalogue(ctx: CheckContext, channels: tuple[str, ...] | None = None) -> CatalogueObservation:
-    """The stored items of the run and portal (only ``channels`` when given)."""
-    items = load_items(require_sessions(ctx), ctx.run_id, ctx.portal.id)
+    """The stored items of the run and portal (only ``channels`` when given), and the pages of
+    each channel left unread."""
+    sf = require_sessions(ctx)
+    items = load_items(sf, ctx.run_id, ctx.portal.id)
+    pages: dict[str, list[UnreadPage]] = {}
+    for page in iter_pages(sf, ctx.run_id, ctx.portal.id):
+        missed = unread_page(page)
+        if missed is not None:
+            pages.setdefault(page.channel, []).append(missed)
     if channels is not None:
         items = {ch: v for ch, v in items.items() if ch in channels}
-    return CatalogueObservation(items=items)
+        pages = {ch: v for ch, v in pages.items() if ch in channels}
+    return CatalogueObservation(items=items, unread=pages)
 
 
 def link_source_pages(evidence: EvidenceWriter, findings: list[Finding]) -> list[Finding]:

@@ -12,6 +12,7 @@ compared by meaning, :mod:`probes.catalogue.meaning`) or ``stale`` (更新时间
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +24,7 @@ from rapidfuzz import fuzz
 from probes.catalogue.common import (
     CatalogueObservation,
     ItemSnapshot,
+    UnreadPage,
     compare_key,
     fold,
     observe_catalogue,
@@ -57,6 +59,9 @@ class Rules(BaseModel):
     name_match_threshold: float = Field(default=92.0, ge=50.0, le=100.0)
     compared_fields: list[str] = Field(default_factory=lambda: ["申请材料", "承诺办结时限", "收费标准"])
     update_field: str = "更新时间"
+    # pages of a channel the crawl may leave unread (timeouts, failed renderings, 5xx) before an
+    # item not found there stops being item_missing and becomes error: it may be on one of them
+    unread_pages_allowed: int = Field(default=0, ge=0)
     field_kinds: dict[str, FieldKind] = Field(default_factory=lambda: dict(DEFAULT_KINDS))
     text_match_threshold: float = Field(default=90.0, ge=50.0, le=100.0)
 
@@ -67,6 +72,7 @@ class Options(CheckOptions):
     name_match_threshold: float | None = Field(default=None, ge=50.0, le=100.0)
     compared_fields: list[str] | None = None
     channels: list[str] | None = None  # compare only these channels (default: every one crawled)
+    unread_pages_allowed: int | None = Field(default=None, ge=0)
 
 
 def parse_date(value: Any) -> date | None:
@@ -187,8 +193,14 @@ def judge(
     channels: Mapping[str, list[ItemSnapshot]],
     departments: Mapping[str, str],
     rules: Rules,
+    unread: Mapping[str, list[UnreadPage]] | None = None,
 ) -> tuple[list[Finding], list[Comparison]]:
-    """One finding per (portal item, expected channel, code); a pass when the copy agrees."""
+    """One finding per (portal item, expected channel, code); a pass when the copy agrees.
+
+    An item not found on a channel whose crawl left more than ``unread_pages_allowed`` of its
+    pages unread (``unread``: timeouts, failed renderings, 5xx, blocks) is ``error``, not
+    ``item_missing``: it may be on one of them, and an accusation needs a channel actually read.
+    """
     matchers = {ch: Matcher(copies, rules.name_match_threshold) for ch, copies in channels.items()}
     findings: list[Finding] = []
     comparisons: list[Comparison] = []
@@ -196,8 +208,12 @@ def judge(
         for channel in expected_channels(item, channels, departments):
             copy, how = matchers[channel].find(item)
             result = compare(item, copy, channel, how, rules)
-            comparisons.append(result)
             target = item_target(item.ident, channel)
+            missed = (unread or {}).get(channel, [])
+            if copy is None and len(missed) > rules.unread_pages_allowed:
+                findings.append(_not_read(item, channel, missed))
+                continue
+            comparisons.append(result)
             detail: dict[str, Any] = {"name": item.name, "matched_by": how or None}
             if result.mismatches:
                 detail["mismatches"] = list(result.mismatches)
@@ -209,6 +225,21 @@ def judge(
             for code in codes:
                 findings.append(Finding(DataSameSource.name, target, Status.FAIL, code, dict(detail)))
     return findings, comparisons
+
+
+def _not_read(item: ItemSnapshot, channel: str, missed: list[UnreadPage]) -> Finding:
+    # the commonest reason names the error (the first seen of equally common ones)
+    ((kind, _),) = Counter(page.kind for page in missed).most_common(1)
+    return error_finding(
+        DataSameSource.name,
+        item_target(item.ident, channel),
+        ErrorKind(kind),
+        f"not found on {channel}, whose crawl left {len(missed)} pages unread "
+        f"(first: {missed[0].url}: {missed[0].error}); the item may be on one of them",
+        name=item.name,
+        unread_pages=len(missed),
+        unread=[{"url": page.url, "error": page.error} for page in missed[:5]],
+    )
 
 
 def rules_file(config: Any) -> Rules:
@@ -232,7 +263,7 @@ class PortalRules:
 
 class DataSameSource(TwoPhaseCheck):
     name: ClassVar[str] = "data_same_source"
-    version: ClassVar[str] = "1.1.0"
+    version: ClassVar[str] = "1.2.0"  # 1.2: an item not found where pages went unread is error
     codes: ClassVar[frozenset[str]] = declared_codes("data_same_source")  # config/checks.yaml
     requires: ClassVar[Requires] = Requires.CRAWL
     Options: ClassVar[type[CheckOptions]] = Options
@@ -284,7 +315,7 @@ class DataSameSource(TwoPhaseCheck):
                             f"the crawl stored no items for channel {channel}",
                         )
                     )
-        judged, comparisons = judge(portal, channels, departments, rules.rules)
+        judged, comparisons = judge(portal, channels, departments, rules.rules, observation.unread)
         by_target = {item_target(c.item.ident, c.channel): c for c in comparisons}
         for finding in judged:
             if finding.status is Status.FAIL:
