@@ -3,7 +3,7 @@
 :class:`crawler.network.EgressMiddleware` checks a URL's host before the request is sent, resolving
 it itself; a name whose answer changes between that check and the connection (DNS rebinding: a
 public address first, then 127.0.0.1 or 169.254.169.254) would slip through. Scrapy connects to
-whatever its resolver (``DNS_RESOLVER``) answers, so this resolver checks that answer — the very
+whatever its resolver (``TWISTED_DNS_RESOLVER``) answers, so this resolver checks that answer — the very
 address used — against the policies of the portals crawled in this process: an address that is
 loopback, private, link-local … is refused unless the name is one of a profile's own hosts (the
 sandbox, an intranet deployment). A refused name fails to resolve (no connection is made) and its

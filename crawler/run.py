@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     except ZwauditError as exc:
         print(f"crawl: {exc}", file=sys.stderr)
         return exc.exit_code
-    process = CrawlerProcess(base_settings(), install_root_handler=True)
+    process = CrawlerProcess(base_settings())  # LOG_INSTALL_ROOT_HANDLER: True by default
     crawlers: list[tuple[PortalCrawl, Crawler, str]] = []
     for index, crawl in enumerate(crawls):
         jobdir = None if args.no_jobdir else jobdir_for(run_dir, crawl.portal_id)

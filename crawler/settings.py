@@ -63,7 +63,7 @@ PIPELINE_BATCH_SIZE = 200
 PIPELINE_FLUSH_S = 5.0  # and at least this often: a kill loses at most a few seconds of rows
 
 # the egress policy on the address actually connected to (DNS rebinding; crawler.resolver)
-DNS_RESOLVER = "crawler.resolver.EgressResolver"
+TWISTED_DNS_RESOLVER = "crawler.resolver.EgressResolver"  # Scrapy 2.19 name (DNS_RESOLVER warns)
 DOWNLOAD_HANDLERS = {
     "http": "crawler.rendering.RenderingHandler",
     "https": "crawler.rendering.RenderingHandler",

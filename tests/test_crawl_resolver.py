@@ -6,6 +6,8 @@ connection time; the resolver refuses the second, and the download's error is ``
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -69,7 +71,23 @@ def test_own_hosts_and_public_addresses_pass(policy: EgressPolicy) -> None:
     assert error_kind(failure)[0] == "dns"  # an ordinary resolution failure stays dns
 
 
-def test_the_crawler_uses_it() -> None:
-    from crawler import settings
+INSTALLED = """
+import warnings
+from scrapy.exceptions import ScrapyDeprecationWarning
+warnings.simplefilter("error", ScrapyDeprecationWarning)  # a setting under its old name warns
+from scrapy.crawler import CrawlerProcess
+from crawler.resolver import EgressResolver
+from crawler.run import base_settings
+installed = []
+EgressResolver.install_on_reactor = lambda self: installed.append(type(self).__name__)
+CrawlerProcess(base_settings())._setup_reactor(install_signal_handlers=False)
+print(installed)
+"""
 
-    assert settings.DNS_RESOLVER == "crawler.resolver.EgressResolver"
+
+def test_the_crawler_uses_it() -> None:
+    """Scrapy installs it on the reactor from the crawler's settings, under the name Scrapy 2.19
+    reads without a deprecation warning (in a subprocess: the reactor is installed once)."""
+    done = subprocess.run([sys.executable, "-c", INSTALLED], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "['EgressResolver']"
