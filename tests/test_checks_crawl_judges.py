@@ -130,8 +130,9 @@ def test_an_item_not_found_on_a_channel_left_partly_unread_is_an_error_not_missi
         (503, None, True),
         (None, "timeout: Getting u took longer than 30 seconds.", True),
         (200, "timeout: rendering u took longer than 120 s", True),
-        (None, "robots_disallowed: Forbidden by robots.txt", True),
-        (200, "not_html: application/pdf", True),  # a guide as a PDF is not read
+        (None, "robots_disallowed: Forbidden by robots.txt", False),  # login, search: not the catalogue
+        (200, "not_html: application/msword", False),  # an attachment (申请表.doc), not a list page
+        (None, "network: ResponseDataLossError", True),
         (None, "something odd", True),
     ],
 )

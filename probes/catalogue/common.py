@@ -93,22 +93,25 @@ class UnreadPage:
     error: str
 
 
-#: kinds that say nothing of what a page holds beyond its own refusal: a crawler trap's pages are
-#: look-alikes judged barren; the rest were read (tls: read all the same)
-_READ_ENOUGH = ("trap", "tls")
-_AS_ERROR_KIND = {"robots_disallowed": ErrorKind.BLOCKED.value}  # the crawler's own refusal
+#: kinds that leave no catalogue page unknown: a page behind a bad certificate was read all the
+#: same (tls); a trap's pages are look-alikes judged barren; a PDF or Word file (not_html) is an
+#: attachment a guide links (申请表.doc), not a page listing items; a path robots.txt disallows is
+#: one the portal keeps from robots (login, search: interactive pages), not its catalogue, which it
+#: wants found. Seen on the sandbox's portal channel: 125 attachments, which would otherwise have
+#: turned every item_missing of a department site with an attachment into an error.
+_READ_ENOUGH = ("trap", "tls", "not_html", "robots_disallowed")
 
 
 def unread_page(page: PageSnapshot) -> UnreadPage | None:
-    """The page as unread, or None: read, or gone for everyone (a 4xx is the portal's own answer:
-    a person cannot read it either). A 5xx, a timeout, a broken connection, a block, a rendering
-    that failed (status 200 and an error), a robots.txt refusal leave its content unknown."""
+    """The page as unread, or None: read, gone for everyone (a 4xx is the portal's own answer: a
+    person cannot read it either), or no catalogue page (``_READ_ENOUGH``). A 5xx, a timeout, a
+    broken connection, a block, a rendering that failed (status 200 and an error) leave its
+    content unknown."""
     error = page.error or ""
     kind = error.split(":", 1)[0].strip() if error else ""
     if kind in _READ_ENOUGH:
         return None
     if error:
-        kind = _AS_ERROR_KIND.get(kind, kind)
         known = kind in ErrorKind.__members__.values()
         return UnreadPage(page.url, kind if known else ErrorKind.INTERNAL.value, error[:200])
     if page.status_code is not None and page.status_code >= 500:
