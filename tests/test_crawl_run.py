@@ -33,7 +33,7 @@ from zwaudit.db.engine import make_engine, session_factory, upgrade
 from zwaudit.db.store import database_identity, item_counts, start_run
 from zwaudit.errors import RunError
 from zwaudit.evidence import EvidenceWriter
-from zwaudit.findings import Finding
+from zwaudit.findings import Finding, utcnow
 from zwaudit.outcomes import ErrorKind, Status
 from zwaudit.paths import run_dir_name
 
@@ -163,6 +163,70 @@ def test_a_crawl_that_stored_nothing_is_an_error_never_a_verdict(
         assert findings, name
         assert {f.status for f in findings} == {Status.ERROR}, (name, findings)
         assert all(f.code == ErrorKind.NOT_FOUND.value for f in findings), (name, findings)
+
+
+def test_items_not_found_on_a_department_site_left_partly_unread_are_errors(
+    site: CrawlSite, tmp_path: Path, sqlite_db: tuple[str, sessionmaker[Session]]
+) -> None:
+    """The stored run as the crawl leaves it: the department site's second list page timed out
+    (its rendering, after a 200). An item not found there is an error naming that page, never
+    item_missing; the same run without that page's failure accuses."""
+    from zwaudit.db.store import upsert_crawled_pages, upsert_service_items
+
+    _, sf = sqlite_db
+    config_dir = site.write_config(tmp_path / "config")
+    portal = load_config(config_dir).portal("site")
+    now = utcnow()
+
+    def item(channel: str, code: str, name: str) -> dict[str, object]:
+        row = {"run_id": 0, "portal_id": "site", "channel": channel, "item_key": code, "code": code}
+        return {
+            **row,
+            "name": name,
+            "department": "公安厅",
+            "fields": {},
+            "source_url": f"http://x/{channel}/{code}",
+            "fetched_at": now,
+        }
+
+    def page(run_id: int, url: str, status: int, error: str | None) -> dict[str, object]:
+        row = {"run_id": run_id, "portal_id": "site", "channel": "dept:gongan", "url": url}
+        return {
+            **row,
+            "status_code": status,
+            "error": error,
+            "depth": 1,
+            "referrer": None,
+            "content_type": None,
+            "fetched_at": now,
+        }
+
+    verdicts = {}
+    for case, list_two in (
+        ("timed out", "timeout: rendering http://x/gongan/list?p=2 took longer than 120 s"),
+        ("read", None),
+    ):
+        run_id = start_run(sf, "audit", portals=[portal])
+        items = [
+            item("portal", "C1", "居住证办理"),
+            item("portal", "C2", "户口迁移"),
+            item("dept:gongan", "C1", "居住证办理"),
+        ]
+        with sf.begin() as session:
+            upsert_service_items(session, [{**row, "run_id": run_id} for row in items])
+            upsert_crawled_pages(session, [page(run_id, "http://x/gongan/list?p=1", 200, None)])
+            upsert_crawled_pages(session, [page(run_id, "http://x/gongan/list?p=2", 200, None)])
+            if list_two is not None:  # the rendering's failure, stored after the fetch's row
+                upsert_crawled_pages(session, [page(run_id, "http://x/gongan/list?p=2", 200, list_two)])
+        findings = _run_check("data_same_source", config_dir, sf, run_id, tmp_path / case)
+        verdicts[case] = {
+            f.target: (f.status, f.code, f.detail.get("error", "")) for f in findings if "@dept:" in f.target
+        }
+    assert verdicts["timed out"]["C1@dept:gongan"][:2] == (Status.PASS, None)
+    status, code, message = verdicts["timed out"]["C2@dept:gongan"]
+    assert (status, code) == (Status.ERROR, ErrorKind.TIMEOUT.value)
+    assert "http://x/gongan/list?p=2" in message
+    assert verdicts["read"]["C2@dept:gongan"][:2] == (Status.FAIL, "item_missing")
 
 
 def test_a_missing_run_is_one_clear_error(
