@@ -130,3 +130,43 @@ def test_where_a_task_waits_is_its_chain_of_coroutines() -> None:
         "Event.wait",
         "Future",
     ], chain
+
+
+def test_closing_a_browser_that_never_answers_does_not_hold_the_crawl(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Playwright waits for a context's close event without a timeout; a crawl that has finished
+    must still exit (crawler.rendering.RenderingHandler.close)."""
+    from types import MethodType, SimpleNamespace
+
+    from crawler import rendering
+
+    monkeypatch.setattr(rendering, "CLOSE_TIMEOUT_S", 0.2)
+
+    async def nothing() -> None:
+        return None
+
+    async def never() -> None:
+        await asyncio.Event().wait()
+
+    handler = SimpleNamespace(
+        http=SimpleNamespace(close=nothing),
+        shared=SimpleNamespace(
+            handler=SimpleNamespace(close=never), closed=False, pages=SimpleNamespace(close=nothing)
+        ),
+    )
+    handler._close_browser = MethodType(rendering.RenderingHandler._close_browser, handler)  # type: ignore[attr-defined]
+
+    async def go() -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await rendering.RenderingHandler.close(handler)  # type: ignore[arg-type]
+        return loop.time() - started
+
+    with caplog.at_level(logging.WARNING, logger="crawler.rendering"):
+        took = asyncio.run(go())
+    assert took < 2.0
+    assert handler.shared.closed is True
+    assert [r.getMessage() for r in caplog.records] == [
+        "the crawl's browser did not close within 0 s; it ends with the process"
+    ]
