@@ -9,6 +9,7 @@ import pytest
 from probes.catalogue import cancelled_items, click_depth, data_same_source, guide_completeness, link_health
 from probes.catalogue.common import ItemSnapshot, PageSnapshot, compare_key, qualifiers, unread_page
 from zwaudit.config import load_config
+from zwaudit.explain import explain
 from zwaudit.outcomes import ErrorKind, Status
 
 FULL = {
@@ -112,6 +113,10 @@ def test_an_item_not_found_on_a_channel_left_partly_unread_is_an_error_not_missi
     assert (error.target, error.code) == ("C5@mobile", "timeout")
     assert error.detail["unread_pages"] == 2
     assert "http://x/m/list?p=2" in error.detail["error"]
+    # the CSV's and the report's sentence (config/checks.yaml, data_same_source errors)
+    assert explain("data_same_source", error.target, "error", error.code, error.detail) == (
+        "门户上的事项“临时救助”在移动端上未找到，但该渠道有2个页面未能读取（如 http://x/m/list?p=2），事项可能在其中，无法判断"
+    )
     # two unread pages allowed: the accusation stands; another channel's unread pages never count
     allowed = data_same_source.Rules(**{**RULES.model_dump(), "unread_pages_allowed": 2})
     findings, _ = data_same_source.judge(portal, {"mobile": mobile}, {}, allowed, {"mobile": missed})  # type: ignore[dict-item]
