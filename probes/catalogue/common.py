@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from zwaudit.checks import CheckContext, Observation
@@ -102,18 +102,24 @@ class UnreadPage:
 _READ_ENOUGH = ("trap", "tls", "not_html", "robots_disallowed")
 
 
+def page_error_kind(error: str) -> ErrorKind:
+    """The kind a crawled page's error starts with (``timeout: …``); ``internal`` for any other."""
+    try:
+        return ErrorKind(error.split(":", 1)[0].strip())
+    except ValueError:
+        return ErrorKind.INTERNAL
+
+
 def unread_page(page: PageSnapshot) -> UnreadPage | None:
     """The page as unread, or None: read, gone for everyone (a 4xx is the portal's own answer: a
     person cannot read it either), or no catalogue page (``_READ_ENOUGH``). A 5xx, a timeout, a
     broken connection, a block, a rendering that failed (status 200 and an error) leave its
     content unknown."""
     error = page.error or ""
-    kind = error.split(":", 1)[0].strip() if error else ""
-    if kind in _READ_ENOUGH:
+    if error.split(":", 1)[0].strip() in _READ_ENOUGH:
         return None
     if error:
-        known = kind in ErrorKind.__members__.values()
-        return UnreadPage(page.url, kind if known else ErrorKind.INTERNAL.value, error[:200])
+        return UnreadPage(page.url, page_error_kind(error).value, error[:200])
     if page.status_code is not None and page.status_code >= 500:
         return UnreadPage(page.url, ErrorKind.HTTP_STATUS.value, f"HTTP {page.status_code}")
     return None
@@ -165,10 +171,13 @@ def load_items(sf: sessionmaker[Session], run_id: int, portal_id: str) -> dict[s
     return out
 
 
-def iter_pages(sf: sessionmaker[Session], run_id: int, portal_id: str) -> Iterator[PageSnapshot]:
+def iter_pages(
+    sf: sessionmaker[Session], run_id: int, portal_id: str, *where: ColumnElement[bool]
+) -> Iterator[PageSnapshot]:
+    """The run's pages of the portal in fetch order (only those matching ``where``, when given)."""
     stmt = (
         select(models.CrawledPage)
-        .where(models.CrawledPage.run_id == run_id, models.CrawledPage.portal_id == portal_id)
+        .where(models.CrawledPage.run_id == run_id, models.CrawledPage.portal_id == portal_id, *where)
         .order_by(models.CrawledPage.id)
     )
     with sf() as session:
@@ -193,11 +202,13 @@ def observe_catalogue(ctx: CheckContext, channels: tuple[str, ...] | None = None
     each channel left unread."""
     sf = require_sessions(ctx)
     items = load_items(sf, ctx.run_id, ctx.portal.id)
+    page = models.CrawledPage
+    failed = (page.error.is_not(None)) | (page.status_code >= 500)  # what unread_page can count
     pages: dict[str, list[UnreadPage]] = {}
-    for page in iter_pages(sf, ctx.run_id, ctx.portal.id):
-        missed = unread_page(page)
+    for snapshot in iter_pages(sf, ctx.run_id, ctx.portal.id, failed):
+        missed = unread_page(snapshot)
         if missed is not None:
-            pages.setdefault(page.channel, []).append(missed)
+            pages.setdefault(snapshot.channel, []).append(missed)
     if channels is not None:
         items = {ch: v for ch, v in items.items() if ch in channels}
         pages = {ch: v for ch, v in pages.items() if ch in channels}

@@ -207,13 +207,13 @@ def judge(
     for item in portal:
         for channel in expected_channels(item, channels, departments):
             copy, how = matchers[channel].find(item)
-            result = compare(item, copy, channel, how, rules)
-            target = item_target(item.ident, channel)
             missed = (unread or {}).get(channel, [])
             if copy is None and len(missed) > rules.unread_pages_allowed:
                 findings.append(_not_read(item, channel, missed))
                 continue
+            result = compare(item, copy, channel, how, rules)
             comparisons.append(result)
+            target = item_target(item.ident, channel)
             detail: dict[str, Any] = {"name": item.name, "matched_by": how or None}
             if result.mismatches:
                 detail["mismatches"] = list(result.mismatches)

@@ -25,7 +25,13 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from probes.catalogue.common import PageSnapshot, PagesObservation, iter_pages, require_sessions
+from probes.catalogue.common import (
+    PageSnapshot,
+    PagesObservation,
+    iter_pages,
+    page_error_kind,
+    require_sessions,
+)
 from zwaudit.checks import CheckContext, CheckOptions, JudgeInput, Observation, Requires, TwoPhaseCheck
 from zwaudit.evidence import EvidenceWriter
 from zwaudit.findings import Finding, error_finding
@@ -45,16 +51,6 @@ TLS = "tls"  # the certificate of the link's host does not verify: one error per
 
 class Options(CheckOptions):
     ignore_prefixes: list[str] = Field(default_factory=list)  # URLs never judged (a flaky stats host)
-
-
-def _error_kind(error: str) -> ErrorKind:
-    head = error.split(":", 1)[0].strip()
-    if head == "rate_limited":
-        return ErrorKind.RATE_LIMITED
-    try:
-        return ErrorKind(head)
-    except ValueError:
-        return ErrorKind.INTERNAL
 
 
 def _into_own_network(error: str) -> bool:
@@ -113,7 +109,7 @@ def judge(
                 )
         elif error:
             errors.setdefault(
-                target, error_finding(LinkHealth.name, target, _error_kind(error), error, **detail)
+                target, error_finding(LinkHealth.name, target, page_error_kind(error), error, **detail)
             )
     out = list(fails.values()) + [e for t, e in errors.items() if t not in fails]
     if not fails:
