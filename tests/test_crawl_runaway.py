@@ -61,7 +61,6 @@ def test_a_download_that_ignores_its_cancellation_is_left_behind_not_waited_for(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(runaway, "CANCEL_WAIT_S", 0.2)
-    release = asyncio.Event
 
     async def stubborn(gate: asyncio.Event) -> str:
         while True:
@@ -72,7 +71,7 @@ def test_a_download_that_ignores_its_cancellation_is_left_behind_not_waited_for(
                 continue  # a cleanup that awaits for ever, say
 
     async def go() -> tuple[float, int, int]:
-        gate = release()
+        gate = asyncio.Event()
         loop = asyncio.get_running_loop()
         started = loop.time()
         with pytest.raises(DownloadTimeoutError):
